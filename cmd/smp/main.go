@@ -1,0 +1,96 @@
+// Command smp is the single binary of the smp project: load generation,
+// the built-in target, validation, comparison and MeshMark for Service Mesh
+// Performance (SMP) documents. It only parses flags and calls packages.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, the command-line contract in DESIGN.md.
+const (
+	exitOK        = 0
+	exitThreshold = 1 // the test ran but failed a threshold (SLO)
+	exitBadInput  = 2 // bad config, flags or files
+	exitCannotRun = 3 // target unreachable at start, agent lost...
+)
+
+// exitError carries the exit code a command wants. Commands wrap errors with
+// badInput, thresholdFailed or cannotRun; any other error exits 1.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func badInput(err error) error        { return &exitError{exitBadInput, err} }
+func thresholdFailed(err error) error { return &exitError{exitThreshold, err} }
+func cannotRun(err error) error       { return &exitError{exitCannotRun, err} }
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "smp",
+		Short:         "Service Mesh Performance: load, measure, compare",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	// Flag parsing errors are bad input too.
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
+	root.AddCommand(
+		newValidateCmd(),
+	)
+	return root
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(os.Stderr, "smp:", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	// Cobra reports unknown commands and wrong argument counts as plain
+	// errors: those are bad input as well.
+	if isUsageError(err) {
+		return exitBadInput
+	}
+	return 1
+}
+
+// isUsageError tells cobra's own usage errors (which it returns as plain
+// errors) from failures of a command.
+func isUsageError(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "requires at most", "invalid argument"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// args wraps a cobra argument check so that its failure exits with code 2.
+func args(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if err := check(cmd, a); err != nil {
+			return badInput(err)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,68 @@
+// Package load is the load engine: it paces requests (open loop at a fixed
+// schedule, or closed loop), drives them through protocol drivers over a set
+// of connections, and records latency without coordinated omission.
+//
+// The seam between the engine and a protocol is the Driver/Conn pair below:
+// protocol packages (load/http1, load/http2, ...) implement them and know
+// nothing about pacing or recording.
+package load
+
+import (
+	"context"
+	"time"
+)
+
+// Outcome is what a driver reports for one completed request/response
+// exchange. A transport failure is reported as an error instead.
+type Outcome struct {
+	// Code is the protocol's status: the HTTP status code, the gRPC status
+	// code, 0 for protocols without one.
+	Code int
+	// Failed marks an application-level failure (HTTP status >= 400, gRPC
+	// code != OK). The engine counts it as an error and by Code.
+	Failed bool
+	// Bytes is the number of response body bytes read.
+	Bytes int64
+}
+
+// Conn sends requests one at a time. A Conn is used by one goroutine only, so
+// it needs no locking. Do must not allocate in the steady state (keep-alive,
+// no reconnect): it is the hot path.
+type Conn interface {
+	// Do performs one request to the endpoint the Conn was opened for and
+	// reads the whole response. ctx is the run's context: it is cancelled
+	// when the run stops. A per-request timeout is the driver's business
+	// (set at Open from Options.Timeout). After an error the Conn must
+	// reconnect on the next Do by itself.
+	Do(ctx context.Context) (Outcome, error)
+	// Close releases the connection.
+	Close() error
+}
+
+// Driver opens Conns for one endpoint of one protocol.
+type Driver interface {
+	// Open returns a new Conn. It may connect lazily, but if it connects
+	// eagerly and fails, the error is returned (the engine uses a first
+	// probe to tell an unreachable target at start).
+	Open(ctx context.Context) (Conn, error)
+	// Close releases what the driver shares between its Conns.
+	Close() error
+}
+
+// Options are the protocol-independent request settings a driver gets.
+type Options struct {
+	URL         string            // endpoint URL, e.g. http://127.0.0.1:8080/path
+	Method      string            // HTTP method; "" means GET, or POST when Body is set
+	Headers     map[string]string // extra request headers (Host may be overridden here)
+	Cookies     map[string]string
+	Body        []byte
+	ContentType string
+	Timeout     time.Duration // per request; 0 means the driver's default (30s)
+	// TLS
+	InsecureSkipVerify bool
+	CAFile             string // PEM bundle to trust (the SMP ssl_certificate)
+	CertFile, KeyFile  string // client certificate
+	// Streams is the number of concurrent streams per connection for
+	// multiplexing protocols (HTTP/2, gRPC); 1 otherwise.
+	Streams int
+}
