@@ -66,14 +66,21 @@ func LoadFile(path string) (*Document, error) {
 // Load converts and validates one document held in data; file names it in
 // errors.
 func Load(data []byte, file string) (*Document, error) {
-	doc, err := decode(data, file)
+	return LoadAs(data, file, "")
+}
+
+// LoadAs is Load with the kind of document fixed instead of detected (""
+// detects). Use it where only one kind makes sense, such as results for a
+// comparison: a document with few fields can look like either.
+func LoadAs(data []byte, file string, kind Kind) (*Document, error) {
+	doc, err := decode(data, file, kind)
 	if err != nil {
 		return doc, err
 	}
 	return doc, Validate(doc)
 }
 
-func decode(data []byte, file string) (*Document, error) {
+func decode(data []byte, file string, kind Kind) (*Document, error) {
 	fail := func(line int, msg string) (*Document, error) {
 		return nil, Errors{{File: file, Line: line, Msg: msg}}
 	}
@@ -93,7 +100,8 @@ func decode(data []byte, file string) (*Document, error) {
 		if err == io.EOF {
 			return fail(0, "file holds no document (only comments?); expected an SMP test config or result")
 		}
-		return fail(0, "malformed "+strings.ToUpper(doc.Format)+": "+strings.TrimPrefix(err.Error(), "yaml: "))
+		line, msg := yamlErrorLine(err)
+		return fail(line, "malformed "+strings.ToUpper(doc.Format)+": "+msg)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
@@ -107,7 +115,10 @@ func decode(data []byte, file string) (*Document, error) {
 		return fail(top.Line, "expected a mapping of fields at the top level, found "+kindName(top))
 	}
 	d := &decoder{file: file, present: doc.present}
-	doc.Kind = detect(top)
+	doc.Kind = kind
+	if kind == "" {
+		doc.Kind = detect(top)
+	}
 	switch doc.Kind {
 	case KindMeshery:
 		decodeMeshery(d, top, doc)
@@ -273,4 +284,18 @@ func legacyMapping(d *decoder, n *yaml.Node, path string, handlers map[string]fu
 		}
 		h(vn, join(path, kn.Value))
 	}
+}
+
+// yamlErrorLine takes the line number out of a yaml.v3 error
+// ("yaml: line 3: did not find expected key") so that it lands in
+// FieldError.Line like every other position.
+func yamlErrorLine(err error) (int, string) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	var line int
+	if _, scanErr := fmt.Sscanf(msg, "line %d:", &line); scanErr == nil {
+		if i := strings.Index(msg, ": "); i >= 0 {
+			return line, msg[i+2:]
+		}
+	}
+	return 0, msg
 }
