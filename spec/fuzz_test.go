@@ -10,7 +10,7 @@ import (
 
 // fuzzSeeds adds the shipped examples and test documents as seeds.
 func fuzzSeeds(f *testing.F, also ...string) {
-	files, _ := filepath.Glob("../../shared/examples/*")
+	files, _ := filepath.Glob("../examples/*")
 	files = append(files, "testdata/full-result.yaml")
 	for _, p := range files {
 		if b, err := os.ReadFile(p); err == nil {

@@ -26,10 +26,12 @@ func writeFile(t *testing.T, name, content string) string {
 }
 
 func TestValidateExamples(t *testing.T) {
-	files, _ := filepath.Glob("../../../shared/examples/*")
+	files, _ := filepath.Glob("../../examples/*")
 	if len(files) == 0 {
-		t.Fatal("no examples in ../../../shared/examples")
+		t.Fatal("no examples in ../../examples")
 	}
+	shared, _ := filepath.Glob("../../../shared/examples/*")
+	files = append(files, shared...)
 	code, out, errs := smp(t, append([]string{"validate"}, files...)...)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
