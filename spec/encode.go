@@ -232,6 +232,6 @@ func writeString(b *bytes.Buffer, s string) {
 	var tmp bytes.Buffer
 	enc := json.NewEncoder(&tmp)
 	enc.SetEscapeHTML(false) // URLs and headers read better unescaped
-	_ = enc.Encode(s)         // encoding a string cannot fail
+	_ = enc.Encode(s)        // encoding a string cannot fail
 	b.Write(bytes.TrimSuffix(tmp.Bytes(), []byte("\n")))
 }

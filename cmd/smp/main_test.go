@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/smp-project/smp/internal/testdocs"
+	"github.com/smp-project/smp/spec"
 )
 
 // smp runs the command line in process and returns exit code, stdout, stderr.
@@ -69,6 +72,27 @@ func TestExitCodes(t *testing.T) {
 				if !strings.Contains(stderr, w) {
 					t.Errorf("stderr lacks %q:\n%s", w, stderr)
 				}
+			}
+		})
+	}
+}
+
+// TestValidateBadDocuments runs every known-bad document through the
+// command: exit code 2, and the field path and message on stderr.
+func TestValidateBadDocuments(t *testing.T) {
+	for _, tc := range testdocs.BadDocuments(spec.MaxFileSize) {
+		t.Run(tc.Name, func(t *testing.T) {
+			p := writeFile(t, "doc.yaml", tc.Doc)
+			code, _, stderr := smp(t, "validate", p)
+			if code != exitBadInput {
+				t.Fatalf("exit code %d, want 2; stderr:\n%s", code, stderr)
+			}
+			want := p + ":"
+			if tc.WantPath != "" {
+				want = tc.WantPath + ": "
+			}
+			if !strings.Contains(stderr, want) || !strings.Contains(stderr, tc.WantMsg) {
+				t.Errorf("stderr lacks %q and %q:\n%s", want, tc.WantMsg, stderr)
 			}
 		})
 	}
