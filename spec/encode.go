@@ -166,7 +166,13 @@ func floatNode(f float64) *yaml.Node {
 	}
 	// Plain notation for the usual magnitudes reads better than 1e+06.
 	if a := math.Abs(f); a == 0 || (a >= 1e-6 && a < 1e21) {
-		return scalarNode("!!float", strconv.FormatFloat(f, 'f', -1, 64))
+		s := strconv.FormatFloat(f, 'f', -1, 64)
+		if !strings.Contains(s, ".") {
+			// A whole number tagged !!float makes YAML print "!!float 1";
+			// as an int it reads plainly and loads back as the same double.
+			return scalarNode("!!int", s)
+		}
+		return scalarNode("!!float", s)
 	}
 	return scalarNode("!!float", strconv.FormatFloat(f, 'g', -1, 64))
 }

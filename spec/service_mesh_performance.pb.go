@@ -1938,6 +1938,7 @@ type MeshMark_Term struct {
 	Weight        float64                `protobuf:"fixed64,3,opt,name=weight,proto3" json:"weight,omitempty"`
 	Used          float64                `protobuf:"fixed64,4,opt,name=used,proto3" json:"used,omitempty"`
 	Assigned      float64                `protobuf:"fixed64,5,opt,name=assigned,proto3" json:"assigned,omitempty"`
+	Unit          string                 `protobuf:"bytes,6,opt,name=unit,proto3" json:"unit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2005,6 +2006,13 @@ func (x *MeshMark_Term) GetAssigned() float64 {
 		return x.Assigned
 	}
 	return 0
+}
+
+func (x *MeshMark_Term) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
 }
 
 type MeshMark_ClassScore struct {
@@ -2865,20 +2873,21 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\x04used\x18\x03 \x01(\x01R\x04used\x12\x1a\n" +
 	"\bassigned\x18\x04 \x01(\x01R\bassigned\x12\x12\n" +
 	"\x04unit\x18\x05 \x01(\tR\x04unit\x12\x16\n" +
-	"\x06weight\x18\x06 \x01(\x01R\x06weight\"\x96\x03\n" +
+	"\x06weight\x18\x06 \x01(\x01R\x06weight\"\xab\x03\n" +
 	"\bMeshMark\x12\x14\n" +
 	"\x05score\x18\x01 \x01(\x01R\x05score\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x122\n" +
 	"\aclasses\x18\x03 \x03(\v2\x18.smp.MeshMark.ClassScoreR\aclasses\x12\x1c\n" +
 	"\n" +
 	"slo_p99_ms\x18\x04 \x01(\x01R\bsloP99Ms\x12&\n" +
-	"\x0fachieved_p99_ms\x18\x05 \x01(\x01R\rachievedP99Ms\x1a~\n" +
+	"\x0fachieved_p99_ms\x18\x05 \x01(\x01R\rachievedP99Ms\x1a\x92\x01\n" +
 	"\x04Term\x12\x1c\n" +
 	"\tcomponent\x18\x01 \x01(\tR\tcomponent\x12\x10\n" +
 	"\x03mue\x18\x02 \x01(\x01R\x03mue\x12\x16\n" +
 	"\x06weight\x18\x03 \x01(\x01R\x06weight\x12\x12\n" +
 	"\x04used\x18\x04 \x01(\x01R\x04used\x12\x1a\n" +
-	"\bassigned\x18\x05 \x01(\x01R\bassigned\x1ab\n" +
+	"\bassigned\x18\x05 \x01(\x01R\bassigned\x12\x12\n" +
+	"\x04unit\x18\x06 \x01(\tR\x04unit\x1ab\n" +
 	"\n" +
 	"ClassScore\x12\x14\n" +
 	"\x05class\x18\x01 \x01(\tR\x05class\x12\x14\n" +

@@ -46,6 +46,8 @@ func newRootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
 	root.AddCommand(
 		newValidateCmd(),
+		newCompareCmd(),
+		newMeshmarkCmd(),
 	)
 	return root
 }

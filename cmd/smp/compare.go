@@ -1,0 +1,132 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/smp-project/smp/spec"
+	"github.com/smp-project/smp/stats"
+	"github.com/spf13/cobra"
+)
+
+func newCompareCmd() *cobra.Command {
+	var (
+		format     string
+		budgets    []string
+		confidence float64
+		alpha      float64
+		seed       uint64
+	)
+	cmd := &cobra.Command{
+		Use:   "compare BASE OTHER...",
+		Short: "Statistical comparison of results, baseline first",
+		Long: `Compare takes SMP results, the baseline first, and compares each other result with it,
+metric by metric (p50, p90, p99, p99.9, max, qps, errors). A result's runs
+(smp run --runs N) are the samples; a result without runs is one sample.
+
+For each metric it prints each side's median with a distribution-free 95% interval,
+the change of the median in percent with a bootstrap interval over runs, and the
+two-sided Mann-Whitney U p value; "~" marks a change that is not significant at
+alpha = 0.05. One verdict line per variant follows. With fewer than 6 runs a side there
+is no interval, and with fewer than 4 no change can be significant: the output says so.
+
+--max-regression metric=N% fails the command (exit 1) when a variant is significantly
+worse than the baseline by more than N% on that metric: up for latencies and the
+error rate, down for qps. A change that is not significant never fails.`,
+		Example: `  smp compare baseline.json mesh.json
+  smp compare base.yaml istio.yaml linkerd.yaml --format markdown
+  smp compare base.json new.json --max-regression p50=5% --max-regression p99=10%`,
+		Args: args(cobra.MinimumNArgs(2)),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			if !slices.Contains(stats.Formats(), format) {
+				return badInput(fmt.Errorf("--format %q: want one of %s", format, strings.Join(stats.Formats(), ", ")))
+			}
+			var bs []stats.Budget
+			for _, s := range budgets {
+				b, err := stats.ParseBudget(s)
+				if err != nil {
+					return badInput(fmt.Errorf("--max-regression: %w", err))
+				}
+				bs = append(bs, b)
+			}
+			results := make([]*spec.PerformanceTestResult, len(files))
+			for i, f := range files {
+				r, err := loadResult(f)
+				if err != nil {
+					return badInput(err)
+				}
+				results[i] = r
+			}
+			names := resultNames(results, files)
+			opt := stats.Options{Confidence: confidence, Alpha: alpha, Seed: seed}
+			var cs []*stats.Comparison
+			for i := 1; i < len(results); i++ {
+				c, err := stats.Compare(stats.Runs(results[0]), stats.Runs(results[i]), opt)
+				if err != nil {
+					return badInput(fmt.Errorf("%s vs %s: %w", files[i], files[0], err))
+				}
+				c.BaseName, c.OtherName = names[0], names[i]
+				cs = append(cs, c)
+			}
+			if err := stats.WriteComparisons(cmd.OutOrStdout(), cs, format); err != nil {
+				return err
+			}
+			var fails []string
+			for _, c := range cs {
+				f, err := c.CheckBudgets(bs)
+				if err != nil {
+					return badInput(err)
+				}
+				fails = append(fails, f...)
+			}
+			if len(fails) > 0 {
+				return thresholdFailed(errors.New(strings.Join(fails, "\n")))
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&format, "format", "text", "output: "+strings.Join(stats.Formats(), "|"))
+	fl.StringArrayVar(&budgets, "max-regression", nil, "fail (exit 1) on a significant regression beyond a budget, e.g. p50=5% (repeatable)")
+	fl.Float64Var(&confidence, "confidence", stats.DefaultConfidence, "confidence of the intervals")
+	fl.Float64Var(&alpha, "alpha", stats.DefaultAlpha, "significance level of the test")
+	fl.Uint64Var(&seed, "seed", stats.DefaultSeed, "seed of the bootstrap (same seed, same intervals)")
+	return cmd
+}
+
+// loadResult loads an SMP document that must be a result.
+func loadResult(path string) (*spec.PerformanceTestResult, error) {
+	doc, err := spec.LoadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if doc.Result == nil {
+		return nil, fmt.Errorf("%s: a %s, not a result: compare and meshmark read the results of smp run", path, doc.Kind)
+	}
+	return doc.Result, nil
+}
+
+// resultNames names each result by its name field, else its file name; when
+// two names collide, the file names are used for all.
+func resultNames(results []*spec.PerformanceTestResult, files []string) []string {
+	names := make([]string, len(results))
+	seen := map[string]bool{}
+	unique := true
+	for i, r := range results {
+		names[i] = r.GetName()
+		if names[i] == "" {
+			names[i] = strings.TrimSuffix(filepath.Base(files[i]), filepath.Ext(files[i]))
+		}
+		unique = unique && !seen[names[i]]
+		seen[names[i]] = true
+	}
+	if !unique {
+		for i, f := range files {
+			names[i] = f
+		}
+	}
+	return names
+}

@@ -1,0 +1,71 @@
+package stats
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/smp-project/smp/spec"
+)
+
+func TestParseSLO(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    SLO
+		wantErr string
+	}{
+		{"p99<25ms", SLO{P99, "<", 25, "p99<25ms"}, ""},
+		{"p99 <= 1.5s", SLO{P99, "<=", 1500, "p99 <= 1.5s"}, ""},
+		{"p50<800us", SLO{P50, "<", 0.8, "p50<800us"}, ""},
+		{"p99.9<40", SLO{P999, "<", 40, "p99.9<40"}, ""},
+		{"errors<0.1%", SLO{Errors, "<", 0.1, "errors<0.1%"}, ""},
+		{"qps>=990", SLO{QPS, ">=", 990, "qps>=990"}, ""},
+		{"qps>990rps", SLO{QPS, ">", 990, "qps>990rps"}, ""},
+		{"p99=25ms", SLO{}, "want metric<value"},
+		{"<25ms", SLO{}, "want metric<value"},
+		{"p42<1", SLO{}, "unknown metric"},
+		{"p99<fast", SLO{}, "want a duration"},
+		{"errors<lots", SLO{}, "want a percentage"},
+		{"qps>-1", SLO{}, "finite number"},
+	}
+	for _, tt := range tests {
+		got, err := ParseSLO(tt.in)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%q: err = %v, want %q", tt.in, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("%q: %+v, %v; want %+v", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestCheckSLOs(t *testing.T) {
+	r := run(1.2, 31.2, 995, 10000, 20) // error rate 0.2%
+	var slos []SLO
+	for _, s := range []string{"p99<25ms", "errors<0.1%", "qps>=990", "p50<=1.2ms"} {
+		slo, err := ParseSLO(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slos = append(slos, slo)
+	}
+	fails, err := CheckSLOs(r, slos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"SLO p99<25ms failed: p99 = 31.20 ms", "SLO errors<0.1% failed: errors = 0.200 %"}
+	if strings.Join(fails, "\n") != strings.Join(want, "\n") {
+		t.Errorf("failures %q, want %q", fails, want)
+	}
+	// A result with runs only: the median of the runs.
+	multi := &spec.PerformanceTestResult{Runs: []*spec.PerformanceTestResult{run(1, 10, 1000, 100, 0), run(1, 30, 1000, 100, 0), run(1, 20, 1000, 100, 0)}}
+	p999, _ := ParseSLO("p99.9<31ms")
+	if ok, v, err := p999.Check(multi); err != nil || !ok || v != 30 {
+		t.Errorf("runs median: %v %v %v", ok, v, err)
+	}
+	if _, err := CheckSLOs(&spec.PerformanceTestResult{}, slos); err == nil {
+		t.Error("a result without figures: want an error")
+	}
+}
