@@ -48,6 +48,8 @@ func newRootCmd() *cobra.Command {
 		newValidateCmd(),
 		newCompareCmd(),
 		newMeshmarkCmd(),
+		newReportCmd(),
+		newImportCmd(),
 	)
 	return root
 }

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/smp-project/smp/report"
+	"github.com/smp-project/smp/spec"
+	"github.com/spf13/cobra"
+)
+
+// reportFormats are what smp report writes.
+func reportFormats() []string {
+	return []string{"html", "fortio", "hdrlog", "csv-intervals", "csv-percentiles"}
+}
+
+// formatForOutput is the format an output file's extension implies.
+func formatForOutput(path string) string {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".json":
+		return "fortio"
+	case ".hlog", ".hdr":
+		return "hdrlog"
+	case ".csv":
+		return "csv-intervals"
+	}
+	return "html"
+}
+
+func newReportCmd() *cobra.Command {
+	var (
+		output, format, title string
+		names                 []string
+	)
+	cmd := &cobra.Command{
+		Use:   "report RESULT...",
+		Short: "Write an HTML report of results, or convert a result for other tools",
+		Long: `Report reads SMP results (or Fortio/Meshery result JSON) and writes one of:
+
+  html             one self-contained page: summary, latency percentile spectrum of all
+                   results overlaid, latency and throughput over time with errors marked,
+                   latency histogram, comparison against the first result, environment
+                   and configuration. It opens without network access.
+  fortio           Fortio's HTTPRunnerResults JSON (Fortio's UI and Meshery read it);
+                   one result.
+  hdrlog           an HdrHistogram interval log (HistogramLogProcessor, plotters);
+                   one result. Values are microseconds.
+  csv-intervals    the per-second time series of every result.
+  csv-percentiles  latency percentiles of every result.
+
+The format follows the output file's extension (.html, .json, .hlog, .csv) unless
+--format is given. Without -o, HTML goes to report.html and the other formats to
+standard output; "-o -" writes to standard output.`,
+		Example: `  smp report result.yaml -o report.html
+  smp report baseline.json istio.json linkerd.json --name baseline --name istio --name linkerd
+  smp report result.yaml --format fortio -o fortio.json
+  smp report result.yaml --format hdrlog -o latency.hlog`,
+		Args: args(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			if format == "" {
+				format = formatForOutput(output)
+			}
+			if !slices.Contains(reportFormats(), format) {
+				return badInput(fmt.Errorf("--format %q: allowed are %s", format, strings.Join(reportFormats(), ", ")))
+			}
+			if (format == "fortio" || format == "hdrlog") && len(files) != 1 {
+				return badInput(fmt.Errorf("--format %s writes one result; %d given", format, len(files)))
+			}
+			if len(names) > len(files) {
+				return badInput(fmt.Errorf("%d --name values for %d results", len(names), len(files)))
+			}
+			results := make([]*spec.PerformanceTestResult, len(files))
+			for i, f := range files {
+				r, err := loadReportInput(f)
+				if err != nil {
+					return badInput(err)
+				}
+				results[i] = r
+			}
+			given := resultNames(results, files)
+			copy(given, names)
+			var buf bytes.Buffer
+			var err error
+			switch format {
+			case "html":
+				err = report.WriteHTML(&buf, results, report.Options{Title: title, Names: given})
+			case "fortio":
+				var b []byte
+				if b, err = report.Fortio(results[0]); err == nil {
+					buf.Write(b)
+				}
+			case "hdrlog":
+				err = report.WriteHDRLog(&buf, results[0])
+			case "csv-intervals":
+				err = report.WriteIntervalsCSV(&buf, results, given)
+			case "csv-percentiles":
+				err = report.WritePercentilesCSV(&buf, results, given)
+			}
+			if err != nil {
+				// What fails here is the content of a result (a histogram
+				// that does not decode): bad input.
+				return badInput(fmt.Errorf("%s: %w", strings.Join(files, ", "), err))
+			}
+			if output == "" && format == "html" {
+				output = "report.html"
+			}
+			if output == "" || output == "-" {
+				_, err := cmd.OutOrStdout().Write(buf.Bytes())
+				return err
+			}
+			if err := os.WriteFile(output, buf.Bytes(), 0o644); err != nil {
+				return fmt.Errorf("write report: %w", err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s of %d result(s), %d bytes\n", output, format, len(results), buf.Len())
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&output, "output", "o", "", `output file ("-" for standard output)`)
+	f.StringVar(&format, "format", "", "html, fortio, hdrlog, csv-intervals or csv-percentiles (default: from the output file's extension)")
+	f.StringVar(&title, "title", "", "title of the HTML report")
+	f.StringArrayVar(&names, "name", nil, "name of each result in legends and tables, in order (repeat the flag)")
+	return cmd
+}
+
+// loadReportInput reads an SMP result, or a Fortio or Meshery result JSON,
+// which is imported on the fly.
+func loadReportInput(path string) (*spec.PerformanceTestResult, error) {
+	data, err := readInput(path)
+	if err != nil {
+		return nil, err
+	}
+	if report.IsFortio(data) {
+		return report.ImportFortio(data, path)
+	}
+	doc, err := spec.Load(data, path)
+	if err != nil {
+		return nil, err
+	}
+	if doc.Result == nil {
+		return nil, fmt.Errorf("%s: a %s, not a result: smp report reads the results of smp run (or Fortio/Meshery result JSON)", path, doc.Kind)
+	}
+	return doc.Result, nil
+}
+
+// readInput reads a whole input file, refusing what is too large to be a
+// document.
+func readInput(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, spec.Errors{{File: path, Msg: "cannot read: " + unwrapPathError(err)}}
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, spec.MaxFileSize+1))
+	if err != nil {
+		return nil, spec.Errors{{File: path, Msg: "cannot read: " + err.Error()}}
+	}
+	if len(data) > spec.MaxFileSize {
+		return nil, spec.Errors{{File: path, Msg: fmt.Sprintf("file is larger than %d MiB", spec.MaxFileSize>>20)}}
+	}
+	return data, nil
+}
+
+func unwrapPathError(err error) string {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,75 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/smp-project/smp/spec"
+)
+
+// WriteHDRLog writes r's latency histogram as an HdrHistogram interval log
+// (format 1.3), which HdrHistogram's log readers, HistogramLogProcessor and
+// plotters read:
+//
+//	#[Histogram log format version 1.3]
+//	#[StartTime: 1764064800.123 (seconds since epoch), 2025-11-25T10:00:00.123Z]
+//	#[BaseTime: ...]
+//	"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"
+//	0.000,60.000,12.345,HISTF...
+//
+// A result keeps the whole-run histogram and per-second summaries, not a
+// histogram per interval, so the log has one interval covering the run
+// (timestamps relative to StartTime). Values are microseconds, as recorded
+// (the Java tools assume nanoseconds by default: pass
+// -outputValueUnitRatio 1000 to HistogramLogProcessor for milliseconds);
+// Interval_Max is in milliseconds. The payload is the result's "hdr-v2"
+// encoding itself, which is the log's compressed-histogram format.
+func WriteHDRLog(w io.Writer, r *spec.PerformanceTestResult) error {
+	h, err := resultHistogram(r)
+	if err != nil {
+		return fmt.Errorf("hdr log: %w", err)
+	}
+	if h == nil {
+		return fmt.Errorf("hdr log: the result has no latency histogram (histogram.data)")
+	}
+	var start time.Time
+	if t := r.GetStartTime(); t != nil {
+		start = t.AsTime().UTC()
+	}
+	length := r.GetDurationS()
+	if length <= 0 && r.GetEndTime() != nil && !start.IsZero() {
+		length = r.GetEndTime().AsTime().Sub(start).Seconds()
+	}
+	length = max(length, 0)
+	bw := bufio.NewWriter(w)
+	fmt.Fprintln(bw, "#[Histogram log format version 1.3]")
+	if !start.IsZero() {
+		secs := float64(start.UnixMilli()) / 1000
+		fmt.Fprintf(bw, "#[StartTime: %.3f (seconds since epoch), %s]\n", secs, start.Format("2006-01-02T15:04:05.000Z07:00"))
+		// An explicit BaseTime marks the timestamps below as relative.
+		fmt.Fprintf(bw, "#[BaseTime: %.3f (seconds since epoch)]\n", secs)
+	}
+	fmt.Fprintf(bw, "#[smp: %s; values in microseconds, Interval_Max in milliseconds]\n", oneLine(resultLabel(r)))
+	fmt.Fprintln(bw, `"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"`)
+	fmt.Fprintf(bw, "%.3f,%.3f,%.3f,%s\n", 0.0, length, usToMs(float64(h.Max())), r.GetHistogram().GetData())
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("hdr log: %w", err)
+	}
+	return nil
+}
+
+// oneLine keeps a label from breaking the log's line structure.
+func oneLine(s string) string {
+	out := []rune(s)
+	for i, c := range out {
+		if c == '\n' || c == '\r' || c == ']' {
+			out[i] = ' '
+		}
+	}
+	if s == "" {
+		return "result"
+	}
+	return string(out)
+}
