@@ -154,9 +154,9 @@ func detect(top *yaml.Node) Kind {
 		return KindMeshery
 	case keys["client"] || keys["env"] || (keys["endpoint_url"] && !keys["clients"]):
 		return KindLegacyResult
-	case keys["clients"] || keys["duration"]:
-		return KindConfig
 	}
+	// Checked before "clients": a result of a run with several clients
+	// carries their figures under "clients" too.
 	for _, k := range resultOnly {
 		if keys[k] {
 			return KindResult

@@ -205,3 +205,14 @@ func TestRoundTripFullResult(t *testing.T) {
 	}
 	roundTrip(t, d)
 }
+
+func TestDetectResultWithClients(t *testing.T) {
+	doc := "actual_qps: 10\nclients:\n- name: a\n  actual_qps: 5\n- name: b\n  actual_qps: 5\n"
+	d, err := Load([]byte(doc), "r.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Kind != KindResult || len(d.Result.GetClients()) != 2 {
+		t.Fatalf("kind %s, %d clients", d.Kind, len(d.Result.GetClients()))
+	}
+}

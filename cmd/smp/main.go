@@ -48,6 +48,9 @@ func newRootCmd() *cobra.Command {
 		newValidateCmd(),
 		newCompareCmd(),
 		newMeshmarkCmd(),
+		newRunCmd(),
+		newQuickstartCmd(),
+		newTargetCmd(),
 		newReportCmd(),
 		newImportCmd(),
 	)
