@@ -1,0 +1,280 @@
+//go:build linux
+
+// Command smpbench measures smp's load generator against its targets and
+// against wrk: closed-loop efficiency (requests per client CPU-second),
+// open-loop rate accuracy and scheduler lateness, and peak memory over
+// run length. It runs real processes pinned to CPUs with taskset, reads
+// their CPU time and peak RSS from the kernel's rusage, and prints its
+// figures; the bench/*.sh scripts call it. It is Linux-only, as taskset
+// and the CPU list in /sys are.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/smp-project/smp/spec"
+)
+
+type bench struct {
+	smp, wrk             string
+	serverCPU, clientCPU string
+	url                  string
+	duration             time.Duration
+	connections          int
+	rates                []float64
+	rssRate              float64
+	rssShort, rssLong    time.Duration
+	server               *exec.Cmd
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "smpbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var b bench
+	var rates string
+	flag.StringVar(&b.smp, "smp", "smp", "path of the smp binary")
+	flag.StringVar(&b.wrk, "wrk", "/usr/bin/wrk", "path of wrk")
+	flag.StringVar(&b.serverCPU, "server-cpu", "0", "CPU list for the target (taskset -c)")
+	flag.StringVar(&b.clientCPU, "client-cpu", "1", "CPU list for the load generator (taskset -c)")
+	flag.DurationVar(&b.duration, "d", 10*time.Second, "duration of each closed- and open-loop run")
+	flag.IntVar(&b.connections, "c", 8, "connections")
+	flag.StringVar(&rates, "rates", "20000,50000", "open-loop rates")
+	flag.Float64Var(&b.rssRate, "rss-rate", 5000, "rate of the peak-RSS runs")
+	flag.DurationVar(&b.rssShort, "rss-short", 10*time.Second, "short peak-RSS run")
+	flag.DurationVar(&b.rssLong, "rss-long", 60*time.Second, "long peak-RSS run")
+	flag.Usage = func() {
+		fmt.Fprintf(os.Stderr, "usage: smpbench [flags] closed|open|rss...\n")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	for _, r := range strings.Split(rates, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
+		if err != nil || v <= 0 {
+			return fmt.Errorf("-rates: %q is not a rate", r)
+		}
+		b.rates = append(b.rates, v)
+	}
+	if flag.NArg() == 0 {
+		flag.Usage()
+		return errors.New("name at least one benchmark")
+	}
+	if err := b.startServer(); err != nil {
+		return err
+	}
+	defer b.stopServer()
+	fmt.Printf("machine: %d CPUs online; target (smp target) on CPU %s, client on CPU %s\n", numCPU(), b.serverCPU, b.clientCPU)
+	for _, name := range flag.Args() {
+		var err error
+		switch name {
+		case "closed":
+			err = b.closed()
+		case "open":
+			err = b.open()
+		case "rss":
+			err = b.rss()
+		default:
+			err = fmt.Errorf("unknown benchmark %q (closed, open, rss)", name)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// startServer runs `smp target` pinned to the server CPU on a free
+// loopback port and waits until it accepts connections.
+func (b *bench) startServer() error {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	b.server = exec.Command("taskset", "-c", b.serverCPU, b.smp, "target", "--http", addr)
+	b.server.Stderr = os.Stderr
+	if err := b.server.Start(); err != nil {
+		return fmt.Errorf("start the target: %w", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			b.stopServer()
+			return fmt.Errorf("the target did not listen on %s: %w", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.url = "http://" + addr + "/"
+	return nil
+}
+
+func (b *bench) stopServer() {
+	if b.server != nil && b.server.Process != nil {
+		_ = b.server.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = b.server.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = b.server.Process.Kill()
+		}
+	}
+}
+
+// usage is what the kernel accounted to a finished child.
+type usage struct {
+	cpu    time.Duration // user + system
+	maxRSS int64         // KiB
+	wall   time.Duration
+}
+
+// client runs a command pinned to the client CPU with GOMAXPROCS set to the
+// CPUs it may use, returns its stdout and its rusage.
+func (b *bench) client(timeout time.Duration, name string, args ...string) ([]byte, usage, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "taskset", append([]string{"-c", b.clientCPU, name}, args...)...)
+	cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(cpuCount(b.clientCPU)))
+	cmd.Stderr = os.Stderr
+	start := time.Now()
+	out, err := cmd.Output()
+	u := usage{wall: time.Since(start)}
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			u.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+			u.maxRSS = ru.Maxrss
+		}
+	}
+	if err != nil {
+		return out, u, fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
+	}
+	return out, u, nil
+}
+
+// smpRun runs `smp run` with a JSON result on stdout.
+func (b *bench) smpRun(qps float64, conns int, d time.Duration) (*spec.PerformanceTestResult, usage, error) {
+	args := []string{"run", b.url, "--qps", strconv.FormatFloat(qps, 'f', 0, 64), "-c", strconv.Itoa(conns),
+		"-d", d.String(), "--format", "json", "-q"}
+	out, u, err := b.client(d+time.Minute, b.smp, args...)
+	if err != nil {
+		return nil, u, err
+	}
+	doc, err := spec.Load(out, "smp run output")
+	if err != nil {
+		return nil, u, err
+	}
+	return doc.Result, u, nil
+}
+
+var wrkRequests = regexp.MustCompile(`(\d+) requests in`)
+
+func (b *bench) closed() error {
+	fmt.Printf("\nclosed loop, HTTP/1.1 keep-alive, %d connections, %v, client pinned to CPU %s with GOMAXPROCS=%d\n",
+		b.connections, b.duration, b.clientCPU, cpuCount(b.clientCPU))
+	res, su, err := b.smpRun(0, b.connections, b.duration)
+	if err != nil {
+		return err
+	}
+	smpReqs := float64(res.GetRequests().GetTotal())
+	smpRate := smpReqs / su.cpu.Seconds()
+	fmt.Printf("  smp  %10.0f requests  %6.2f s CPU  %9.0f requests/CPU-s  (%.0f/s, p99 %.3f ms, %d errors)\n",
+		smpReqs, su.cpu.Seconds(), smpRate, res.GetActualQps(), res.GetLatenciesMs().GetP99(), res.GetRequests().GetErrors())
+
+	out, wu, err := b.client(b.duration+time.Minute, b.wrk, "-t1", "-c"+strconv.Itoa(b.connections), "-d"+strconv.Itoa(int(b.duration.Seconds()))+"s", b.url)
+	if err != nil {
+		return err
+	}
+	m := wrkRequests.FindSubmatch(out)
+	if m == nil {
+		return fmt.Errorf("cannot read wrk's request count from:\n%s", out)
+	}
+	wrkReqs, _ := strconv.ParseFloat(string(m[1]), 64)
+	wrkRate := wrkReqs / wu.cpu.Seconds()
+	fmt.Printf("  wrk  %10.0f requests  %6.2f s CPU  %9.0f requests/CPU-s  (%.0f/s)\n",
+		wrkReqs, wu.cpu.Seconds(), wrkRate, wrkReqs/b.duration.Seconds())
+	fmt.Printf("  ratio smp/wrk (requests per client CPU-second): %.3f\n", smpRate/wrkRate)
+	return nil
+}
+
+func (b *bench) open() error {
+	for _, rate := range b.rates {
+		fmt.Printf("\nopen loop %.0f requests/s, %d connections, %v, client pinned to CPU %s with GOMAXPROCS=%d\n",
+			rate, b.connections, b.duration, b.clientCPU, cpuCount(b.clientCPU))
+		res, u, err := b.smpRun(rate, b.connections, b.duration)
+		if err != nil {
+			return err
+		}
+		dev := 100 * (res.GetActualQps() - rate) / rate
+		fmt.Printf("  actual %.1f/s (%+.3f%% of requested), %d requests, %d errors\n",
+			res.GetActualQps(), dev, res.GetRequests().GetTotal(), res.GetRequests().GetErrors())
+		fmt.Printf("  generator lateness p99 %.3f ms, %d sends over 1 ms late; client CPU %.2f s (%.0f%% of one core)\n",
+			res.GetGenerator().GetLatenessP99Ms(), res.GetGenerator().GetLateSends(), u.cpu.Seconds(), 100*u.cpu.Seconds()/u.wall.Seconds())
+		fmt.Printf("  latency p50 %.3f ms, p99 %.3f ms corrected; p99 %.3f ms uncorrected\n",
+			res.GetLatenciesMs().GetP50(), res.GetLatenciesMs().GetP99(), res.GetUncorrectedLatenciesMs().GetP99())
+	}
+	return nil
+}
+
+func (b *bench) rss() error {
+	fmt.Printf("\npeak RSS at %.0f requests/s, %d connections: %v run vs %v run\n", b.rssRate, b.connections, b.rssShort, b.rssLong)
+	var peaks [2]int64
+	for i, d := range []time.Duration{b.rssShort, b.rssLong} {
+		res, u, err := b.smpRun(b.rssRate, b.connections, d)
+		if err != nil {
+			return err
+		}
+		peaks[i] = u.maxRSS
+		fmt.Printf("  %-6v peak RSS %7.1f MiB, %d requests, %d intervals\n", d, float64(u.maxRSS)/1024, res.GetRequests().GetTotal(), len(res.GetIntervals()))
+	}
+	fmt.Printf("  ratio long/short: %.3f\n", float64(peaks[1])/float64(peaks[0]))
+	return nil
+}
+
+// cpuCount counts the CPUs in a taskset list such as "1" or "0-3,6".
+func cpuCount(list string) int {
+	n := 0
+	for _, part := range strings.Split(list, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err1 := strconv.Atoi(lo)
+		if !isRange {
+			if err1 == nil {
+				n++
+			}
+			continue
+		}
+		z, err2 := strconv.Atoi(hi)
+		if err1 == nil && err2 == nil && z >= a {
+			n += z - a + 1
+		}
+	}
+	return max(n, 1)
+}
+
+func numCPU() int {
+	b, err := os.ReadFile("/sys/devices/system/cpu/online")
+	if err != nil {
+		return 0
+	}
+	return cpuCount(strings.TrimSpace(string(b)))
+}

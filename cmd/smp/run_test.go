@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/smp-project/smp/spec"
+	"github.com/smp-project/smp/target"
+)
+
+// runTarget starts the built-in target on 127.0.0.1 for a test.
+func runTarget(t *testing.T) string {
+	t.Helper()
+	srv, err := target.Start(context.Background(), target.Config{HTTP: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + srv.Addrs().HTTP + "/"
+}
+
+func TestRunWritesResult(t *testing.T) {
+	url := runTarget(t)
+	out := filepath.Join(t.TempDir(), "result.yaml")
+	code, stdout, stderr := smp(t, "run", url, "--qps", "200", "-c", "2", "-d", "1s", "--warmup", "200ms",
+		"-o", out, "--label", "team=perf", "-H", "X-Test: 1", "-q")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"200/s for 1s after 200ms warm-up, 2 workers", "requests   200 total, 200 ok, 0 errors", "corrected", "uncorrected", "p99.99", "generator  lateness"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
+		}
+	}
+	doc, err := spec.LoadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := doc.Result
+	if r.GetRequests().GetTotal() != 200 || r.Labels["team"] != "perf" || r.GetHistogram().GetData() == "" || r.GetConfig().GetWarmup() != "200ms" {
+		t.Errorf("result %v", r)
+	}
+}
+
+func TestRunFormats(t *testing.T) {
+	url := runTarget(t)
+	for _, format := range []string{"json", "yaml"} {
+		code, stdout, stderr := smp(t, "run", url, "--qps", "0", "-c", "1", "-d", "300ms", "--format", format)
+		if code != 0 {
+			t.Fatalf("%s: exit %d\n%s", format, code, stderr)
+		}
+		doc, err := spec.Load([]byte(stdout), "stdout")
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", format, err, stdout)
+		}
+		if doc.Result.GetRequests().GetTotal() == 0 || doc.Format != format {
+			t.Errorf("%s: result %v", format, doc.Result)
+		}
+		if stderr != "" {
+			t.Errorf("%s: stderr %q with no terminal", format, stderr)
+		}
+	}
+}
+
+func TestRunFromConfigFile(t *testing.T) {
+	url := runTarget(t)
+	cfg := writeFile(t, "test.yaml", "name: file test\nduration: 500ms\nclients:\n- connections: 1\n  rps: 100\n  endpoint_urls: ["+url+"]\n- connections: 1\n  rps: 50\n  endpoint_urls: ["+url+"]\n")
+	code, stdout, stderr := smp(t, "run", "-f", cfg, "-d", "1s")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	// -d overrides the file's 500ms.
+	if !strings.Contains(stdout, "requests   150 total") || !strings.Contains(stdout, "client-1") || !strings.Contains(stdout, "client-2") {
+		t.Errorf("summary:\n%s", stdout)
+	}
+}
+
+func TestRunExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	result := writeFile(t, "result.yaml", "smp_version: v0.6.1\nactual_qps: 10\n")
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"unreachable", []string{"run", "http://127.0.0.1:1/", "-d", "1s"}, 3, "target unreachable"},
+		{"no target", []string{"run"}, 2, "no target"},
+		{"bad format", []string{"run", "http://127.0.0.1:1/", "--format", "xml"}, 2, "--format"},
+		{"bad output name", []string{"run", "http://127.0.0.1:1/", "-o", filepath.Join(dir, "r.txt")}, 2, ".json, .yaml"},
+		{"output dir missing", []string{"run", "http://127.0.0.1:1/", "-o", filepath.Join(dir, "no", "r.json")}, 2, "does not exist"},
+		{"negative qps", []string{"run", "http://127.0.0.1:1/", "--qps", "-5"}, 2, "--qps"},
+		{"unsupported protocol", []string{"run", "http://127.0.0.1:1/", "--protocol", "grpc"}, 2, "not supported"},
+		{"bad duration", []string{"run", "http://127.0.0.1:1/", "-d", "soon"}, 2, "invalid argument"},
+		{"bad URL", []string{"run", "ftp://127.0.0.1:1/"}, 2, "not an http"},
+		{"bad label", []string{"run", "http://127.0.0.1:1/", "--label", "nolabel"}, 2, "k=v"},
+		{"bad header", []string{"run", "http://127.0.0.1:1/", "-H", "nocolon"}, 2, "Name: value"},
+		{"cert without key", []string{"run", "http://127.0.0.1:1/", "--cert", "c.pem"}, 2, "--key"},
+		{"missing config", []string{"run", "-f", filepath.Join(dir, "nope.yaml")}, 2, "cannot read"},
+		{"result as config", []string{"run", "-f", result}, 2, "not a test config"},
+		{"quickstart takes no args", []string{"quickstart", "x"}, 2, "unknown command"},
+		{"quickstart bad delay", []string{"quickstart", "--delay", "forever"}, 2, "--delay"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := smp(t, tt.args...)
+			if code != tt.code || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, want %d; stderr %q lacks %q?\n%s", code, tt.code, stderr, tt.want, stdout)
+			}
+		})
+	}
+}
+
+func TestQuickstart(t *testing.T) {
+	code, stdout, stderr := smp(t, "quickstart", "-q", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	doc, err := spec.Load([]byte(stdout), "stdout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := doc.Result
+	if n := r.GetRequests().GetTotal(); n < 4950 || n > 5050 || r.GetRequests().GetErrors() != 0 || r.GetRequestedQps() != 1000 {
+		t.Errorf("requests %v, requested %v", r.GetRequests(), r.GetRequestedQps())
+	}
+}

@@ -1,0 +1,117 @@
+package load
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+)
+
+// Error reasons, the keys of Figures.ErrorReasons. Drivers wrap the
+// net/syscall errors they meet (with %w) so that Classify can see them.
+const (
+	ReasonConnectRefused = "connect_refused"
+	ReasonTimeout        = "timeout"
+	ReasonReset          = "reset"
+	ReasonTLS            = "tls"
+	ReasonEOF            = "eof"
+	ReasonOther          = "other"
+)
+
+// Reason indexes: counters are arrays indexed by them.
+const (
+	reasonConnectRefused = iota
+	reasonTimeout
+	reasonReset
+	reasonTLS
+	reasonEOF
+	reasonOther
+	numReasons
+)
+
+// Classify names the kind of a transport error: connect_refused, timeout,
+// reset, tls, eof or other; "" for nil. It is the same function the engine
+// counts errors with.
+func Classify(err error) string {
+	if err == nil {
+		return ""
+	}
+	return reasonName(classify(err))
+}
+
+func reasonName(r int) string {
+	switch r {
+	case reasonConnectRefused:
+		return ReasonConnectRefused
+	case reasonTimeout:
+		return ReasonTimeout
+	case reasonReset:
+		return ReasonReset
+	case reasonTLS:
+		return ReasonTLS
+	case reasonEOF:
+		return ReasonEOF
+	}
+	return ReasonOther
+}
+
+func classify(err error) int {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return reasonConnectRefused
+	case isTLS(err):
+		return reasonTLS
+	case isTimeout(err):
+		return reasonTimeout
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPIPE):
+		return reasonReset
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return reasonEOF
+	}
+	return reasonOther
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, syscall.ETIMEDOUT) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func isTLS(err error) bool {
+	var (
+		rh  tls.RecordHeaderError
+		ae  tls.AlertError
+		cv  *tls.CertificateVerificationError
+		ua  x509.UnknownAuthorityError
+		he  x509.HostnameError
+		ci  x509.CertificateInvalidError
+		ech *tls.ECHRejectionError
+	)
+	return errors.As(err, &rh) || errors.As(err, &ae) || errors.As(err, &cv) || errors.As(err, &ua) ||
+		errors.As(err, &he) || errors.As(err, &ci) || errors.As(err, &ech)
+}
+
+// IsConnectError reports whether err means the connection could not be
+// established at all: refused, a failed dial (no route, DNS failure, dial
+// timeout). The start-up probe uses it to tell an unreachable target from
+// one that answers badly.
+func IsConnectError(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {
+		return true
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}

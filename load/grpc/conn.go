@@ -1,0 +1,347 @@
+package grpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/stats"
+	"google.golang.org/grpc/status"
+
+	"github.com/smp-project/smp/load"
+)
+
+// ErrNotGRPC is wrapped by the error of a call whose peer answered, but not
+// as a gRPC server does: not HTTP/2 at all (an HTTP/1.1 server, TLS on a
+// grpc:// URL), or HTTP/2 without a gRPC status.
+var ErrNotGRPC = errors.New("the server does not speak gRPC")
+
+// CallError is a call that ended without a status from the server. Code and
+// Message are the status grpc-go reported for it; Err is the cause when it
+// is known (a net, syscall or TLS error, context.DeadlineExceeded,
+// ErrNotGRPC) and is what Unwrap returns.
+type CallError struct {
+	Addr, Method string
+	Code         codes.Code
+	Message      string
+	Err          error
+	// Timeout is the call deadline when the call ran out of it.
+	Timeout time.Duration
+}
+
+func (e *CallError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "grpc: %s%s: ", e.Addr, e.Method)
+	switch {
+	case errors.Is(e.Err, ErrNotGRPC):
+		fmt.Fprintf(&b, "%v: it answered, but not as a gRPC server does (is it a gRPC server, and plaintext or TLS as the scheme says, grpc:// or grpcs://?): %s", ErrNotGRPC, e.Message)
+		return b.String()
+	case e.Timeout > 0:
+		fmt.Fprintf(&b, "no answer within the %v deadline", e.Timeout)
+	default:
+		fmt.Fprintf(&b, "%s", e.Code)
+		if e.Message != "" {
+			fmt.Fprintf(&b, ": %s", e.Message)
+		}
+	}
+	if e.Err != nil && !strings.Contains(e.Message, e.Err.Error()) {
+		fmt.Fprintf(&b, ": %v", e.Err)
+	}
+	return b.String()
+}
+
+func (e *CallError) Unwrap() error { return e.Err }
+
+// GRPCStatus makes status.Code and status.FromError see the code.
+func (e *CallError) GRPCStatus() *status.Status { return status.New(e.Code, e.Message) }
+
+// channel is one grpc.ClientConn, shared by Streams Conns. It remembers the
+// last network error of its connection, because grpc-go reports those only
+// as text inside a status.
+type channel struct {
+	idx    int
+	addr   string
+	cc     *grpc.ClientConn
+	refs   int // guarded by Driver.mu
+	netErr atomic.Pointer[error]
+}
+
+// dial is the channel's dialer: a plain TCP dial that records its failures.
+func (ch *channel) dial(ctx context.Context, addr string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		err = fmt.Errorf("connect to %s: %w", addr, err)
+		ch.netErr.Store(&err)
+		return nil, err
+	}
+	ch.netErr.Store(nil)
+	return &recordingConn{Conn: c, ch: ch}, nil
+}
+
+// lastErr is the last recorded network error, or nil.
+func (ch *channel) lastErr() error {
+	if p := ch.netErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// recordingConn records the read error that broke a connection, so that a
+// call failed by it wraps it (io.EOF, ECONNRESET).
+type recordingConn struct {
+	net.Conn
+	ch *channel
+}
+
+func (c *recordingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		e := fmt.Errorf("read from %s: %w", c.ch.addr, err)
+		c.ch.netErr.Store(&e)
+	}
+	return n, err
+}
+
+// recordingCreds records TLS handshake failures, so that they are wrapped
+// (and classified as TLS errors) rather than lost in a status message.
+type recordingCreds struct {
+	credentials.TransportCredentials
+	ch *channel
+}
+
+func (r recordingCreds) ClientHandshake(ctx context.Context, authority string, raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	c, info, err := r.TransportCredentials.ClientHandshake(ctx, authority, raw)
+	if err != nil {
+		e := fmt.Errorf("TLS handshake with %s: %w", r.ch.addr, err)
+		r.ch.netErr.Store(&e)
+	}
+	return c, info, err
+}
+
+func (r recordingCreds) Clone() credentials.TransportCredentials {
+	return recordingCreds{r.TransportCredentials.Clone(), r.ch}
+}
+
+// callState tells whether the call in progress got its status from the
+// server. The stats handler finds it through the call's context.
+type callState struct {
+	trailer atomic.Bool
+}
+
+type stateKey struct{}
+
+// statsHandler marks a call as answered when its trailers (the status)
+// arrive. grpc-go reports them only for a well-formed gRPC response, so a
+// status grpc-go made up itself — a failed connection, a deadline, a
+// non-gRPC peer — is never marked.
+type statsHandler struct{}
+
+func (statsHandler) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+func (statsHandler) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
+	return ctx
+}
+func (statsHandler) HandleConn(context.Context, stats.ConnStats) {}
+func (statsHandler) HandleRPC(ctx context.Context, s stats.RPCStats) {
+	if _, ok := s.(*stats.InTrailer); !ok {
+		return
+	}
+	if st, ok := ctx.Value(stateKey{}).(*callState); ok {
+		st.trailer.Store(true)
+	}
+}
+
+// waitReady connects the channel if it is not connected and waits, within
+// the call timeout, until it is ready or has failed.
+func (ch *channel) waitReady(ctx context.Context, d *Driver) error {
+	wctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	for {
+		s := ch.cc.GetState()
+		switch s {
+		case connectivity.Ready:
+			return nil
+		case connectivity.TransientFailure:
+			return ch.failure(ctx, d)
+		case connectivity.Shutdown:
+			return fmt.Errorf("grpc: channel to %s is shut down", d.addr)
+		case connectivity.Idle:
+			ch.cc.Connect()
+		}
+		if !ch.cc.WaitForStateChange(wctx, s) {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("grpc: connect to %s: %w", d.addr, err)
+			}
+			return &CallError{Addr: d.addr, Code: codes.DeadlineExceeded, Message: "no connection within the deadline",
+				Err: context.DeadlineExceeded, Timeout: d.timeout}
+		}
+	}
+}
+
+// probeMethod is what failure calls: a method no server has, so that a
+// call that does reach a server has no effect there.
+const probeMethod = "/smp.load.v1.ConnectionProbe/Probe"
+
+// failure explains a channel in TRANSIENT_FAILURE. grpc-go keeps the reason
+// to itself but puts it in the status of a call that fails fast, so make
+// one. If the channel has recovered in the meantime and a server answers
+// (UNIMPLEMENTED), that is no failure.
+func (ch *channel) failure(ctx context.Context, d *Driver) error {
+	var st callState
+	var reply rawReply
+	var empty rawMessage
+	cctx, cancel := context.WithTimeout(context.WithValue(ctx, stateKey{}, &st), d.timeout)
+	defer cancel()
+	err := ch.cc.Invoke(cctx, probeMethod, &empty, &reply)
+	if err == nil || st.trailer.Load() {
+		return nil
+	}
+	return d.callError(ctx, pastDeadline(cctx), ch, err)
+}
+
+// Conn is one call at a time on a channel. It is used by one goroutine at a
+// time, as load.Conn requires.
+type Conn struct {
+	d      *Driver
+	ch     *channel
+	st     callState
+	reply  rawReply
+	closed bool
+}
+
+var _ load.Conn = (*Conn)(nil)
+
+func newConn(d *Driver, ch *channel) *Conn { return &Conn{d: d, ch: ch} }
+
+// Do makes one call and reads its whole response.
+//
+// Unlike the HTTP/1.1 driver, Do allocates: grpc-go builds a stream, a
+// context and frames for every call. What it avoids is marshalling: the
+// request was encoded by New and responses are only counted.
+func (c *Conn) Do(ctx context.Context) (load.Outcome, error) {
+	if c.closed {
+		return load.Outcome{}, errors.New("grpc: Do on a closed Conn")
+	}
+	c.st.trailer.Store(false)
+	c.reply.bytes = 0
+	cctx := context.WithValue(ctx, stateKey{}, &c.st)
+	if c.d.md != nil {
+		cctx = metadata.NewOutgoingContext(cctx, c.d.md)
+	}
+	cctx, cancel := context.WithTimeout(cctx, c.d.timeout)
+	var err error
+	if c.d.streaming {
+		err = c.serverStream(cctx)
+	} else {
+		err = c.ch.cc.Invoke(cctx, c.d.method, &c.d.req, &c.reply)
+	}
+	timedOut := pastDeadline(cctx)
+	cancel()
+	if err == nil {
+		return load.Outcome{Bytes: c.reply.bytes}, nil
+	}
+	code := status.Code(err)
+	// The server knows the call's deadline (grpc-timeout) and gives up
+	// at the same instant: whichever side notices first, a call that ran
+	// out of its deadline is a timeout, not an answer.
+	if c.st.trailer.Load() && !(timedOut && (code == codes.DeadlineExceeded || code == codes.Canceled)) {
+		return load.Outcome{Code: int(code), Failed: code != codes.OK, Bytes: c.reply.bytes}, nil
+	}
+	return load.Outcome{}, c.d.callError(ctx, timedOut, c.ch, err)
+}
+
+// pastDeadline reports whether ctx has expired, or will at once: its
+// timer may fire a moment after the deadline that grpc-go has already
+// acted on.
+func pastDeadline(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
+}
+
+// serverStream sends the request and reads every response message.
+func (c *Conn) serverStream(ctx context.Context) error {
+	cs, err := c.ch.cc.NewStream(ctx, &c.d.desc, c.d.method)
+	if err != nil {
+		return err
+	}
+	// io.EOF means the server has ended the call already; RecvMsg then
+	// returns its status.
+	if err := cs.SendMsg(&c.d.req); err != nil && err != io.EOF {
+		return err
+	}
+	if err := cs.CloseSend(); err != nil {
+		return err
+	}
+	for {
+		if err := cs.RecvMsg(&c.reply); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// callError builds the error of a call that got no status from the server.
+// ctx is the run's context; timedOut tells whether the call ran out of its
+// deadline (the run's, or its own).
+func (d *Driver) callError(ctx context.Context, timedOut bool, ch *channel, err error) error {
+	st := status.Convert(err)
+	ce := &CallError{Addr: d.addr, Method: d.method, Code: st.Code(), Message: st.Message()}
+	switch {
+	case pastDeadline(ctx):
+		ce.Err = ctx.Err()
+		if ce.Err == nil {
+			ce.Err = context.DeadlineExceeded
+		}
+	case timedOut:
+		ce.Err, ce.Timeout = context.DeadlineExceeded, d.timeout
+	case notGRPC(st.Message()):
+		ce.Err = ErrNotGRPC
+	case st.Code() == codes.Unavailable:
+		ce.Err = ch.lastErr()
+	}
+	return ce
+}
+
+// notGRPC recognises the messages grpc-go gives when the peer answers
+// something other than gRPC: bytes that are not an HTTP/2 server preface
+// (an HTTP/1.1 server, a TLS server), or an HTTP/2 response without gRPC's
+// content type.
+func notGRPC(msg string) bool {
+	for _, s := range []string{
+		"error reading server preface",
+		"unexpected HTTP status code received from server",
+		"received unexpected content-type",
+		"malformed header: missing HTTP content-type",
+	} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Close releases the Conn's share of its channel. It is safe to call more
+// than once.
+func (c *Conn) Close() error {
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	c.d.release(c.ch)
+	return nil
+}

@@ -1,0 +1,304 @@
+package load
+
+import (
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/smp-project/smp/hist"
+)
+
+// LateThreshold is how far behind its schedule a send must be to count in
+// Figures.LateSends: past it, the generator rather than the target is
+// adding latency that users will see.
+const LateThreshold = time.Millisecond
+
+// maxCode bounds the status codes counted in arrays (HTTP's 100..599, gRPC's
+// 0..16); rarer codes go to a map, so the request path never allocates.
+const maxCode = 600
+
+// counters are the countable figures of one interval or of a whole run.
+type counters struct {
+	requests, ok, failed, bytes, lateSends int64
+	reasons                                [numReasons]int64
+	codes, failures                        [maxCode]int64
+	// Codes outside 0..maxCode-1, rare enough to afford a map.
+	otherCodes, otherFailures map[int]int64
+}
+
+func (c *counters) add(o *counters) {
+	c.requests += o.requests
+	c.ok += o.ok
+	c.failed += o.failed
+	c.bytes += o.bytes
+	c.lateSends += o.lateSends
+	for i := range c.reasons {
+		c.reasons[i] += o.reasons[i]
+	}
+	for i := range c.codes {
+		c.codes[i] += o.codes[i]
+		c.failures[i] += o.failures[i]
+	}
+	c.otherCodes = addMap(c.otherCodes, o.otherCodes)
+	c.otherFailures = addMap(c.otherFailures, o.otherFailures)
+}
+
+func addMap(dst, src map[int]int64) map[int]int64 {
+	for k, v := range src {
+		if dst == nil {
+			dst = map[int]int64{}
+		}
+		dst[k] += v
+	}
+	return dst
+}
+
+// otherCode counts a code outside the arrays.
+func (c *counters) otherCode(code int, failed bool) {
+	if c.otherCodes == nil {
+		c.otherCodes = map[int]int64{}
+	}
+	c.otherCodes[code]++
+	if failed {
+		if c.otherFailures == nil {
+			c.otherFailures = map[int]int64{}
+		}
+		c.otherFailures[code]++
+	}
+}
+
+func (c *counters) errors() int64 {
+	var n int64
+	for _, v := range c.reasons {
+		n += v
+	}
+	return n + c.failed
+}
+
+// shard is where a group of workers records. Histograms are not safe for
+// concurrent use and one set per worker would cost ~570 KB a worker (three
+// 190 KB histograms), too much for thousands of connections; so workers
+// share a few shards, each behind its own mutex, enough shards that the
+// lock is almost never contended. The collector empties each shard once
+// per interval.
+type shard struct {
+	mu           sync.Mutex
+	lat, unc, lt *hist.Histogram // corrected, uncorrected, lateness
+	n            *counters
+	// Keep neighbouring shards' hot fields on different cache lines.
+	_ [64]byte
+}
+
+func newShard() *shard {
+	return &shard{lat: hist.New(), unc: hist.New(), lt: hist.New(), n: &counters{}}
+}
+
+// record adds one request. due, sent and done are offsets on the run's
+// clock; open is false in a closed loop, where due == sent and lateness
+// means nothing. A transport error is counted by reason and kept out of
+// the latency figures: a refused connection's 50 µs is not a service time.
+func (s *shard) record(due, sent, done time.Duration, open bool, o Outcome, err error) {
+	var reason int
+	if err != nil {
+		reason = classify(err)
+	}
+	s.mu.Lock()
+	s.n.requests++
+	if open {
+		late := sent - due
+		s.lt.Record(late)
+		if late > LateThreshold {
+			s.n.lateSends++
+		}
+	}
+	if err != nil {
+		s.n.reasons[reason]++
+		s.mu.Unlock()
+		return
+	}
+	s.lat.Record(done - due)
+	s.unc.Record(done - sent)
+	s.n.bytes += o.Bytes
+	if o.Failed {
+		s.n.failed++
+	} else {
+		s.n.ok++
+	}
+	if o.Code >= 0 && o.Code < maxCode {
+		s.n.codes[o.Code]++
+		if o.Failed {
+			s.n.failures[o.Code]++
+		}
+	} else {
+		s.n.otherCode(o.Code, o.Failed)
+	}
+	s.mu.Unlock()
+}
+
+// shardCount picks how many shards a client's workers share: one per
+// worker for small runs, and otherwise a few per CPU, since at most
+// GOMAXPROCS workers record at the same instant.
+func shardCount(workers int) int {
+	n := 4 * runtime.GOMAXPROCS(0)
+	if n > 64 {
+		n = 64
+	}
+	if workers < n {
+		n = workers
+	}
+	return max(n, 1)
+}
+
+// figures accumulates a client's (or the total's) figures over the run.
+type figures struct {
+	lat, unc, lt *hist.Histogram // cumulative
+	cur          *hist.Histogram // the current interval's corrected latency
+	curN         counters        // the current interval's counters
+	n            counters        // cumulative
+	intervals    []Interval
+}
+
+func newFigures() *figures {
+	return &figures{lat: hist.New(), unc: hist.New(), lt: hist.New(), cur: hist.New()}
+}
+
+// absorb moves a set of interval histograms and counters into the current
+// interval and the cumulative figures.
+func (f *figures) absorb(lat, unc, lt *hist.Histogram, n *counters) error {
+	if err := f.cur.Merge(lat); err != nil {
+		return err
+	}
+	if err := f.lat.Merge(lat); err != nil {
+		return err
+	}
+	if err := f.unc.Merge(unc); err != nil {
+		return err
+	}
+	if err := f.lt.Merge(lt); err != nil {
+		return err
+	}
+	f.curN.add(n)
+	return nil
+}
+
+// closeInterval turns the current interval into a series entry. With
+// extend set, the interval is the short tail of the run and is folded into
+// the previous entry instead (its histogram still holds the previous
+// interval, since cur is only reset when a new interval begins), so that a
+// sliver of a second does not show as a wild rate.
+func (f *figures) closeInterval(offset, length time.Duration, extend bool) {
+	f.n.add(&f.curN)
+	if length <= 0 && f.curN.requests == 0 && !extend {
+		return // nothing to show: a run stopped before its window
+	}
+	iv := Interval{Offset: offset, Length: length, Requests: f.curN.requests, Errors: f.curN.errors()}
+	if extend && len(f.intervals) > 0 {
+		prev := f.intervals[len(f.intervals)-1]
+		iv.Offset = prev.Offset
+		iv.Length = prev.Length + length
+		iv.Requests += prev.Requests
+		iv.Errors += prev.Errors
+		f.intervals = f.intervals[:len(f.intervals)-1]
+	}
+	if iv.Length > 0 {
+		iv.ActualQPS = float64(iv.Requests) / iv.Length.Seconds()
+	}
+	iv.P50, iv.P99, iv.Max = f.cur.Percentile(50), f.cur.Percentile(99), f.cur.Max()
+	f.intervals = append(f.intervals, iv)
+	f.curN = counters{}
+}
+
+// startInterval clears the current interval's histogram.
+func (f *figures) startInterval() { f.cur.Reset() }
+
+// clientRec is one client's recording state.
+type clientRec struct {
+	shards []*shard
+	fig    *figures
+}
+
+// collector turns the shards' figures into per-interval series and run
+// totals. It alone touches the figures; workers touch only shards.
+type collector struct {
+	clients []*clientRec
+	total   *figures
+	// spare histograms swapped into a shard while its own are merged, so a
+	// shard's lock is held for a pointer swap, not a merge.
+	spare   [3]*hist.Histogram
+	spareN  *counters
+	step    time.Duration
+	atStep  int // intervals recorded at the current step
+	perStep int // intervals after which the step doubles
+}
+
+func newCollector(clients []*clientRec, step time.Duration, perStep int) *collector {
+	return &collector{
+		clients: clients, total: newFigures(), step: step, perStep: perStep, spareN: &counters{},
+		spare: [3]*hist.Histogram{hist.New(), hist.New(), hist.New()},
+	}
+}
+
+// flush closes the interval [offset, offset+length) of the measured window.
+func (c *collector) flush(offset, length time.Duration, extend bool) error {
+	if !extend {
+		c.total.startInterval()
+		for _, cr := range c.clients {
+			cr.fig.startInterval()
+		}
+	}
+	for _, cr := range c.clients {
+		for _, s := range cr.shards {
+			s.mu.Lock()
+			s.lat, c.spare[0] = c.spare[0], s.lat
+			s.unc, c.spare[1] = c.spare[1], s.unc
+			s.lt, c.spare[2] = c.spare[2], s.lt
+			s.n, c.spareN = c.spareN, s.n
+			s.mu.Unlock()
+			if err := cr.fig.absorb(c.spare[0], c.spare[1], c.spare[2], c.spareN); err != nil {
+				return err
+			}
+			if err := c.total.absorb(c.spare[0], c.spare[1], c.spare[2], c.spareN); err != nil {
+				return err
+			}
+			for _, h := range c.spare {
+				h.Reset()
+			}
+			*c.spareN = counters{}
+		}
+		cr.fig.closeInterval(offset, length, extend)
+	}
+	c.total.closeInterval(offset, length, extend)
+	if !extend {
+		// The series stays bounded whatever the duration: after perStep
+		// intervals at one step the step doubles, so a run of any length
+		// keeps O(perStep · log(duration)) entries.
+		c.atStep++
+		if c.atStep >= c.perStep {
+			c.atStep = 0
+			c.step *= 2
+		}
+	}
+	return nil
+}
+
+// trim makes the series end at end, shortening the last interval.
+func (c *collector) trim(end time.Duration) {
+	for _, f := range c.all() {
+		if n := len(f.intervals); n > 0 {
+			iv := &f.intervals[n-1]
+			iv.Length = max(end-iv.Offset, 0)
+			if iv.Length > 0 {
+				iv.ActualQPS = float64(iv.Requests) / iv.Length.Seconds()
+			}
+		}
+	}
+}
+
+// all returns every figures the collector keeps: the clients' and the total.
+func (c *collector) all() []*figures {
+	out := []*figures{c.total}
+	for _, cr := range c.clients {
+		out = append(out, cr.fig)
+	}
+	return out
+}

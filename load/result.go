@@ -1,0 +1,129 @@
+package load
+
+import (
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/smp-project/smp/hist"
+)
+
+// Result is what a run measured: the figures of each client and their
+// total. Only requests due (open loop) or sent (closed loop) after the
+// warm-up count.
+type Result struct {
+	// Start and End bound the measured window in wall-clock time: Start is
+	// the end of the warm-up, End when the last request finished.
+	Start, End time.Time
+	// Elapsed is End − Start on the monotonic clock; rates divide by it.
+	Elapsed time.Duration
+	// Duration and Warmup are the requested lengths.
+	Duration, Warmup time.Duration
+	// Partial is set when the run stopped before its end (cancelled, or
+	// requests still unsent or unanswered when the drain period ran out);
+	// PartialReason says why. What was measured is kept.
+	Partial       bool
+	PartialReason string
+	// Share is the part of the schedule this generator ran.
+	Share Share
+	// Total sums every client; with one client it equals Clients[0] apart
+	// from the name.
+	Total   Figures
+	Clients []Figures
+}
+
+// Figures are one client's measurements, or the total of all clients.
+type Figures struct {
+	Name      string
+	Endpoints []string
+	// Pacer describes the schedule ("2000/s", "closed loop").
+	Pacer string
+	// OpenLoop is false for a closed loop, where latency is timed from the
+	// actual send and Lateness is empty.
+	OpenLoop bool
+	// Workers is connections × streams, the bound on requests in flight.
+	Workers int
+	// RequestedQPS is the rate the schedule asked of this generator over
+	// the measured window (0 for a closed loop); ActualQPS is Requests
+	// divided by Result.Elapsed.
+	RequestedQPS, ActualQPS float64
+	// Requests = OK + Errors; Errors counts transport errors (by reason in
+	// ErrorReasons) and failed responses (by code in Failures).
+	Requests, OK, Errors int64
+	ErrorReasons         map[string]int64
+	Failures             map[int]int64
+	// Codes counts every response by its status code.
+	Codes map[int]int64
+	// Bytes is the response body bytes read.
+	Bytes int64
+	// Latency is timed from each request's due time (corrected for
+	// coordinated omission), Uncorrected from its actual send, Lateness is
+	// send − due: the generator's own delay. Transport errors are not in
+	// the latency histograms.
+	Latency, Uncorrected, Lateness *hist.Histogram
+	// LateSends counts sends more than LateThreshold behind schedule.
+	LateSends int64
+	// Scheduled is the number of requests the schedule had due in the
+	// measured window (0 for a closed loop); Unsent those never sent
+	// because the run stopped first.
+	Scheduled, Unsent int64
+	// Intervals is the time series, in steps of Config.Interval (the step
+	// doubles after every 3,600 entries so that memory stays bounded).
+	Intervals []Interval
+}
+
+// Interval is one step of the time series. Latency figures are corrected.
+type Interval struct {
+	Offset, Length   time.Duration // from the start of the measured window
+	Requests, Errors int64
+	ActualQPS        float64
+	P50, P99, Max    time.Duration
+}
+
+// Progress is a snapshot passed to Config.Progress once per interval.
+type Progress struct {
+	// Warmup is true during the warm-up; Elapsed then counts from the start
+	// of the run, otherwise from the start of the measured window.
+	Warmup   bool
+	Elapsed  time.Duration
+	Duration time.Duration
+	// Requests and Errors so far; Rate is the actual rate of the last
+	// interval; P99 the corrected p99 so far.
+	Requests, Errors int64
+	Rate             float64
+	P99              time.Duration
+}
+
+// DefaultPercentiles are the percentiles reports show.
+func DefaultPercentiles() []float64 { return []float64{50, 75, 90, 95, 99, 99.9, 99.99} }
+
+// fill copies the collected figures into f.
+func (fig *figures) fill(f *Figures, elapsed time.Duration) {
+	n := &fig.n
+	f.Requests, f.OK, f.Bytes, f.LateSends = n.requests, n.ok, n.bytes, n.lateSends
+	f.Errors = n.errors()
+	f.ErrorReasons = map[string]int64{}
+	for r, v := range n.reasons {
+		if v > 0 {
+			f.ErrorReasons[reasonName(r)] = v
+		}
+	}
+	f.Codes = addMap(map[int]int64{}, n.otherCodes)
+	f.Failures = addMap(map[int]int64{}, n.otherFailures)
+	for code := range n.codes {
+		if n.codes[code] > 0 {
+			f.Codes[code] += n.codes[code]
+		}
+		if n.failures[code] > 0 {
+			f.Failures[code] += n.failures[code]
+		}
+	}
+	f.Latency, f.Uncorrected, f.Lateness = fig.lat, fig.unc, fig.lt
+	f.Intervals = fig.intervals
+	if elapsed > 0 {
+		f.ActualQPS = float64(f.Requests) / elapsed.Seconds()
+	}
+}
+
+// SortedCodes returns the keys of a code map in order, for stable output.
+func SortedCodes(m map[int]int64) []int { return slices.Sorted(maps.Keys(m)) }

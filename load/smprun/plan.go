@@ -1,0 +1,373 @@
+// Package smprun connects SMP documents to the load engine: it builds an
+// SMP PerformanceTestConfig from command-line settings, turns a config into
+// a runnable load.Config with its protocol drivers, and turns the engine's
+// load.Result into an SMP PerformanceTestResult with smp's extensions.
+package smprun
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/smp-project/smp/load"
+	"github.com/smp-project/smp/load/http1"
+	"github.com/smp-project/smp/load/http2"
+	"github.com/smp-project/smp/spec"
+	"google.golang.org/protobuf/proto"
+)
+
+// SMPVersion is the upstream SMP spec version results conform to.
+const SMPVersion = "v0.6.1"
+
+// Defaults for settings neither the flags nor the config give.
+const (
+	DefaultConnections = 8
+	DefaultDuration    = 10 * time.Second
+	// maxBody bounds a request body read from a file: bodies are sent on
+	// every request and held in memory once per driver.
+	maxBody = 64 << 20
+)
+
+// invalid wraps a bad-input error so that callers can tell it with
+// errors.Is(err, load.ErrInvalid).
+func invalid(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", load.ErrInvalid, fmt.Sprintf(format, a...))
+}
+
+// Settings are what `smp run` takes on its command line. A nil pointer (or
+// empty slice) leaves the config's value, or the default, alone: flags the
+// user set override a config file, flags left alone do not.
+type Settings struct {
+	URLs        []string
+	QPS         *int64
+	Connections *int
+	Streams     *int
+	Duration    *time.Duration
+	Warmup      *time.Duration
+	Timeout     *time.Duration
+	// Protocol is http, http2, grpc, tcp or udp.
+	Protocol    *string
+	Method      *string
+	Headers     []string // "Name: value"
+	Body        *string
+	BodyFile    *string
+	ContentType *string
+	Insecure    *bool
+	CACert      *string
+	Labels      map[string]string
+	Name        *string
+}
+
+// Config returns the test config to run: base (from -f, or nil for flags
+// only) with the settings applied. base is not modified.
+func Config(base *spec.PerformanceTestConfig, s Settings) (*spec.PerformanceTestConfig, error) {
+	var cfg *spec.PerformanceTestConfig
+	if base != nil {
+		cfg = proto.Clone(base).(*spec.PerformanceTestConfig)
+	} else {
+		if len(s.URLs) == 0 {
+			return nil, invalid("no target: give a URL or an SMP config with -f")
+		}
+		cfg = &spec.PerformanceTestConfig{
+			SmpVersion: SMPVersion,
+			Duration:   DefaultDuration.String(),
+			Clients:    []*spec.PerformanceTestConfig_Client{{Connections: DefaultConnections, Rps: 1000}},
+		}
+	}
+	if len(cfg.Clients) == 0 {
+		return nil, invalid("the config has no clients")
+	}
+	if s.Name != nil {
+		cfg.Name = *s.Name
+	}
+	if s.Duration != nil {
+		if *s.Duration <= 0 {
+			return nil, invalid("duration must be positive, got %v", *s.Duration)
+		}
+		cfg.Duration = s.Duration.String()
+	}
+	if s.Warmup != nil {
+		if *s.Warmup < 0 {
+			return nil, invalid("warm-up must not be negative, got %v", *s.Warmup)
+		}
+		cfg.Warmup = s.Warmup.String()
+	}
+	for k, v := range s.Labels {
+		if cfg.Labels == nil {
+			cfg.Labels = map[string]string{}
+		}
+		cfg.Labels[k] = v
+	}
+	headers, err := parseHeaders(s.Headers)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cfg.Clients {
+		if len(s.URLs) > 0 {
+			c.EndpointUrls = append([]string(nil), s.URLs...)
+		}
+		if s.QPS != nil {
+			if *s.QPS < 0 {
+				return nil, invalid("--qps must be 0 (closed loop) or a positive rate, got %d", *s.QPS)
+			}
+			c.Rps = *s.QPS
+		}
+		if s.Connections != nil {
+			if *s.Connections < 1 {
+				return nil, invalid("--connections must be at least 1, got %d", *s.Connections)
+			}
+			c.Connections = int32(min(*s.Connections, math.MaxInt32))
+		}
+		if s.Streams != nil {
+			if *s.Streams < 1 {
+				return nil, invalid("--streams must be at least 1, got %d", *s.Streams)
+			}
+			c.Streams = int32(min(*s.Streams, math.MaxInt32))
+		}
+		if s.Timeout != nil {
+			if *s.Timeout <= 0 {
+				return nil, invalid("--timeout must be positive, got %v", *s.Timeout)
+			}
+			c.Timeout = s.Timeout.String()
+		}
+		if s.Protocol != nil {
+			switch p := strings.ToLower(*s.Protocol); p {
+			case "http":
+				c.Protocol, c.Http2 = spec.PerformanceTestConfig_Client_PROTOCOL_HTTP, false
+			case "http2", "h2", "h2c":
+				c.Protocol, c.Http2 = spec.PerformanceTestConfig_Client_PROTOCOL_HTTP, true
+			case "grpc", "tcp", "udp":
+				return nil, invalid("protocol %s is not supported by smp run yet (http and http2 are)", p)
+			default:
+				return nil, invalid("unknown protocol %q (allowed: http, http2, grpc, tcp, udp)", *s.Protocol)
+			}
+		}
+		if s.Method != nil {
+			c.Method = *s.Method
+		}
+		for k, v := range headers {
+			if c.Headers == nil {
+				c.Headers = map[string]string{}
+			}
+			c.Headers[k] = v
+		}
+		if s.Body != nil && s.BodyFile != nil {
+			return nil, invalid("give --body or --body-file, not both")
+		}
+		if s.Body != nil {
+			c.Body, c.BodyFile = *s.Body, ""
+		}
+		if s.BodyFile != nil {
+			c.BodyFile, c.Body = *s.BodyFile, ""
+		}
+		if s.ContentType != nil {
+			c.ContentType = *s.ContentType
+		}
+		if s.Insecure != nil {
+			c.InsecureSkipVerify = *s.Insecure
+		}
+		if s.CACert != nil {
+			c.SslCertificate = *s.CACert
+		}
+	}
+	return cfg, nil
+}
+
+// parseHeaders reads "Name: value" flags.
+func parseHeaders(hs []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, h := range hs {
+		name, value, ok := strings.Cut(h, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, " \t\r\n") {
+			return nil, invalid("header %q is not 'Name: value'", h)
+		}
+		if strings.ContainsAny(value, "\r\n") {
+			return nil, invalid("header %q has a line break in its value", h)
+		}
+		out[name] = strings.TrimSpace(value)
+	}
+	return out, nil
+}
+
+// Plan is a runnable test: the engine's config with its drivers, and the
+// SMP config it was built from.
+type Plan struct {
+	Load   load.Config
+	Config *spec.PerformanceTestConfig
+	// Protocols names each client's protocol ("http", "http2"), for the
+	// keys of application failures in results ("http_503").
+	Protocols []string
+	drivers   []load.Driver
+}
+
+// Close releases the drivers.
+func (p *Plan) Close() error {
+	var first error
+	for _, d := range p.drivers {
+		if err := d.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	p.drivers = nil
+	return first
+}
+
+// PlanOptions are settings of a plan that SMP configs do not carry.
+type PlanOptions struct {
+	// BaseDir resolves relative body_file and ssl_certificate paths: the
+	// directory of the config file ("" for the working directory).
+	BaseDir string
+	// CertFile and KeyFile are a client certificate for every client.
+	CertFile, KeyFile string
+	// Progress is passed to the engine.
+	Progress func(load.Progress)
+}
+
+// NewPlan builds the engine config for cfg: a driver per endpoint, a
+// constant-rate pacer per client with rps > 0 (a closed loop otherwise).
+// Errors are bad input (they wrap load.ErrInvalid).
+func NewPlan(cfg *spec.PerformanceTestConfig, o PlanOptions) (*Plan, error) {
+	p := &Plan{Config: cfg, Load: load.Config{Progress: o.Progress}}
+	var err error
+	if p.Load.Duration, err = duration("duration", cfg.GetDuration(), DefaultDuration); err != nil {
+		return nil, err
+	}
+	if p.Load.Warmup, err = duration("warmup", cfg.GetWarmup(), 0); err != nil {
+		return nil, err
+	}
+	if len(cfg.GetClients()) == 0 {
+		return nil, invalid("the config has no clients")
+	}
+	for i, c := range cfg.GetClients() {
+		lc, proto, err := p.client(i, c, o)
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		p.Load.Clients = append(p.Load.Clients, lc)
+		p.Protocols = append(p.Protocols, proto)
+	}
+	return p, nil
+}
+
+func (p *Plan) client(i int, c *spec.PerformanceTestConfig_Client, o PlanOptions) (load.Client, string, error) {
+	where := fmt.Sprintf("clients[%d]", i)
+	name := c.GetName()
+	if name == "" {
+		name = fmt.Sprintf("client-%d", i+1)
+	}
+	lc := load.Client{Name: name, Connections: int(c.GetConnections()), Streams: int(c.GetStreams())}
+	if lc.Connections == 0 {
+		lc.Connections = DefaultConnections
+	}
+	if lc.Connections < 0 {
+		return lc, "", invalid("%s.connections must be at least 1, got %d", where, lc.Connections)
+	}
+	switch r := c.GetRps(); {
+	case r < 0:
+		return lc, "", invalid("%s.rps must not be negative, got %d", where, r)
+	case r > 0:
+		pacer, err := load.NewConstant(float64(r))
+		if err != nil {
+			return lc, "", err
+		}
+		lc.Pacer = pacer
+	default:
+		lc.Pacer = load.ClosedLoop()
+	}
+	timeout, err := duration(where+".timeout", c.GetTimeout(), 0)
+	if err != nil {
+		return lc, "", err
+	}
+	body := []byte(c.GetBody())
+	if f := c.GetBodyFile(); f != "" {
+		if body, err = readBody(resolve(o.BaseDir, f)); err != nil {
+			return lc, "", invalid("%s.body_file: %v", where, err)
+		}
+	}
+	opts := load.Options{
+		Method: c.GetMethod(), Headers: c.GetHeaders(), Cookies: c.GetCookies(), Body: body,
+		ContentType: c.GetContentType(), Timeout: timeout, InsecureSkipVerify: c.GetInsecureSkipVerify(),
+		CertFile: o.CertFile, KeyFile: o.KeyFile, Streams: max(int(c.GetStreams()), 1),
+	}
+	if ca := c.GetSslCertificate(); ca != "" {
+		opts.CAFile = resolve(o.BaseDir, ca)
+	}
+	if len(c.GetEndpointUrls()) == 0 {
+		return lc, "", invalid("%s has no endpoint_urls", where)
+	}
+	proto := "http"
+	if c.GetHttp2() {
+		proto = "http2"
+	}
+	switch c.GetProtocol() {
+	case spec.PerformanceTestConfig_Client_PROTOCOL_HTTP, spec.PerformanceTestConfig_Client_PROTOCOL_INVALID:
+	default:
+		return lc, "", invalid("%s: protocol %s is not supported by smp run yet (http and http2 are)", where,
+			strings.ToLower(strings.TrimPrefix(c.GetProtocol().String(), "PROTOCOL_")))
+	}
+	for j, raw := range c.GetEndpointUrls() {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return lc, "", invalid("%s.endpoint_urls[%d]: %q is not an http:// or https:// URL", where, j, raw)
+		}
+		opts.URL = raw
+		var d load.Driver
+		if proto == "http2" {
+			d, err = http2.New(opts)
+		} else {
+			d, err = http1.New(opts)
+		}
+		if err != nil {
+			return lc, "", invalid("%s.endpoint_urls[%d]: %v", where, j, err)
+		}
+		p.drivers = append(p.drivers, d)
+		lc.Endpoints = append(lc.Endpoints, load.Endpoint{URL: raw, Driver: d})
+	}
+	return lc, proto, nil
+}
+
+func duration(field, s string, def time.Duration) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, invalid("%s: %q is not a duration such as 30s or 5m", field, s)
+	}
+	return d, nil
+}
+
+func resolve(base, path string) string {
+	if base == "" || filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(base, path)
+}
+
+func readBody(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > maxBody {
+		return nil, fmt.Errorf("%s is %d bytes; request bodies are limited to %d MiB", path, st.Size(), maxBody>>20)
+	}
+	b := make([]byte, st.Size())
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return b, nil
+}

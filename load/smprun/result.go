@@ -1,0 +1,197 @@
+package smprun
+
+import (
+	"crypto/rand"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"time"
+
+	"github.com/smp-project/smp/hist"
+	"github.com/smp-project/smp/load"
+	"github.com/smp-project/smp/spec"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// Generator describes the load generator in results.
+type Generator struct {
+	Name, Version, Host string
+	CPUs                int
+}
+
+// ResultOptions are what a result carries beyond the measurements.
+type ResultOptions struct {
+	// ID of the result; "" makes a random UUID.
+	ID string
+	// Labels are merged over the config's labels.
+	Labels    map[string]string
+	Generator Generator
+	Mesh      *spec.ServiceMesh
+	// Percentiles for percentiles_ms; nil means load.DefaultPercentiles().
+	Percentiles []float64
+}
+
+// Result converts what the engine measured into an SMP result. cfg is the
+// config that ran; protocols names each client's protocol (Plan.Protocols)
+// for the keys of application failures ("http_503").
+func Result(r *load.Result, cfg *spec.PerformanceTestConfig, protocols []string, o ResultOptions) (*spec.PerformanceTestResult, error) {
+	ps := o.Percentiles
+	if ps == nil {
+		ps = load.DefaultPercentiles()
+	}
+	id := o.ID
+	if id == "" {
+		id = newUUID()
+	}
+	labels := map[string]string{}
+	for k, v := range cfg.GetLabels() {
+		labels[k] = v
+	}
+	for k, v := range o.Labels {
+		labels[k] = v
+	}
+	if len(labels) == 0 {
+		labels = nil
+	}
+
+	clientErrors := make([]map[string]int64, len(r.Clients))
+	totalErrors := map[string]int64{}
+	for i, c := range r.Clients {
+		proto := "http"
+		if i < len(protocols) && protocols[i] != "" {
+			proto = protocols[i]
+		}
+		clientErrors[i] = errorMap(&c, proto)
+		for k, v := range clientErrors[i] {
+			totalErrors[k] += v
+		}
+	}
+
+	out, err := figures(&r.Total, r, totalErrors, ps, o.Generator)
+	if err != nil {
+		return nil, err
+	}
+	out.SmpVersion = SMPVersion
+	out.Id = id
+	out.TestId = cfg.GetId()
+	out.Labels = labels
+	out.StartTime = timestamppb.New(r.Start)
+	out.EndTime = timestamppb.New(r.End)
+	out.Config = cfg
+	out.Mesh = o.Mesh
+	if out.Mesh == nil {
+		out.Mesh = cfg.GetMesh()
+	}
+	out.Partial = r.Partial
+	out.PartialReason = r.PartialReason
+	out.Name = cfg.GetName()
+	if len(r.Clients) > 1 {
+		for i := range r.Clients {
+			c, err := figures(&r.Clients[i], r, clientErrors[i], ps, o.Generator)
+			if err != nil {
+				return nil, err
+			}
+			c.Name = r.Clients[i].Name
+			out.Clients = append(out.Clients, c)
+		}
+	}
+	return out, nil
+}
+
+// figures fills the measurement fields of a result from one Figures.
+func figures(f *load.Figures, r *load.Result, errs map[string]int64, ps []float64, g Generator) (*spec.PerformanceTestResult, error) {
+	out := &spec.PerformanceTestResult{
+		LatenciesMs:            latency(f.Latency),
+		UncorrectedLatenciesMs: latency(f.Uncorrected),
+		ActualQps:              f.ActualQPS,
+		RequestedQps:           f.RequestedQPS,
+		DurationS:              r.Elapsed.Seconds(),
+		Requests:               &spec.PerformanceTestResult_Requests{Total: f.Requests, Ok: f.OK, Errors: f.Errors},
+		Generator: &spec.PerformanceTestResult_Generator{
+			Name: g.Name, Version: g.Version, Host: g.Host, Cpus: int32(g.CPUs),
+		},
+	}
+	if len(errs) > 0 {
+		out.Errors = errs
+	}
+	if len(f.Codes) > 0 {
+		out.StatusCodes = map[int32]int64{}
+		for code, n := range f.Codes {
+			out.StatusCodes[int32(code)] = n
+		}
+	}
+	vals := f.Latency.Percentiles(ps)
+	for i, p := range ps {
+		out.PercentilesMs = append(out.PercentilesMs, &spec.PerformanceTestResult_Percentile{Percentile: p, Value: msf(vals[i])})
+	}
+	h := &spec.PerformanceTestResult_Histogram{Encoding: hist.Encoding, Unit: hist.Unit}
+	var err error
+	if h.Data, err = f.Latency.Encode(); err != nil {
+		return nil, err
+	}
+	if h.UncorrectedData, err = f.Uncorrected.Encode(); err != nil {
+		return nil, err
+	}
+	if f.OpenLoop {
+		if h.LatenessData, err = f.Lateness.Encode(); err != nil {
+			return nil, err
+		}
+		out.Generator.LatenessP99Ms = msf(f.Lateness.Percentile(99))
+		out.Generator.LateSends = f.LateSends
+	}
+	out.Histogram = h
+	for _, iv := range f.Intervals {
+		out.Intervals = append(out.Intervals, &spec.PerformanceTestResult_Interval{
+			OffsetS: iv.Offset.Seconds(), Requests: iv.Requests, Errors: iv.Errors, ActualQps: iv.ActualQPS,
+			P50Ms: msf(iv.P50), P99Ms: msf(iv.P99), MaxMs: msf(iv.Max),
+		})
+	}
+	return out, nil
+}
+
+// errorMap names a client's errors: transport reasons as they are, failed
+// responses as protocol_code ("http_503").
+func errorMap(f *load.Figures, proto string) map[string]int64 {
+	m := map[string]int64{}
+	for k, v := range f.ErrorReasons {
+		m[k] += v
+	}
+	if proto == "http2" {
+		proto = "http"
+	}
+	for code, v := range f.Failures {
+		m[fmt.Sprintf("%s_%d", proto, code)] += v
+	}
+	return m
+}
+
+func latency(h *hist.Histogram) *spec.PerformanceTestResult_Latency {
+	return &spec.PerformanceTestResult_Latency{
+		Min: msf(h.Min()), Average: msf(h.Mean()), P50: msf(h.Percentile(50)),
+		P90: msf(h.Percentile(90)), P99: msf(h.Percentile(99)), Max: msf(h.Max()),
+	}
+}
+
+// msf converts to milliseconds, as SMP's *_ms fields are.
+func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // since Go 1.24 it never returns an error
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// ThisGenerator describes the running smp binary: its module version from
+// the build information, the host name and the CPUs it may use.
+func ThisGenerator() Generator {
+	g := Generator{Name: "smp", Version: "devel", CPUs: runtime.GOMAXPROCS(0)}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		g.Version = bi.Main.Version
+	}
+	g.Host, _ = os.Hostname()
+	return g
+}

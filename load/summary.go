@@ -1,0 +1,142 @@
+package load
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/smp-project/smp/hist"
+)
+
+// WriteText writes a readable summary of r: requests and rates, errors,
+// the corrected and uncorrected percentile tables, the generator's own
+// lateness, and one line per client when there are several.
+func (r *Result) WriteText(w io.Writer) error {
+	var b strings.Builder
+	t := &r.Total
+	fmt.Fprintf(&b, "%s for %v", t.Pacer, r.Elapsed.Round(time.Millisecond))
+	if r.Warmup > 0 {
+		fmt.Fprintf(&b, " after %v warm-up", r.Warmup)
+	}
+	fmt.Fprintf(&b, ", %d %s", t.Workers, plural(t.Workers, "worker", "workers"))
+	if r.Share.Count > 1 {
+		fmt.Fprintf(&b, ", share %d of %d", r.Share.Index+1, r.Share.Count)
+	}
+	b.WriteString("\n")
+	seen := map[string]bool{}
+	for _, e := range t.Endpoints {
+		if !seen[e] {
+			seen[e] = true
+			fmt.Fprintf(&b, "  %s\n", e)
+		}
+	}
+	if r.Partial {
+		fmt.Fprintf(&b, "PARTIAL RESULT: %s\n", r.PartialReason)
+	}
+	b.WriteString("\n")
+
+	fmt.Fprintf(&b, "requests   %d total, %d ok, %d errors (%s)\n", t.Requests, t.OK, t.Errors, percent(t.Errors, t.Requests))
+	if t.OpenLoop {
+		fmt.Fprintf(&b, "rate       %.1f/s actual, %.1f/s requested\n", t.ActualQPS, t.RequestedQPS)
+	} else {
+		fmt.Fprintf(&b, "rate       %.1f/s (closed loop)\n", t.ActualQPS)
+	}
+	if len(t.ErrorReasons)+len(t.Failures) > 0 {
+		var parts []string
+		for _, reason := range sortedKeys(t.ErrorReasons) {
+			parts = append(parts, fmt.Sprintf("%s %d", reason, t.ErrorReasons[reason]))
+		}
+		for _, code := range SortedCodes(t.Failures) {
+			parts = append(parts, fmt.Sprintf("status %d: %d", code, t.Failures[code]))
+		}
+		fmt.Fprintf(&b, "errors     %s\n", strings.Join(parts, ", "))
+	}
+	if len(t.Codes) > 0 {
+		var parts []string
+		for _, code := range SortedCodes(t.Codes) {
+			parts = append(parts, fmt.Sprintf("%d: %d", code, t.Codes[code]))
+		}
+		fmt.Fprintf(&b, "codes      %s\n", strings.Join(parts, ", "))
+	}
+	b.WriteString("\n")
+
+	ps := DefaultPercentiles()
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "latency ms\tmin\tmean")
+	for _, p := range ps {
+		fmt.Fprintf(tw, "\tp%g", p)
+	}
+	fmt.Fprint(tw, "\tmax\t\n")
+	row := func(name string, h *hist.Histogram) {
+		fmt.Fprintf(tw, "%s\t%s\t%s", name, ms(h.Min()), ms(h.Mean()))
+		for _, v := range h.Percentiles(ps) {
+			fmt.Fprintf(tw, "\t%s", ms(v))
+		}
+		fmt.Fprintf(tw, "\t%s\t\n", ms(h.Max()))
+	}
+	if t.OpenLoop {
+		row("corrected", t.Latency)
+		row("uncorrected", t.Uncorrected)
+	} else {
+		row("(closed loop)", t.Latency)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if t.OpenLoop {
+		l := t.Lateness
+		fmt.Fprintf(&b, "\ngenerator  lateness p50 %s ms, p99 %s ms, max %s ms; %d sends more than %v late",
+			ms(l.Percentile(50)), ms(l.Percentile(99)), ms(l.Max()), t.LateSends, LateThreshold)
+		if t.Unsent > 0 {
+			fmt.Fprintf(&b, "; %d never sent", t.Unsent)
+		}
+		b.WriteString("\n")
+		if t.Requests > 0 && t.LateSends*100 > t.Requests {
+			b.WriteString("           more than 1% of sends were late: the generator could not keep its schedule\n" +
+				"           and its own delay is part of the corrected latency\n")
+		}
+	}
+	if s := t.Latency.Saturated(); s > 0 {
+		fmt.Fprintf(&b, "note       %d latencies above 1 h were recorded as 1 h\n", s)
+	}
+
+	if len(r.Clients) > 1 {
+		b.WriteString("\n")
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprint(tw, "client\tschedule\trequests\terrors\trate/s\tp50 ms\tp99 ms\tmax ms\t\n")
+		for _, c := range r.Clients {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f\t%s\t%s\t%s\t\n", c.Name, c.Pacer, c.Requests, c.Errors, c.ActualQPS,
+				ms(c.Latency.Percentile(50)), ms(c.Latency.Percentile(99)), ms(c.Latency.Max()))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// ms formats a duration in milliseconds with microsecond resolution.
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.3f", float64(d)/float64(time.Millisecond))
+}
+
+func percent(n, of int64) string {
+	if of == 0 {
+		return "0%"
+	}
+	return fmt.Sprintf("%.2f%%", 100*float64(n)/float64(of))
+}
+
+func sortedKeys(m map[string]int64) []string { return slices.Sorted(maps.Keys(m)) }

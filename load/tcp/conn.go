@@ -1,0 +1,182 @@
+package tcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/smp-project/smp/load"
+)
+
+// Conn sends requests one at a time, on one persistent connection or on a
+// new connection each. It is used by one goroutine at a time, as load.Conn
+// requires.
+type Conn struct {
+	d   *Driver
+	buf []byte
+
+	// mu guards nc against abort, which runs on another goroutine when the
+	// run's context is cancelled. The owning goroutine reads nc without the
+	// lock because it is the only writer.
+	mu sync.Mutex
+	nc net.Conn // nil when the next Do must connect
+
+	abortFn   func() // c.abort, bound once so that watching does not allocate
+	watched   <-chan struct{}
+	stopWatch func() bool
+	closed    bool
+}
+
+var _ load.Conn = (*Conn)(nil)
+
+func newConn(d *Driver) *Conn {
+	c := &Conn{d: d, buf: make([]byte, d.bufSize)}
+	c.abortFn = c.abort
+	return c
+}
+
+// connect dials the endpoint and makes the connection current.
+func (c *Conn) connect(ctx context.Context, deadline time.Time) error {
+	dialer := net.Dialer{Deadline: deadline}
+	nc, err := dialer.DialContext(ctx, "tcp", c.d.addr)
+	if err != nil {
+		return fmt.Errorf("tcp: connect: %w", err)
+	}
+	c.mu.Lock()
+	c.nc = nc
+	c.mu.Unlock()
+	return nil
+}
+
+// drop closes the current connection so that the next Do reconnects.
+func (c *Conn) drop() {
+	c.mu.Lock()
+	nc := c.nc
+	c.nc = nil
+	c.mu.Unlock()
+	if nc == nil {
+		return
+	}
+	if c.d.lingerZero {
+		if tc, ok := nc.(*net.TCPConn); ok {
+			// A reset instead of a FIN: no TIME_WAIT on our side.
+			_ = tc.SetLinger(0)
+		}
+	}
+	nc.Close()
+}
+
+// abort runs when the watched context is cancelled: a deadline in the past
+// wakes up a Do blocked on the network.
+func (c *Conn) abort() {
+	c.mu.Lock()
+	if c.nc != nil {
+		c.nc.SetDeadline(time.Unix(1, 0))
+	}
+	c.mu.Unlock()
+}
+
+// watch arranges for abort to run when ctx is cancelled. The engine passes
+// the same run context to every Do, so this registers once per run.
+func (c *Conn) watch(ctx context.Context) {
+	done := ctx.Done()
+	if done == c.watched {
+		return
+	}
+	if c.stopWatch != nil {
+		c.stopWatch()
+		c.stopWatch = nil
+	}
+	c.watched = done
+	if done != nil {
+		c.stopWatch = context.AfterFunc(ctx, c.abortFn)
+	}
+}
+
+// Do writes the payload and reads the response.
+//
+// On a persistent connection that the server closed while it was idle, the
+// request is sent again on a new connection, once, and only if not a byte
+// of the response came back; any other failure is returned, and the next Do
+// reconnects.
+func (c *Conn) Do(ctx context.Context) (load.Outcome, error) {
+	if c.closed {
+		return load.Outcome{}, errors.New("tcp: Do on a closed Conn")
+	}
+	c.watch(ctx)
+	deadline := time.Now().Add(c.d.timeout)
+	for attempt := 0; ; attempt++ {
+		reused := c.nc != nil
+		if !reused {
+			if err := c.connect(ctx, deadline); err != nil {
+				return load.Outcome{}, stopped(ctx, err)
+			}
+		}
+		n, err := c.exchange(ctx, deadline)
+		if err == nil {
+			if c.d.perRequest {
+				c.drop()
+			}
+			return load.Outcome{Bytes: int64(n)}, nil
+		}
+		c.drop()
+		if ctx.Err() != nil {
+			return load.Outcome{}, stopped(ctx, err)
+		}
+		if attempt > 0 || !reused || n > 0 || !staleConnError(err) {
+			return load.Outcome{}, err
+		}
+	}
+}
+
+// exchange writes the payload on the current connection and reads the
+// response; it returns the response bytes read.
+func (c *Conn) exchange(ctx context.Context, deadline time.Time) (int, error) {
+	if err := c.nc.SetDeadline(deadline); err != nil {
+		return 0, fmt.Errorf("tcp: set deadline: %w", err)
+	}
+	// Checked after setting the deadline: if abort ran before, this sees
+	// the cancellation; if after, its past deadline fails the I/O below.
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("tcp: %w", err)
+	}
+	if _, err := c.nc.Write(c.d.payload); err != nil {
+		return 0, fmt.Errorf("tcp: write payload: %w", err)
+	}
+	return c.d.readResponse(c.nc, c.buf)
+}
+
+// staleConnError reports whether err is how I/O on a connection that the
+// peer has already closed fails.
+func staleConnError(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED)
+}
+
+// stopped reports err as the run stopping when ctx was cancelled, keeping
+// both in the chain.
+func stopped(ctx context.Context, err error) error {
+	if ctx.Err() == nil || errors.Is(err, ctx.Err()) {
+		return err
+	}
+	return fmt.Errorf("%w (run stopped: %w)", err, ctx.Err())
+}
+
+// Close closes the connection. It is safe to call more than once.
+func (c *Conn) Close() error {
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	if c.stopWatch != nil {
+		c.stopWatch()
+		c.stopWatch = nil
+	}
+	c.drop()
+	return nil
+}

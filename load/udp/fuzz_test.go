@@ -1,0 +1,18 @@
+package udp
+
+import "testing"
+
+// FuzzParseOptions: additional_options come from documents users write;
+// any input gives a Config or an error, never a panic.
+func FuzzParseOptions(f *testing.F) {
+	for _, s := range []string{"", "null", `{"sequence": false}`, `{"max_response_bytes": 512}`, `{"max_response_bytes": 70000}`, `[1]`, `{"x": 1}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if cfg, err := ParseOptions(s); err == nil {
+			if err := cfg.check(); err != nil {
+				t.Errorf("ParseOptions(%q) accepted a Config that check rejects: %v", s, err)
+			}
+		}
+	})
+}

@@ -1,0 +1,71 @@
+// Package target is the built-in workload server of smp (`smp target`): a
+// service whose behaviour is known and controllable, to measure a mesh
+// against and to test the load generator with. Users put it behind a mesh
+// as the service under test; every other package's tests start it in
+// process with Start.
+//
+// # Listeners
+//
+// HTTP/1.1 and HTTP/2 share one port: HTTP/2 by prior knowledge or by
+// "Upgrade: h2c", or, with TLS, HTTP/1.1 and HTTP/2 by ALPN. gRPC serves
+// smp.target.v1.Echo (unary Echo and server-streaming Stream, see
+// proto/echo.proto), the standard health service and server reflection.
+// TCP echoes what it reads; UDP echoes datagrams. A listener given only a
+// port binds 127.0.0.1.
+//
+// HTTP/1.1 is served by a lean server of our own (parse into reused
+// buffers, write canned responses), so that the target is not the
+// bottleneck on loopback; HTTP/2 goes to golang.org/x/net/http2.
+//
+// # Behaviour
+//
+// The defaults (Config.Defaults, the flags) can be overridden per request,
+// by HTTP query parameters, by x-smp-* headers, and by gRPC metadata of the
+// same x-smp-* names; a query parameter wins over a header:
+//
+//	delay=D      response delay, see below
+//	size=N       response body of N bytes (0 to 1 GiB)
+//	status=S     HTTP status, 200 to 599; gRPC maps it to a code
+//	             (400 INVALID_ARGUMENT, 401 UNAUTHENTICATED, 403 PERMISSION_DENIED,
+//	             404 NOT_FOUND, 409 ABORTED, 412 FAILED_PRECONDITION,
+//	             416 OUT_OF_RANGE, 429 RESOURCE_EXHAUSTED, 499 CANCELLED,
+//	             500 INTERNAL, 501 UNIMPLEMENTED, 503 UNAVAILABLE,
+//	             504 DEADLINE_EXCEEDED, other 2xx OK, anything else UNKNOWN)
+//	error=P      fail with probability P in [0,1]: status 500 (gRPC INTERNAL)
+//	error=reset:P  fail by resetting the connection (HTTP/2: the stream)
+//	echo=true    answer with the request body instead of size bytes
+//
+// for example /?delay=2ms&size=1024&status=200. Unknown parameters (and
+// unknown x-smp-* headers) are ignored and listed in the
+// X-Smp-Unknown-Params response header (gRPC: response header metadata), so
+// that a typo does not go unnoticed. A malformed value is answered with
+// 400 (gRPC INVALID_ARGUMENT) saying what is allowed.
+//
+// A delay is a Go duration or a distribution, sampled per response:
+//
+//	2ms                 fixed
+//	uniform:1ms-3ms     uniform between the bounds
+//	exp:2ms             exponential with mean 2ms
+//	lognormal:2ms,10ms  lognormal with median 2ms and 99th percentile 10ms
+//	1ms:90,50ms:10      weighted list of fixed delays (weights are relative)
+//
+// TCP and UDP have no per-request parameters: each read (TCP) or datagram
+// (UDP) follows the defaults' delay and error rate; a TCP error is always a
+// reset, a UDP error is a missing echo.
+//
+// # Capacity
+//
+// Config.Capacity bounds concurrent requests and Config.MaxRPS the rate (a
+// token bucket with 100 ms of burst). Beyond them up to Config.Queue
+// requests wait in FIFO order and the rest are rejected at once: HTTP 503,
+// gRPC UNAVAILABLE, a TCP reset, no UDP echo. A request holds its slot for
+// its whole delay, so "capacity 100 at 10 ms" is a 10 000 rps service.
+//
+// # Control and counters
+//
+// /_smp/stats (JSON) and /metrics (Prometheus) are always served on the
+// HTTP listener. With Config.Control, loopback clients (any client with
+// Config.ControlRemote) can also POST /_smp/stall?for=1s, POST /_smp/close
+// and GET or POST /_smp/defaults?delay=...; tests call Server.Stall,
+// Server.CloseConnections and Server.SetDefaults instead.
+package target

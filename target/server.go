@@ -1,0 +1,316 @@
+package target
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/http2"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	targetpb "github.com/smp-project/smp/target/proto"
+)
+
+// Server is a running target. Its methods are safe for concurrent use.
+type Server struct {
+	cfg   Config
+	addrs Addrs
+
+	// baseCtx is the parent of HTTP/2 and handler request contexts; it is
+	// cancelled by Close.
+	baseCtx    context.Context
+	cancelBase context.CancelFunc
+	done       chan struct{} // closed by Close
+	closeOnce  sync.Once
+	closeErr   error
+	wg         sync.WaitGroup
+
+	defaults atomic.Pointer[defaultsState]
+	adm      *admission // nil without Capacity and MaxRPS
+	stall    *stallGate
+	conns    *connSet
+	counters *counters
+	filler   []byte
+
+	handler http.Handler // HTTP/2 and the target's pages
+	metrics http.Handler
+	h2      *http2.Server
+	h1base  *http.Server // configuration handed to HTTP/2 connections
+	tlsConf *tls.Config
+	certPEM []byte
+
+	grpc      *grpc.Server
+	health    *health.Server
+	listeners []net.Listener
+	udp       *net.UDPConn
+}
+
+// Start opens the configured listeners and serves until Close is called or
+// ctx is cancelled. It returns a *ConfigError for a bad Config and a
+// *ListenError for a listener that cannot be opened (a port in use).
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.CertFile != "" || cfg.KeyFile != "" {
+		cfg.TLS = true
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:      cfg,
+		done:     make(chan struct{}),
+		adm:      newAdmission(cfg.Capacity, cfg.MaxRPS, cfg.Queue),
+		stall:    newStallGate(),
+		conns:    newConnSet(),
+		counters: &counters{start: time.Now()},
+		filler:   newFiller(),
+	}
+	s.defaults.Store(newDefaultsState(cfg.Defaults, s.filler))
+	s.baseCtx, s.cancelBase = context.WithCancel(context.WithoutCancel(ctx))
+	reg, err := newRegistry(s)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	s.handler = httpHandler{s}
+	s.h2 = &http2.Server{}
+	s.h1base = &http.Server{Handler: s.handler}
+	if cfg.TLS {
+		if s.tlsConf, s.certPEM, err = loadTLS(cfg.CertFile, cfg.KeyFile); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.listen(); err != nil {
+		s.closeListeners()
+		return nil, err
+	}
+	s.serve()
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = s.Close()
+		case <-s.done:
+		}
+	}()
+	return s, nil
+}
+
+// listen opens every configured listener, recording the bound addresses.
+func (s *Server) listen() error {
+	tcp := func(proto, addr string) (net.Listener, string, error) {
+		a, _ := NormalizeAddr(addr) // validated already
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			return nil, "", &ListenError{Protocol: proto, Addr: a, Err: err}
+		}
+		s.listeners = append(s.listeners, ln)
+		return ln, ln.Addr().String(), nil
+	}
+	var err error
+	if s.cfg.HTTP != "" {
+		if _, s.addrs.HTTP, err = tcp("http", s.cfg.HTTP); err != nil {
+			return err
+		}
+	}
+	if s.cfg.GRPC != "" {
+		if _, s.addrs.GRPC, err = tcp("grpc", s.cfg.GRPC); err != nil {
+			return err
+		}
+	}
+	if s.cfg.TCP != "" {
+		if _, s.addrs.TCP, err = tcp("tcp", s.cfg.TCP); err != nil {
+			return err
+		}
+	}
+	if s.cfg.UDP != "" {
+		a, _ := NormalizeAddr(s.cfg.UDP)
+		ua, err := net.ResolveUDPAddr("udp", a)
+		if err != nil {
+			return &ListenError{Protocol: "udp", Addr: a, Err: err}
+		}
+		pc, err := net.ListenUDP("udp", ua)
+		if err != nil {
+			return &ListenError{Protocol: "udp", Addr: a, Err: err}
+		}
+		s.udp = pc
+		s.addrs.UDP = pc.LocalAddr().String()
+	}
+	return nil
+}
+
+// serve starts a goroutine per listener. The listeners were appended in
+// the order HTTP, gRPC, TCP.
+func (s *Server) serve() {
+	i := 0
+	next := func() net.Listener { ln := s.listeners[i]; i++; return ln }
+	if s.cfg.HTTP != "" {
+		s.wg.Add(1)
+		go s.acceptLoop(next(), s.serveHTTP)
+	}
+	if s.cfg.GRPC != "" {
+		s.startGRPC(next())
+	}
+	if s.cfg.TCP != "" {
+		s.wg.Add(1)
+		go s.acceptLoop(next(), s.serveTCP)
+	}
+	if s.udp != nil {
+		s.wg.Add(1)
+		go s.serveUDP(s.udp)
+	}
+}
+
+func (s *Server) startGRPC(ln net.Listener) {
+	opts := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(maxEchoBody + 1<<10),
+		grpc.MaxSendMsgSize(MaxSize + 1<<10),
+	}
+	if s.tlsConf != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(s.tlsConf.Clone())))
+	}
+	s.grpc = grpc.NewServer(opts...)
+	targetpb.RegisterEchoServer(s.grpc, &grpcService{s: s})
+	s.health = health.NewServer()
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.health.SetServingStatus(targetpb.Echo_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		_ = s.grpc.Serve(&trackedListener{Listener: ln, set: s.conns})
+	}()
+}
+
+// acceptLoop accepts connections and serves each on its own goroutine.
+func (s *Server) acceptLoop(ln net.Listener, serve func(net.Conn)) {
+	defer s.wg.Done()
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if s.isClosed() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: wait and retry, as
+			// net/http does, rather than spin or give up.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			if !sleep(backoff, nil, s.done, nil) {
+				return
+			}
+			continue
+		}
+		backoff = 0
+		if !s.conns.add(c) {
+			c.Close()
+			return
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer s.conns.remove(c)
+			defer c.Close()
+			serve(c)
+		}()
+	}
+}
+
+// serveH2 serves an HTTP/2 connection; raw is the connection as tracked.
+func (s *Server) serveH2(c, raw net.Conn, opts *http2.ServeConnOpts) {
+	opts.Context = context.WithValue(s.baseCtx, connKey{}, raw)
+	opts.BaseConfig = s.h1base
+	opts.Handler = s.handler
+	if opts.UpgradeRequest != nil {
+		opts.UpgradeRequest = opts.UpgradeRequest.WithContext(opts.Context)
+	}
+	// ServeConn serves a connection we accepted ourselves; net/http can
+	// only serve whole listeners and has no h2c Upgrade.
+	s.h2.ServeConn(c, opts)
+}
+
+func (s *Server) isClosed() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Addrs returns the addresses the listeners are bound to.
+func (s *Server) Addrs() Addrs { return s.addrs }
+
+// CertPEM returns the TLS certificate in PEM (to trust it in a client), or
+// nil without TLS.
+func (s *Server) CertPEM() []byte { return s.certPEM }
+
+// Close stops every listener, cuts every connection, and waits for the
+// serving goroutines to end. It is safe to call more than once.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		s.cancelBase()
+		s.closeErr = s.closeListeners()
+		if s.health != nil {
+			s.health.Shutdown()
+		}
+		if s.grpc != nil {
+			s.grpc.Stop()
+		}
+		s.conns.shut()
+		s.wg.Wait()
+		if s.adm != nil && s.adm.timer != nil {
+			s.adm.timer.Stop()
+		}
+	})
+	return s.closeErr
+}
+
+func (s *Server) closeListeners() error {
+	var errs []error
+	for _, ln := range s.listeners {
+		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if s.udp != nil {
+		if err := s.udp.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("target: close listeners: %w", err)
+	}
+	return nil
+}
+
+// Stall holds every response back for d from now (responses already
+// waiting included), replacing any stall in progress; d <= 0 ends it.
+func (s *Server) Stall(d time.Duration) { s.stall.set(min(d, MaxDelay)) }
+
+// CloseConnections closes every open connection of every listener (UDP has
+// none), as a crashing or restarting server would.
+func (s *Server) CloseConnections() { s.conns.closeAll(nil) }
+
+// SetDefaults replaces the default behaviour for requests that start from
+// now on.
+func (s *Server) SetDefaults(b Behavior) error {
+	if err := b.Validate(); err != nil {
+		return fmt.Errorf("target: defaults: %w", err)
+	}
+	s.defaults.Store(newDefaultsState(b, s.filler))
+	return nil
+}
+
+// Defaults returns the current default behaviour.
+func (s *Server) Defaults() Behavior { return s.defaults.Load().b }
