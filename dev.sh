@@ -9,6 +9,7 @@ generate)
 	# protoc from Debian's protobuf-compiler; the Go plugins from the module proxy.
 	command -v protoc >/dev/null || { apt-get update -qq && apt-get install -y -qq protobuf-compiler; }
 	GOBIN="$(go env GOPATH)/bin" go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	GOBIN="$(go env GOPATH)/bin" go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
 	PATH="$(go env GOPATH)/bin:$PATH" go generate ./...
 	;;
 test)
