@@ -19,8 +19,19 @@ const (
 	ReasonReset          = "reset"
 	ReasonTLS            = "tls"
 	ReasonEOF            = "eof"
-	ReasonOther          = "other"
+	// ReasonLost is a request of a connectionless protocol (UDP) whose
+	// reply never came: a lost datagram rather than a slow one.
+	ReasonLost  = "lost"
+	ReasonOther = "other"
 )
+
+// lostError is implemented by errors that mean a lost datagram (the UDP
+// driver's ErrLost), so that the engine can tell a loss from a timeout
+// without importing the driver. Lost must return true.
+type lostError interface {
+	error
+	Lost() bool
+}
 
 // Reason indexes: counters are arrays indexed by them.
 const (
@@ -29,13 +40,16 @@ const (
 	reasonReset
 	reasonTLS
 	reasonEOF
+	reasonLost
 	reasonOther
 	numReasons
 )
 
 // Classify names the kind of a transport error: connect_refused, timeout,
-// reset, tls, eof or other; "" for nil. It is the same function the engine
-// counts errors with.
+// reset, tls, eof, lost or other; "" for nil. It is the same function the
+// engine counts errors with. An error is lost when it (or one it wraps) has
+// a method Lost() bool that returns true; that is checked before timeout,
+// since a lost datagram is also a timeout.
 func Classify(err error) string {
 	if err == nil {
 		return ""
@@ -55,6 +69,8 @@ func reasonName(r int) string {
 		return ReasonTLS
 	case reasonEOF:
 		return ReasonEOF
+	case reasonLost:
+		return ReasonLost
 	}
 	return ReasonOther
 }
@@ -65,6 +81,8 @@ func classify(err error) int {
 		return reasonConnectRefused
 	case isTLS(err):
 		return reasonTLS
+	case isLost(err):
+		return reasonLost
 	case isTimeout(err):
 		return reasonTimeout
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPIPE):
@@ -81,6 +99,11 @@ func isTimeout(err error) bool {
 	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func isLost(err error) bool {
+	var le lostError
+	return errors.As(err, &le) && le.Lost()
 }
 
 func isTLS(err error) bool {

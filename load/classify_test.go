@@ -14,6 +14,15 @@ import (
 	"time"
 )
 
+// datagramLost is shaped like the UDP driver's loss error: a net.Error that
+// times out, and says whether it is a loss.
+type datagramLost struct{ lost bool }
+
+func (datagramLost) Error() string   { return "datagram lost" }
+func (datagramLost) Timeout() bool   { return true }
+func (datagramLost) Temporary() bool { return true }
+func (e datagramLost) Lost() bool    { return e.lost }
+
 func TestClassify(t *testing.T) {
 	op := func(op string, err error) error {
 		return &net.OpError{Op: op, Net: "tcp", Err: &os.SyscallError{Syscall: op, Err: err}}
@@ -34,6 +43,8 @@ func TestClassify(t *testing.T) {
 		{"unknown authority", fmt.Errorf("tls: %w", &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}), ReasonTLS, false},
 		{"tls alert", fmt.Errorf("handshake: %w", tls.AlertError(40)), ReasonTLS, false},
 		{"not tls", tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}, ReasonTLS, false},
+		{"lost datagram", fmt.Errorf("udp: request 7: %w", datagramLost{lost: true}), ReasonLost, false},
+		{"a loss that says it is not", datagramLost{lost: false}, ReasonTimeout, false},
 		{"eof", fmt.Errorf("http1: read: %w", io.EOF), ReasonEOF, false},
 		{"short body", io.ErrUnexpectedEOF, ReasonEOF, false},
 		{"dns", &net.DNSError{Err: "no such host", Name: "nowhere.invalid"}, ReasonOther, true},

@@ -46,12 +46,13 @@ nothing to install or configure.`,
 			qps, dur, name := int64(quickstartQPS), quickstartDuration, "quickstart"
 			cfg, err := smprun.Config(nil, smprun.Settings{URLs: []string{url}, QPS: &qps, Duration: &dur, Name: &name})
 			if err != nil {
-				return err
+				return badInput(err)
 			}
 			if !out.quiet {
 				fmt.Fprintf(cmd.ErrOrStderr(), "target listening on %s; sending %d requests/s for %v\n", url, qps, dur)
 			}
-			return execute(cmd, cfg, smprun.PlanOptions{}, smprun.ResultOptions{Generator: smprun.ThisGenerator()}, out)
+			v := smprun.Variant{Config: cfg, Result: smprun.ResultOptions{Generator: smprun.ThisGenerator()}}
+			return execute(cmd, []smprun.Variant{v}, smprun.SeriesOptions{}, out)
 		},
 	}
 	out.add(cmd)

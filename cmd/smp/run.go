@@ -14,13 +14,15 @@ import (
 
 	"github.com/smp-project/smp/load"
 	"github.com/smp-project/smp/load/smprun"
+	"github.com/smp-project/smp/report"
 	"github.com/smp-project/smp/spec"
+	"github.com/smp-project/smp/stats"
 	"github.com/spf13/cobra"
 )
 
 // runFlags holds the flags of `smp run`; quickstart shares the output ones.
 type runFlags struct {
-	file                 string
+	files                []string
 	qps                  int64
 	connections, streams int
 	duration, warmup     time.Duration
@@ -32,39 +34,66 @@ type runFlags struct {
 	insecure             bool
 	caCert, cert, key    string
 	name                 string
+	runs                 int
+	pause                time.Duration
+	variants             []string
 	outputFlags
 }
 
-// outputFlags say where results go.
+// outputFlags say where results go and what they must meet.
 type outputFlags struct {
 	output, format string
 	quiet          bool
+	report, hdrLog string
+	junit          string
+	sloTexts       []string
+	slos           []stats.SLO // parsed from sloTexts by check
 }
 
 func (o *outputFlags) add(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVarP(&o.output, "output", "o", "", "write the SMP result to `FILE` (.json, .yaml or .yml)")
-	f.StringVar(&o.format, "format", "text", "what to print on stdout: text, json or yaml")
+	f.StringVarP(&o.output, "output", "o", "", "write the SMP result to `FILE` (.json, .yaml or .yml); with variants, FILE-NAME.ext each")
+	f.StringVar(&o.format, "format", "text", "what to print on stdout: text, json, yaml or fortio (Fortio's result JSON)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress line")
+	f.StringVar(&o.report, "report", "", "write a self-contained HTML report to `FILE` at the end")
+	f.StringVar(&o.hdrLog, "hdr-log", "", "write the latency histogram as an HdrHistogram log to `FILE`; with variants, FILE-NAME.ext each")
+	f.StringArrayVar(&o.sloTexts, "slo", nil, "objective the result must meet, e.g. 'p99<25ms', 'errors<0.1%', 'qps>=990'; "+
+		"exit 1 when one fails (repeatable)")
+	f.StringVar(&o.junit, "junit", "", "write the --slo checks as JUnit XML to `FILE`")
 }
 
 // check rejects bad output settings before a run, not after it.
 func (o *outputFlags) check() error {
 	switch o.format {
-	case "text", "json", "yaml":
+	case "text", "json", "yaml", "fortio":
 	default:
-		return badInput(fmt.Errorf("--format %q: allowed are text, json, yaml", o.format))
+		return badInput(fmt.Errorf("--format %q: allowed are text, json, yaml, fortio", o.format))
 	}
-	if o.output == "" {
-		return nil
+	if o.output != "" {
+		switch strings.ToLower(filepath.Ext(o.output)) {
+		case ".json", ".yaml", ".yml":
+		default:
+			return badInput(fmt.Errorf("-o %s: the file name must end in .json, .yaml or .yml", o.output))
+		}
 	}
-	switch strings.ToLower(filepath.Ext(o.output)) {
-	case ".json", ".yaml", ".yml":
-	default:
-		return badInput(fmt.Errorf("-o %s: the file name must end in .json, .yaml or .yml", o.output))
+	for _, f := range []struct{ flag, path string }{{"-o", o.output}, {"--report", o.report}, {"--hdr-log", o.hdrLog}, {"--junit", o.junit}} {
+		if f.path == "" {
+			continue
+		}
+		if st, err := os.Stat(filepath.Dir(f.path)); err != nil || !st.IsDir() {
+			return badInput(fmt.Errorf("%s %s: directory %s does not exist", f.flag, f.path, filepath.Dir(f.path)))
+		}
 	}
-	if st, err := os.Stat(filepath.Dir(o.output)); err != nil || !st.IsDir() {
-		return badInput(fmt.Errorf("-o %s: directory %s does not exist", o.output, filepath.Dir(o.output)))
+	o.slos = nil
+	for _, t := range o.sloTexts {
+		s, err := stats.ParseSLO(t)
+		if err != nil {
+			return badInput(fmt.Errorf("--slo: %w", err))
+		}
+		o.slos = append(o.slos, s)
+	}
+	if o.junit != "" && len(o.slos) == 0 {
+		return badInput(errors.New("--junit writes the --slo checks: give at least one --slo"))
 	}
 	return nil
 }
@@ -73,37 +102,58 @@ func newRunCmd() *cobra.Command {
 	var fl runFlags
 	cmd := &cobra.Command{
 		Use:   "run [URL...] [flags]",
-		Short: "Run one load test and report its latency, rate and errors",
-		Long: `Run sends load to one or more HTTP/1.1 or HTTP/2 endpoints, from flags or from an SMP
-test config (-f), and reports latency measured from each request's intended send time
-(no coordinated omission) beside the uncorrected view and the generator's own lateness.
+		Short: "Run a load test and report its latency, rate and errors",
+		Long: `Run sends load to one or more endpoints, from flags or from an SMP test config (-f),
+and reports latency measured from each request's intended send time (no coordinated
+omission) beside the uncorrected view and the generator's own lateness.
+
+Protocols: HTTP/1.1 (http://, https://), HTTP/2 (--protocol http2), gRPC (grpc://,
+grpcs://; no method in the URL calls grpc.health.v1.Health/Check), TCP (tcp://) and
+UDP (udp://). --protocol, or a config client's protocol field, overrides the scheme.
+A config client's additional_options (JSON) carries protocol options: see the
+load/grpc, load/tcp and load/udp package documentation.
 
 With --qps N the schedule is open loop: N requests a second across all connections,
 each timed from when it was due; --qps 0 is a closed loop (as fast as the connections
 go). Flags given with -f override the file for every client; URLs replace its
 endpoints. Ctrl-C stops the run and still reports (and writes) a partial result.
 
-Exit codes: 0 success, 1 the run was interrupted (partial result), 2 bad input,
-3 the target was unreachable at the start.`,
+Repetitions: --runs N runs the test N times (--pause between runs). The result then
+holds each run's own result in runs, the median of each metric across runs with a
+distribution-free 95% interval in summary (no interval below 6 runs), and top-level
+figures of all runs' requests merged (percentiles of the merged histograms, the rate
+over the sum of the measured windows). SLOs are checked on those merged figures.
+
+Variants: --variant NAME=URL (or NAME=CONFIG-FILE), repeated, or several -f files
+(named by their name field, else the file name) run interleaved, A B A B ..., so that
+drift of the machine hits every variant alike. Each variant gets its own result:
+-o out.yaml writes out-NAME.yaml per variant, which smp compare reads directly. The
+comparison of every variant with the first is printed at the end.
+
+Exit codes: 0 success, 1 an --slo failed or the run was interrupted (partial
+result), 2 bad input, 3 the target was unreachable.`,
 		Example: `  smp run --qps 2000 -c 16 -d 30s http://127.0.0.1:8080/
   smp run --qps 0 -c 8 -d 10s --protocol http2 https://127.0.0.1:8443/ --insecure
-  smp run -f test.yaml -o result.yaml`,
+  smp run --qps 500 grpc://127.0.0.1:8079/smp.target.v1.Echo/Echo --body '{"payload":"aGk="}'
+  smp run -f test.yaml -o result.yaml --report result.html
+  smp run --qps 1000 -d 10s --runs 6 --variant base=http://127.0.0.1:8080/ --variant mesh=http://127.0.0.1:8081/ -o out.yaml
+  smp run --qps 1000 -d 30s http://127.0.0.1:8080/ --slo 'p99<25ms' --slo 'errors<0.1%' --junit slo.xml`,
 		RunE: func(cmd *cobra.Command, urls []string) error {
-			return runRun(cmd, fl, urls)
+			return runRun(cmd, &fl, urls)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&fl.file, "file", "f", "", "SMP test config `FILE` (YAML or JSON; Meshery files too)")
+	f.StringArrayVarP(&fl.files, "file", "f", nil, "SMP test config `FILE` (YAML or JSON; Meshery files too); several are variants")
 	f.Int64Var(&fl.qps, "qps", 1000, "target rate in requests/s across all connections; 0 = closed loop")
 	f.IntVarP(&fl.connections, "connections", "c", smprun.DefaultConnections, "connections per client")
-	f.IntVar(&fl.streams, "streams", 1, "concurrent streams per connection (HTTP/2)")
-	f.DurationVarP(&fl.duration, "duration", "d", smprun.DefaultDuration, "measured duration (after the warm-up)")
+	f.IntVar(&fl.streams, "streams", 1, "concurrent streams per connection (HTTP/2, gRPC)")
+	f.DurationVarP(&fl.duration, "duration", "d", smprun.DefaultDuration, "measured duration of each run (after the warm-up)")
 	f.DurationVar(&fl.warmup, "warmup", 0, "warm-up sent first and excluded from the results")
-	f.DurationVar(&fl.timeout, "timeout", 0, "per-request timeout (default 30s)")
-	f.StringVar(&fl.protocol, "protocol", "", "http or http2 (default: from the URL scheme, HTTP/1.1)")
+	f.DurationVar(&fl.timeout, "timeout", 0, "per-request timeout (default 30s; 1s for UDP)")
+	f.StringVar(&fl.protocol, "protocol", "", "http, http2, grpc, tcp or udp (default: from the URL scheme)")
 	f.StringVarP(&fl.method, "method", "X", "", "HTTP method (default GET, or POST with a body)")
-	f.StringArrayVarP(&fl.headers, "header", "H", nil, "request header 'Name: value' (repeatable)")
-	f.StringVar(&fl.body, "body", "", "request body")
+	f.StringArrayVarP(&fl.headers, "header", "H", nil, "request header 'Name: value'; gRPC metadata (repeatable)")
+	f.StringVar(&fl.body, "body", "", "request body; the request message as JSON for gRPC; the payload for TCP and UDP")
 	f.StringVar(&fl.bodyFile, "body-file", "", "read the request body from `FILE`")
 	f.StringVar(&fl.contentType, "content-type", "", "Content-Type of the body")
 	f.StringArrayVar(&fl.labels, "label", nil, "label k=v for the result (repeatable)")
@@ -112,46 +162,145 @@ Exit codes: 0 success, 1 the run was interrupted (partial result), 2 bad input,
 	f.StringVar(&fl.cert, "cert", "", "client certificate PEM `FILE`")
 	f.StringVar(&fl.key, "key", "", "client key PEM `FILE`")
 	f.StringVar(&fl.name, "name", "", "a name for the test")
+	f.IntVar(&fl.runs, "runs", 1, "run the test N times; the result holds every run and their summary")
+	f.DurationVar(&fl.pause, "pause", 0, "wait between consecutive runs")
+	f.StringArrayVar(&fl.variants, "variant", nil, "a variant NAME=URL or NAME=CONFIG-FILE; several run interleaved (repeatable)")
 	fl.outputFlags.add(cmd)
 	return cmd
 }
 
-func runRun(cmd *cobra.Command, fl runFlags, urls []string) error {
+func runRun(cmd *cobra.Command, fl *runFlags, urls []string) error {
 	if err := fl.check(); err != nil {
 		return err
 	}
 	if (fl.cert == "") != (fl.key == "") {
 		return badInput(errors.New("--cert and --key go together"))
 	}
+	if fl.runs < 1 || fl.runs > smprun.MaxRuns {
+		return badInput(fmt.Errorf("--runs %d: want 1 to %d", fl.runs, smprun.MaxRuns))
+	}
+	if fl.pause < 0 {
+		return badInput(fmt.Errorf("--pause %v: must not be negative", fl.pause))
+	}
 	s, err := fl.settings(cmd, urls)
 	if err != nil {
 		return err
 	}
-	var (
-		base *spec.PerformanceTestConfig
-		mesh *spec.ServiceMesh
-		po   = smprun.PlanOptions{CertFile: fl.cert, KeyFile: fl.key}
-	)
-	if fl.file != "" {
-		doc, err := spec.LoadFile(fl.file)
-		if err != nil {
-			return badInput(err)
-		}
-		if doc.Config == nil || doc.Kind == spec.KindResult || doc.Kind == spec.KindLegacyResult {
-			return badInput(fmt.Errorf("%s is a %s, not a test config", fl.file, doc.Kind))
-		}
-		for _, n := range doc.Notes {
-			fmt.Fprintf(cmd.ErrOrStderr(), "%s: note: %s\n", fl.file, n)
-		}
-		base, mesh, po.BaseDir = doc.Config, doc.Mesh, filepath.Dir(fl.file)
-	} else if len(urls) == 0 {
-		return badInput(errors.New("no target: give a URL or an SMP config with -f"))
-	}
-	cfg, err := smprun.Config(base, s)
+	vs, err := fl.variantList(cmd, s, urls)
 	if err != nil {
+		return err
+	}
+	names := make([]string, len(vs))
+	for i, v := range vs {
+		names[i] = v.Name
+	}
+	if err := smprun.CheckVariantNames(names); err != nil {
 		return badInput(err)
 	}
-	return execute(cmd, cfg, po, smprun.ResultOptions{Mesh: mesh, Generator: smprun.ThisGenerator()}, fl.outputFlags)
+	if len(vs) > 1 && fl.format != "text" {
+		return badInput(fmt.Errorf("--format %s prints one result; with %d variants use -o, which writes one result per variant", fl.format, len(vs)))
+	}
+	return execute(cmd, vs, smprun.SeriesOptions{Runs: fl.runs, Pause: fl.pause}, fl.outputFlags)
+}
+
+// variantList turns -f files, --variant flags and URLs into the variants
+// of the series: one unnamed variant unless several are given.
+func (fl *runFlags) variantList(cmd *cobra.Command, s smprun.Settings, urls []string) ([]smprun.Variant, error) {
+	gen := smprun.ThisGenerator()
+	variant := func(name, file string, s smprun.Settings) (smprun.Variant, error) {
+		v := smprun.Variant{Name: name, Plan: smprun.PlanOptions{CertFile: fl.cert, KeyFile: fl.key}, Result: smprun.ResultOptions{Generator: gen}}
+		var base *spec.PerformanceTestConfig
+		if file != "" {
+			cfg, mesh, err := loadConfig(cmd, file)
+			if err != nil {
+				return v, err
+			}
+			base, v.Result.Mesh, v.Plan.BaseDir = cfg, mesh, filepath.Dir(file)
+		}
+		cfg, err := smprun.Config(base, s)
+		if err != nil {
+			return v, badInput(err)
+		}
+		v.Config = cfg
+		if name != "" {
+			v.Result.Labels = map[string]string{"variant": name}
+		}
+		return v, nil
+	}
+	switch {
+	case len(fl.variants) > 0:
+		if len(urls) > 0 {
+			return nil, badInput(errors.New("with --variant give each URL as NAME=URL, not as an argument"))
+		}
+		if len(fl.files) > 1 {
+			return nil, badInput(errors.New("with --variant give at most one -f (the config every URL variant uses)"))
+		}
+		var vs []smprun.Variant
+		for _, arg := range fl.variants {
+			name, tgt, ok := strings.Cut(arg, "=")
+			if !ok || strings.TrimSpace(tgt) == "" {
+				return nil, badInput(fmt.Errorf("--variant %q: want NAME=URL or NAME=CONFIG-FILE", arg))
+			}
+			name, tgt = strings.TrimSpace(name), strings.TrimSpace(tgt)
+			vs2 := s
+			file := ""
+			if strings.Contains(tgt, "://") {
+				vs2.URLs = []string{tgt}
+				if len(fl.files) == 1 {
+					file = fl.files[0]
+				}
+			} else {
+				if len(fl.files) > 0 {
+					return nil, badInput(fmt.Errorf("--variant %s: a config file variant does not combine with -f", arg))
+				}
+				file = tgt
+			}
+			v, err := variant(name, file, vs2)
+			if err != nil {
+				return nil, err
+			}
+			vs = append(vs, v)
+		}
+		return vs, nil
+	case len(fl.files) > 1:
+		var vs []smprun.Variant
+		for _, f := range fl.files {
+			v, err := variant("", f, s)
+			if err != nil {
+				return nil, err
+			}
+			v.Name = v.Config.GetName()
+			if v.Name == "" {
+				v.Name = strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))
+			}
+			v.Result.Labels = map[string]string{"variant": v.Name}
+			vs = append(vs, v)
+		}
+		return vs, nil
+	case len(fl.files) == 1:
+		v, err := variant("", fl.files[0], s)
+		return []smprun.Variant{v}, err
+	case len(urls) == 0:
+		return nil, badInput(errors.New("no target: give a URL, an SMP config with -f, or --variant NAME=URL"))
+	}
+	v, err := variant("", "", s)
+	return []smprun.Variant{v}, err
+}
+
+// loadConfig loads an SMP test config (or a Meshery file) and prints its
+// notes.
+func loadConfig(cmd *cobra.Command, file string) (*spec.PerformanceTestConfig, *spec.ServiceMesh, error) {
+	doc, err := spec.LoadFile(file)
+	if err != nil {
+		return nil, nil, badInput(err)
+	}
+	if doc.Config == nil || doc.Kind == spec.KindResult || doc.Kind == spec.KindLegacyResult {
+		return nil, nil, badInput(fmt.Errorf("%s is a %s, not a test config", file, doc.Kind))
+	}
+	for _, n := range doc.Notes {
+		fmt.Fprintf(cmd.ErrOrStderr(), "%s: note: %s\n", file, n)
+	}
+	return doc.Config, doc.Mesh, nil
 }
 
 // settings turns the flags the user set into overrides; flags left at
@@ -214,9 +363,10 @@ func (fl *runFlags) settings(cmd *cobra.Command, urls []string) (smprun.Settings
 	return s, nil
 }
 
-// execute runs cfg with Ctrl-C handling and a progress line, then prints
-// and writes the result.
-func execute(cmd *cobra.Command, cfg *spec.PerformanceTestConfig, po smprun.PlanOptions, ro smprun.ResultOptions, out outputFlags) error {
+// execute runs the series with Ctrl-C handling and a progress line, then
+// writes and prints the results, checks the SLOs and, with several
+// variants, prints their comparison.
+func execute(cmd *cobra.Command, vs []smprun.Variant, so smprun.SeriesOptions, out outputFlags) error {
 	ctx, cancel := context.WithCancelCause(cmd.Context())
 	defer cancel(nil)
 	sigs := make(chan os.Signal, 1)
@@ -237,51 +387,180 @@ func execute(cmd *cobra.Command, cfg *spec.PerformanceTestConfig, po smprun.Plan
 	}()
 
 	stderr := cmd.ErrOrStderr()
+	so.Note = func(variant, note string) {
+		if variant != "" {
+			note = variant + ": " + note
+		}
+		fmt.Fprintf(stderr, "smp: note: %s\n", note)
+	}
 	live := !out.quiet && isTerminal(stderr)
 	if live {
-		po.Progress = func(p load.Progress) {
-			fmt.Fprintf(stderr, "\r%s\x1b[K", smprun.ProgressLine(p))
+		tagged := len(vs) > 1 || so.Runs > 1
+		so.Progress = func(ri smprun.RunInfo, p load.Progress) {
+			line := smprun.ProgressLine(p)
+			if tagged {
+				line = "[" + ri.String() + "] " + line
+			}
+			fmt.Fprintf(stderr, "\r%s\x1b[K", line)
 		}
 	}
-	res, result, err := smprun.Execute(ctx, cfg, po, ro)
+	outcomes, err := smprun.RunSeries(ctx, vs, so)
 	if live {
 		fmt.Fprint(stderr, "\r\x1b[K")
 	}
 	switch {
 	case errors.Is(err, load.ErrInvalid):
 		return badInput(err)
-	case errors.Is(err, load.ErrUnreachable):
+	case len(outcomes) == 0 && err != nil:
 		return cannotRun(err)
-	case err != nil && res == nil:
-		return cannotRun(err)
-	case err != nil:
+	}
+	stopped := err // a later run could not start: report what ran, then fail
+	if err := writeOutputs(cmd.OutOrStdout(), outcomes, out); err != nil {
 		return err
 	}
-	if out.output != "" {
-		if err := spec.WriteFile(out.output, result); err != nil {
-			return err
-		}
+	checks := smprun.CheckSLOs(outcomes, out.slos)
+	if err := sloOutputs(cmd, outcomes, checks, out); err != nil {
+		return err
 	}
-	stdout := cmd.OutOrStdout()
-	switch out.format {
-	case "text":
-		if err := res.WriteText(stdout); err != nil {
-			return err
-		}
-	default:
-		b, err := spec.Encode(result, out.format)
+	if len(outcomes) > 1 {
+		cs, err := smprun.Compare(outcomes, stats.Options{})
 		if err != nil {
 			return err
 		}
-		if _, err := stdout.Write(b); err != nil {
+		fmt.Fprintln(cmd.OutOrStdout())
+		if err := stats.WriteComparisons(cmd.OutOrStdout(), cs, "text"); err != nil {
 			return err
 		}
 	}
-	if res.Partial && ctx.Err() != nil {
-		return fmt.Errorf("the result is partial: %s", res.PartialReason)
+
+	if stopped != nil {
+		return cannotRun(stopped)
 	}
-	if res.Partial {
-		fmt.Fprintf(stderr, "smp: warning: the result is partial: %s\n", res.PartialReason)
+	for _, oc := range outcomes {
+		if oc.Result.GetPartial() {
+			if ctx.Err() != nil {
+				return fmt.Errorf("the result is partial: %s", oc.Result.GetPartialReason())
+			}
+			fmt.Fprintf(stderr, "smp: warning: the result is partial: %s\n", oc.Result.GetPartialReason())
+		}
+	}
+	var failed []string
+	for _, c := range checks {
+		if !c.Pass {
+			failed = append(failed, c.String())
+		}
+	}
+	if len(failed) > 0 {
+		return thresholdFailed(errors.New(strings.Join(failed, "\n")))
+	}
+	return nil
+}
+
+// writeOutputs writes the result files (-o, --report, --hdr-log) and prints
+// the results on stdout in the chosen format.
+func writeOutputs(stdout io.Writer, outcomes []*smprun.Outcome, out outputFlags) error {
+	several := len(outcomes) > 1
+	path := func(p, name string) string {
+		if several {
+			return smprun.VariantPath(p, name)
+		}
+		return p
+	}
+	results := make([]*spec.PerformanceTestResult, len(outcomes))
+	names := make([]string, len(outcomes))
+	for i, oc := range outcomes {
+		results[i], names[i] = oc.Result, oc.Name
+		if out.output != "" {
+			if err := spec.WriteFile(path(out.output, oc.Name), oc.Result); err != nil {
+				return err
+			}
+		}
+		if out.hdrLog != "" {
+			if err := createFile(path(out.hdrLog, oc.Name), func(w io.Writer) error { return report.WriteHDRLog(w, oc.Result) }); err != nil {
+				return err
+			}
+		}
+	}
+	if out.report != "" {
+		err := createFile(out.report, func(w io.Writer) error {
+			return report.WriteHTML(w, results, report.Options{Names: names, Generated: time.Now()})
+		})
+		if err != nil {
+			return err
+		}
+	}
+	switch out.format {
+	case "text":
+		for i, oc := range outcomes {
+			if i > 0 {
+				fmt.Fprintln(stdout)
+			}
+			if err := oc.WriteText(stdout); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "fortio":
+		b, err := report.Fortio(results[0])
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(b)
+		return err
+	default:
+		b, err := spec.Encode(results[0], out.format)
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(b)
+		return err
+	}
+}
+
+// sloOutputs prints the SLO checks (on stdout with the text format, on
+// stderr otherwise, so that a JSON result stays parseable) and writes them
+// as JUnit XML with --junit.
+func sloOutputs(cmd *cobra.Command, outcomes []*smprun.Outcome, checks []smprun.SLOCheck, out outputFlags) error {
+	if len(checks) == 0 {
+		return nil
+	}
+	w := cmd.ErrOrStderr()
+	if out.format == "text" {
+		w = cmd.OutOrStdout()
+		fmt.Fprintln(w)
+	}
+	for _, c := range checks {
+		fmt.Fprintln(w, c)
+	}
+	if out.junit == "" {
+		return nil
+	}
+	jc := make([]report.Check, len(checks))
+	for i, c := range checks {
+		jc[i] = report.Check{Name: "SLO " + c.SLO.Text, Pass: c.Pass, Message: c.Message(), Group: c.Variant}
+	}
+	first := outcomes[0].Load
+	var elapsed time.Duration
+	for _, oc := range outcomes {
+		elapsed += oc.Load.Elapsed
+	}
+	return createFile(out.junit, func(w io.Writer) error {
+		return report.WriteJUnit(w, "smp run", jc, first.Start, elapsed)
+	})
+}
+
+// createFile creates path and writes it with write.
+func createFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

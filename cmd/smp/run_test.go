@@ -80,6 +80,8 @@ func TestRunFromConfigFile(t *testing.T) {
 func TestRunExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	result := writeFile(t, "result.yaml", "smp_version: v0.6.1\nactual_qps: 10\n")
+	badOptions := writeFile(t, "tcp.yaml", `{"duration": "1s", "clients": [{"endpoint_urls": ["tcp://127.0.0.1:1"], "additional_options": "{\"delimeter\": \";\"}"}]}`)
+	badGRPCOptions := writeFile(t, "grpc.yaml", `{"duration": "1s", "clients": [{"protocol": "GRPC", "endpoint_urls": ["http://127.0.0.1:1"], "additional_options": "{\"max_recv_msg_bytes\": \"big\"}"}]}`)
 	tests := []struct {
 		name string
 		args []string
@@ -92,9 +94,25 @@ func TestRunExitCodes(t *testing.T) {
 		{"bad output name", []string{"run", "http://127.0.0.1:1/", "-o", filepath.Join(dir, "r.txt")}, 2, ".json, .yaml"},
 		{"output dir missing", []string{"run", "http://127.0.0.1:1/", "-o", filepath.Join(dir, "no", "r.json")}, 2, "does not exist"},
 		{"negative qps", []string{"run", "http://127.0.0.1:1/", "--qps", "-5"}, 2, "--qps"},
-		{"unsupported protocol", []string{"run", "http://127.0.0.1:1/", "--protocol", "grpc"}, 2, "not supported"},
+		{"unknown protocol", []string{"run", "http://127.0.0.1:1/", "--protocol", "gopher"}, 2, "unknown protocol"},
+		{"protocol does not fit the URL", []string{"run", "http://127.0.0.1:1/", "--protocol", "tcp"}, 2, `scheme "http" does not fit protocol tcp`},
+		{"bad additional_options", []string{"run", "-f", badOptions}, 2, "clients[0].additional_options: unknown key"},
+		{"gRPC options on a file", []string{"run", "-f", badGRPCOptions}, 2, "clients[0].additional_options: max_recv_msg_bytes"},
 		{"bad duration", []string{"run", "http://127.0.0.1:1/", "-d", "soon"}, 2, "invalid argument"},
-		{"bad URL", []string{"run", "ftp://127.0.0.1:1/"}, 2, "not an http"},
+		{"bad URL", []string{"run", "ftp://127.0.0.1:1/"}, 2, `unknown scheme "ftp"`},
+		{"bad SLO", []string{"run", "http://127.0.0.1:1/", "--slo", "p99<soon"}, 2, "--slo"},
+		{"SLO without operator", []string{"run", "http://127.0.0.1:1/", "--slo", "p99"}, 2, "metric<value"},
+		{"junit without SLO", []string{"run", "http://127.0.0.1:1/", "--junit", filepath.Join(dir, "j.xml")}, 2, "--junit"},
+		{"report dir missing", []string{"run", "http://127.0.0.1:1/", "--report", filepath.Join(dir, "no", "r.html")}, 2, "does not exist"},
+		{"zero runs", []string{"run", "http://127.0.0.1:1/", "--runs", "0"}, 2, "--runs"},
+		{"negative pause", []string{"run", "http://127.0.0.1:1/", "--pause", "-1s"}, 2, "--pause"},
+		{"variant without name", []string{"run", "--variant", "http://127.0.0.1:1/"}, 2, "NAME=URL"},
+		{"variant and URL", []string{"run", "http://127.0.0.1:1/", "--variant", "a=http://127.0.0.1:1/"}, 2, "not as an argument"},
+		{"variant name twice", []string{"run", "--variant", "a=http://127.0.0.1:1/", "--variant", "a=http://127.0.0.1:2/"}, 2, "given twice"},
+		{"variant name with a slash", []string{"run", "--variant", "a/b=http://127.0.0.1:1/", "--variant", "c=http://127.0.0.1:2/"}, 2, "names output files"},
+		{"variants to json", []string{"run", "--variant", "a=http://127.0.0.1:1/", "--variant", "b=http://127.0.0.1:2/", "--format", "json"}, 2, "use -o"},
+		{"bad second variant", []string{"run", "--variant", "a=http://127.0.0.1:1/", "--variant", "b=ftp://127.0.0.1:2/"}, 2, "variant b:"},
+		{"variant file missing", []string{"run", "--variant", "a=" + filepath.Join(dir, "nope.yaml")}, 2, "cannot read"},
 		{"bad label", []string{"run", "http://127.0.0.1:1/", "--label", "nolabel"}, 2, "k=v"},
 		{"bad header", []string{"run", "http://127.0.0.1:1/", "-H", "nocolon"}, 2, "Name: value"},
 		{"cert without key", []string{"run", "http://127.0.0.1:1/", "--cert", "c.pem"}, 2, "--key"},
@@ -113,17 +131,25 @@ func TestRunExitCodes(t *testing.T) {
 	}
 }
 
+// The README's first command: the built-in target and 5 s at 1,000 rps,
+// with the summary table on stdout.
 func TestQuickstart(t *testing.T) {
-	code, stdout, stderr := smp(t, "quickstart", "-q", "--format", "json")
+	out := filepath.Join(t.TempDir(), "quickstart.json")
+	code, stdout, stderr := smp(t, "quickstart", "-q", "-o", out)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
-	doc, err := spec.Load([]byte(stdout), "stdout")
+	for _, want := range []string{"1000/s for 5", "requests   ", "latency ms", "corrected", "uncorrected", "p99.9", "generator  lateness"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
+		}
+	}
+	doc, err := spec.LoadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := doc.Result
-	if n := r.GetRequests().GetTotal(); n < 4950 || n > 5050 || r.GetRequests().GetErrors() != 0 || r.GetRequestedQps() != 1000 {
-		t.Errorf("requests %v, requested %v", r.GetRequests(), r.GetRequestedQps())
+	if n := r.GetRequests().GetTotal(); n < 4950 || n > 5050 || r.GetRequests().GetErrors() != 0 || r.GetRequestedQps() != 1000 || r.GetName() != "quickstart" {
+		t.Errorf("result %q: requests %v, requested %v", r.GetName(), r.GetRequests(), r.GetRequestedQps())
 	}
 }

@@ -14,7 +14,7 @@ import (
 // target was not there at the start); a cancelled ctx still returns the
 // partial results.
 func Execute(ctx context.Context, cfg *spec.PerformanceTestConfig, po PlanOptions, ro ResultOptions) (*load.Result, *spec.PerformanceTestResult, error) {
-	plan, err := NewPlan(cfg, po)
+	plan, err := NewPlan(ctx, cfg, po)
 	if err != nil {
 		return nil, nil, err
 	}

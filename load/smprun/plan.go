@@ -5,6 +5,7 @@
 package smprun
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -15,8 +16,6 @@ import (
 	"time"
 
 	"github.com/smp-project/smp/load"
-	"github.com/smp-project/smp/load/http1"
-	"github.com/smp-project/smp/load/http2"
 	"github.com/smp-project/smp/spec"
 	"google.golang.org/protobuf/proto"
 )
@@ -136,15 +135,15 @@ func Config(base *spec.PerformanceTestConfig, s Settings) (*spec.PerformanceTest
 			c.Timeout = s.Timeout.String()
 		}
 		if s.Protocol != nil {
-			switch p := strings.ToLower(*s.Protocol); p {
-			case "http":
-				c.Protocol, c.Http2 = spec.PerformanceTestConfig_Client_PROTOCOL_HTTP, false
-			case "http2", "h2", "h2c":
-				c.Protocol, c.Http2 = spec.PerformanceTestConfig_Client_PROTOCOL_HTTP, true
-			case "grpc", "tcp", "udp":
-				return nil, invalid("protocol %s is not supported by smp run yet (http and http2 are)", p)
-			default:
-				return nil, invalid("unknown protocol %q (allowed: http, http2, grpc, tcp, udp)", *s.Protocol)
+			if err := setProtocol(c, *s.Protocol); err != nil {
+				return nil, err
+			}
+		} else if len(s.URLs) > 0 {
+			// New URLs whose scheme the file's protocol does not take
+			// choose the protocol themselves (a file written for HTTP, run
+			// against grpc://).
+			if u, err := url.Parse(s.URLs[0]); err == nil && !schemeFits(c.GetProtocol(), u.Scheme) {
+				c.Protocol, c.Http2 = spec.PerformanceTestConfig_Client_PROTOCOL_INVALID, false
 			}
 		}
 		if s.Method != nil {
@@ -178,6 +177,25 @@ func Config(base *spec.PerformanceTestConfig, s Settings) (*spec.PerformanceTest
 	return cfg, nil
 }
 
+// setProtocol applies --protocol to a client.
+func setProtocol(c *spec.PerformanceTestConfig_Client, p string) error {
+	switch strings.ToLower(p) {
+	case ProtoHTTP:
+		c.Protocol, c.Http2 = spec.PerformanceTestConfig_Client_PROTOCOL_HTTP, false
+	case ProtoHTTP2, "h2", "h2c":
+		c.Protocol, c.Http2 = spec.PerformanceTestConfig_Client_PROTOCOL_HTTP, true
+	case ProtoGRPC:
+		c.Protocol, c.Http2 = spec.PerformanceTestConfig_Client_PROTOCOL_GRPC, false
+	case ProtoTCP:
+		c.Protocol, c.Http2 = spec.PerformanceTestConfig_Client_PROTOCOL_TCP, false
+	case ProtoUDP:
+		c.Protocol, c.Http2 = spec.PerformanceTestConfig_Client_PROTOCOL_UDP, false
+	default:
+		return invalid("unknown protocol %q (allowed: http, http2, grpc, tcp, udp)", p)
+	}
+	return nil
+}
+
 // parseHeaders reads "Name: value" flags.
 func parseHeaders(hs []string) (map[string]string, error) {
 	out := map[string]string{}
@@ -200,10 +218,14 @@ func parseHeaders(hs []string) (map[string]string, error) {
 type Plan struct {
 	Load   load.Config
 	Config *spec.PerformanceTestConfig
-	// Protocols names each client's protocol ("http", "http2"), for the
-	// keys of application failures in results ("http_503").
+	// Protocols names each client's protocol (ProtoHTTP, ProtoHTTP2,
+	// ProtoGRPC, ProtoTCP, ProtoUDP), for the keys of application failures
+	// in results ("http_503", "grpc_14").
 	Protocols []string
-	drivers   []load.Driver
+	// Notes are things the user should know that do not stop the run,
+	// e.g. additional_options that the HTTP drivers ignore.
+	Notes   []string
+	drivers []load.Driver
 }
 
 // Close releases the drivers.
@@ -229,10 +251,14 @@ type PlanOptions struct {
 	Progress func(load.Progress)
 }
 
-// NewPlan builds the engine config for cfg: a driver per endpoint, a
-// constant-rate pacer per client with rps > 0 (a closed loop otherwise).
-// Errors are bad input (they wrap load.ErrInvalid).
-func NewPlan(cfg *spec.PerformanceTestConfig, o PlanOptions) (*Plan, error) {
+// NewPlan builds the engine config for cfg: a driver per endpoint, of the
+// client's protocol (see ClientProtocol), and a constant-rate pacer per
+// client with rps > 0 (a closed loop otherwise). ctx bounds what building
+// a driver may do on the network (a gRPC driver asks the server's
+// reflection service for a method's descriptor). Errors are bad input
+// (they wrap load.ErrInvalid), or wrap load.ErrUnreachable when a driver
+// had to reach the target and could not.
+func NewPlan(ctx context.Context, cfg *spec.PerformanceTestConfig, o PlanOptions) (*Plan, error) {
 	p := &Plan{Config: cfg, Load: load.Config{Progress: o.Progress}}
 	var err error
 	if p.Load.Duration, err = duration("duration", cfg.GetDuration(), DefaultDuration); err != nil {
@@ -245,7 +271,7 @@ func NewPlan(cfg *spec.PerformanceTestConfig, o PlanOptions) (*Plan, error) {
 		return nil, invalid("the config has no clients")
 	}
 	for i, c := range cfg.GetClients() {
-		lc, proto, err := p.client(i, c, o)
+		lc, proto, err := p.client(ctx, i, c, o)
 		if err != nil {
 			p.Close()
 			return nil, err
@@ -256,7 +282,7 @@ func NewPlan(cfg *spec.PerformanceTestConfig, o PlanOptions) (*Plan, error) {
 	return p, nil
 }
 
-func (p *Plan) client(i int, c *spec.PerformanceTestConfig_Client, o PlanOptions) (load.Client, string, error) {
+func (p *Plan) client(ctx context.Context, i int, c *spec.PerformanceTestConfig_Client, o PlanOptions) (load.Client, string, error) {
 	where := fmt.Sprintf("clients[%d]", i)
 	name := c.GetName()
 	if name == "" {
@@ -299,32 +325,24 @@ func (p *Plan) client(i int, c *spec.PerformanceTestConfig_Client, o PlanOptions
 	if ca := c.GetSslCertificate(); ca != "" {
 		opts.CAFile = resolve(o.BaseDir, ca)
 	}
-	if len(c.GetEndpointUrls()) == 0 {
-		return lc, "", invalid("%s has no endpoint_urls", where)
+	proto, err := ClientProtocol(c, where)
+	if err != nil {
+		return lc, "", err
 	}
-	proto := "http"
-	if c.GetHttp2() {
-		proto = "http2"
+	newDriver, note, err := driverFactory(proto, c.GetAdditionalOptions(), where)
+	if err != nil {
+		return lc, "", err
 	}
-	switch c.GetProtocol() {
-	case spec.PerformanceTestConfig_Client_PROTOCOL_HTTP, spec.PerformanceTestConfig_Client_PROTOCOL_INVALID:
-	default:
-		return lc, "", invalid("%s: protocol %s is not supported by smp run yet (http and http2 are)", where,
-			strings.ToLower(strings.TrimPrefix(c.GetProtocol().String(), "PROTOCOL_")))
+	if note != "" {
+		p.Notes = append(p.Notes, note)
 	}
 	for j, raw := range c.GetEndpointUrls() {
-		u, err := url.Parse(raw)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return lc, "", invalid("%s.endpoint_urls[%d]: %q is not an http:// or https:// URL", where, j, raw)
-		}
-		opts.URL = raw
-		var d load.Driver
-		if proto == "http2" {
-			d, err = http2.New(opts)
-		} else {
-			d, err = http1.New(opts)
-		}
+		opts.URL = endpointURL(proto, raw)
+		d, err := newDriver(ctx, opts)
 		if err != nil {
+			if load.IsConnectError(err) {
+				return lc, "", fmt.Errorf("%w: %s.endpoint_urls[%d] %s: %w", load.ErrUnreachable, where, j, raw, err)
+			}
 			return lc, "", invalid("%s.endpoint_urls[%d]: %v", where, j, err)
 		}
 		p.drivers = append(p.drivers, d)

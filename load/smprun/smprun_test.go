@@ -95,7 +95,6 @@ func TestConfigRejects(t *testing.T) {
 		{"negative warm-up", Settings{URLs: u, Warmup: ptr(-time.Second)}},
 		{"zero timeout", Settings{URLs: u, Timeout: ptr(time.Duration(0))}},
 		{"unknown protocol", Settings{URLs: u, Protocol: ptr("gopher")}},
-		{"unsupported protocol", Settings{URLs: u, Protocol: ptr("grpc")}},
 		{"bad header", Settings{URLs: u, Headers: []string{"no colon"}}},
 		{"header injection", Settings{URLs: u, Headers: []string{"X: a\r\nY: b"}}},
 		{"body and body file", Settings{URLs: u, Body: ptr("a"), BodyFile: ptr("b")}},
@@ -117,7 +116,7 @@ func TestNewPlan(t *testing.T) {
 			{Rps: 100, EndpointUrls: []string{"http://127.0.0.1:1/", "http://127.0.0.1:2/"}, BodyFile: "body.json", Name: "one"},
 			{Connections: 2, Streams: 3, Http2: true, EndpointUrls: []string{"http://127.0.0.1:3/"}}}}
 	}
-	p, err := NewPlan(good(), PlanOptions{BaseDir: dir})
+	p, err := NewPlan(context.Background(), good(), PlanOptions{BaseDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +144,7 @@ func TestNewPlan(t *testing.T) {
 		{"no clients", func(c *spec.PerformanceTestConfig) { c.Clients = nil }},
 		{"missing body file", func(c *spec.PerformanceTestConfig) { c.Clients[0].BodyFile = "nope" }},
 		{"ftp", func(c *spec.PerformanceTestConfig) { c.Clients[1].EndpointUrls[0] = "ftp://x/" }},
-		{"tcp", func(c *spec.PerformanceTestConfig) {
+		{"tcp protocol, http URL", func(c *spec.PerformanceTestConfig) {
 			c.Clients[1].Protocol = spec.PerformanceTestConfig_Client_PROTOCOL_TCP
 		}},
 		{"no endpoints", func(c *spec.PerformanceTestConfig) { c.Clients[0].EndpointUrls = nil }},
@@ -154,7 +153,7 @@ func TestNewPlan(t *testing.T) {
 	for _, tt := range tests {
 		c := good()
 		tt.modify(c)
-		if _, err := NewPlan(c, PlanOptions{BaseDir: dir}); !errors.Is(err, load.ErrInvalid) {
+		if _, err := NewPlan(context.Background(), c, PlanOptions{BaseDir: dir}); !errors.Is(err, load.ErrInvalid) {
 			t.Errorf("%s: err = %v, want ErrInvalid", tt.name, err)
 		}
 	}

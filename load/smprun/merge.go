@@ -1,0 +1,119 @@
+package smprun
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/smp-project/smp/hist"
+	"github.com/smp-project/smp/load"
+)
+
+// MergeRuns combines the results of repeated runs of one config into one
+// result, the view of all their requests together:
+//
+//   - counts (requests, errors by reason and code, bytes, late sends) are
+//     summed, and the latency, uncorrected and lateness histograms merged
+//     exactly, so that percentiles are those of every request of every run;
+//   - Elapsed is the sum of the measured windows (pauses and other runs in
+//     between are not measured), and ActualQPS the requests over it;
+//     RequestedQPS is the requested rate weighted by each run's window;
+//   - Start is the first run's start and End the last run's end;
+//   - the interval series are the runs' series laid end to end, each
+//     shifted by the measured time before it;
+//   - it is partial when any run is, with that run's reason.
+//
+// Every run must have the same clients (the same config). The runs are
+// not modified.
+func MergeRuns(runs []*load.Result) (*load.Result, error) {
+	if len(runs) == 0 {
+		return nil, errors.New("merge runs: no runs")
+	}
+	first := runs[0]
+	out := &load.Result{
+		Start: first.Start, End: runs[len(runs)-1].End,
+		Duration: first.Duration, Warmup: first.Warmup, Share: first.Share,
+	}
+	offsets := make([]time.Duration, len(runs))
+	for i, r := range runs {
+		if len(r.Clients) != len(first.Clients) {
+			return nil, fmt.Errorf("merge runs: run %d has %d clients, run 1 has %d", i+1, len(r.Clients), len(first.Clients))
+		}
+		offsets[i] = out.Elapsed
+		out.Elapsed += r.Elapsed
+		if r.Partial && !out.Partial {
+			out.Partial = true
+			out.PartialReason = fmt.Sprintf("run %d of %d: %s", i+1, len(runs), r.PartialReason)
+		}
+	}
+	var err error
+	totals := make([]*load.Figures, len(runs))
+	for i, r := range runs {
+		totals[i] = &r.Total
+	}
+	if out.Total, err = mergeFigures(totals, runs, offsets, out.Elapsed); err != nil {
+		return nil, err
+	}
+	for c := range first.Clients {
+		fs := make([]*load.Figures, len(runs))
+		for i, r := range runs {
+			fs[i] = &r.Clients[c]
+		}
+		f, err := mergeFigures(fs, runs, offsets, out.Elapsed)
+		if err != nil {
+			return nil, err
+		}
+		out.Clients = append(out.Clients, f)
+	}
+	return out, nil
+}
+
+// mergeFigures merges one client's (or the total's) figures of every run.
+func mergeFigures(fs []*load.Figures, runs []*load.Result, offsets []time.Duration, elapsed time.Duration) (load.Figures, error) {
+	f0 := fs[0]
+	out := load.Figures{
+		Name: f0.Name, Endpoints: f0.Endpoints, Pacer: f0.Pacer, OpenLoop: f0.OpenLoop, Workers: f0.Workers,
+		ErrorReasons: map[string]int64{}, Failures: map[int]int64{}, Codes: map[int]int64{},
+		Latency: hist.New(), Uncorrected: hist.New(), Lateness: hist.New(),
+	}
+	var requested float64
+	for i, f := range fs {
+		out.Requests += f.Requests
+		out.OK += f.OK
+		out.Errors += f.Errors
+		out.Bytes += f.Bytes
+		out.LateSends += f.LateSends
+		out.Scheduled += f.Scheduled
+		out.Unsent += f.Unsent
+		addCounts(out.ErrorReasons, f.ErrorReasons)
+		addCounts(out.Failures, f.Failures)
+		addCounts(out.Codes, f.Codes)
+		for _, h := range []struct{ to, from *hist.Histogram }{
+			{out.Latency, f.Latency}, {out.Uncorrected, f.Uncorrected}, {out.Lateness, f.Lateness},
+		} {
+			if h.from == nil {
+				continue
+			}
+			if err := h.to.Merge(h.from); err != nil {
+				return out, fmt.Errorf("merge run %d of %s: %w", i+1, f0.Name, err)
+			}
+		}
+		for _, iv := range f.Intervals {
+			iv.Offset += offsets[i]
+			out.Intervals = append(out.Intervals, iv)
+		}
+		requested += f.RequestedQPS * runs[i].Elapsed.Seconds()
+	}
+	if s := elapsed.Seconds(); s > 0 {
+		out.ActualQPS = float64(out.Requests) / s
+		out.RequestedQPS = requested / s
+	}
+	return out, nil
+}
+
+func addCounts[K comparable](to, from map[K]int64) {
+	for k, v := range maps.All(from) {
+		to[k] += v
+	}
+}

@@ -1,0 +1,271 @@
+package smprun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/smp-project/smp/load"
+	"github.com/smp-project/smp/spec"
+	"github.com/smp-project/smp/stats"
+)
+
+// MaxRuns bounds SeriesOptions.Runs: a series is for statistics over runs,
+// and a result holds every run.
+const MaxRuns = 1000
+
+// Variant is one configuration of a series: a baseline, a mesh, a filter...
+type Variant struct {
+	// Name names the variant in results (the result's name), file names
+	// and comparisons; it may be empty for a series of one variant.
+	Name   string
+	Config *spec.PerformanceTestConfig
+	Plan   PlanOptions
+	Result ResultOptions
+}
+
+// RunInfo says which run of a series is going on.
+type RunInfo struct {
+	Variant   string // the variant's name
+	Run, Runs int    // 1-based run of the variant, of Runs
+}
+
+func (ri RunInfo) String() string {
+	if ri.Variant == "" {
+		return fmt.Sprintf("run %d/%d", ri.Run, ri.Runs)
+	}
+	return fmt.Sprintf("%s %d/%d", ri.Variant, ri.Run, ri.Runs)
+}
+
+// SeriesOptions say how a series runs.
+type SeriesOptions struct {
+	// Runs is how many times each variant runs; 0 means 1.
+	Runs int
+	// Pause is the wait between two consecutive runs (of any variant),
+	// e.g. to let the target settle.
+	Pause time.Duration
+	// Progress, if set, gets the engine's progress snapshots with the run
+	// they belong to (it replaces each variant's PlanOptions.Progress).
+	Progress func(RunInfo, load.Progress)
+	// Note, if set, is told what the plans note (ignored options...),
+	// once per variant, before the first run.
+	Note func(variant, note string)
+	// Confidence of the across-run summaries; 0 means 95%.
+	Confidence float64
+}
+
+// Outcome is what a series measured for one variant.
+type Outcome struct {
+	Name string
+	// Runs are the engine's results of each run, in order.
+	Runs []*load.Result
+	// Load is the runs merged (MergeRuns); with one run, the run itself.
+	Load *load.Result
+	// Result is the SMP result. With one run it is that run's result.
+	// With several, its top-level figures are those of Load (every request
+	// of every run: percentiles of the merged histograms, rates over the
+	// sum of the measured windows), runs holds each run's own result, and
+	// summary the median of each metric across runs with its
+	// distribution-free interval (stats.Summaries; none below 6 runs at
+	// 95%).
+	Result *spec.PerformanceTestResult
+}
+
+// RunSeries runs every variant opts.Runs times, interleaved (A B A B ...,
+// with opts.Pause between consecutive runs), so that drift of the machine
+// or the target over time affects every variant alike, and returns one
+// Outcome per variant, in order.
+//
+// Every variant's plan is built before the first run, so that bad input
+// in any of them is reported (load.ErrInvalid) before anything runs; each
+// run then gets a plan of its own, with fresh connections and TLS
+// sessions, so that the runs are alike.
+//
+// When ctx is cancelled, the series stops: the run in progress is kept as
+// a partial run, and the outcomes (of the variants that ran at least once)
+// are marked partial, with a nil error. When a run after the first cannot
+// start (the target went away), the series stops too and RunSeries
+// returns the outcomes so far, marked partial, with the run's error. When
+// nothing could run, the outcomes are nil.
+func RunSeries(ctx context.Context, variants []Variant, o SeriesOptions) ([]*Outcome, error) {
+	if len(variants) == 0 {
+		return nil, invalid("no variants to run")
+	}
+	runs := max(o.Runs, 1)
+	if runs > MaxRuns {
+		return nil, invalid("%d runs: at most %d", runs, MaxRuns)
+	}
+	if o.Pause < 0 {
+		return nil, invalid("pause must not be negative, got %v", o.Pause)
+	}
+	protocols := make([][]string, len(variants))
+	for i, v := range variants {
+		p, err := NewPlan(ctx, v.Config, v.Plan)
+		if err != nil {
+			if len(variants) > 1 {
+				return nil, fmt.Errorf("variant %s: %w", v.Name, err)
+			}
+			return nil, err
+		}
+		p.Close()
+		protocols[i] = p.Protocols
+		if o.Note != nil {
+			for _, n := range p.Notes {
+				o.Note(v.Name, n)
+			}
+		}
+	}
+
+	done := make([][]*load.Result, len(variants))
+	var stopped error // why the series stopped early
+	first := true
+series:
+	for r := 1; r <= runs; r++ {
+		for i, v := range variants {
+			if !first && o.Pause > 0 {
+				if err := sleep(ctx, o.Pause); err != nil {
+					stopped = err
+					break series
+				}
+			}
+			first = false
+			res, err := runOnce(ctx, v, RunInfo{Variant: v.Name, Run: r, Runs: runs}, o.Progress)
+			if err != nil {
+				if r == 1 && i == 0 {
+					if len(variants) > 1 {
+						err = fmt.Errorf("variant %s: %w", v.Name, err)
+					}
+					return nil, err
+				}
+				if ctx.Err() == nil {
+					stopped = fmt.Errorf("%s: %w", RunInfo{Variant: v.Name, Run: r, Runs: runs}, err)
+					break series
+				}
+				stopped = context.Cause(ctx)
+				break series
+			}
+			done[i] = append(done[i], res)
+			if res.Partial && ctx.Err() != nil {
+				stopped = context.Cause(ctx)
+				break series
+			}
+		}
+	}
+
+	var out []*Outcome
+	for i, v := range variants {
+		if len(done[i]) == 0 {
+			continue
+		}
+		oc, err := outcome(v, done[i], protocols[i], runs, o.Confidence)
+		if err != nil {
+			return out, err
+		}
+		if stopped != nil && !oc.Result.Partial {
+			reason := fmt.Sprintf("stopped after %d of %d runs: %v", len(done[i]), runs, stopped)
+			oc.Load.Partial, oc.Load.PartialReason = true, reason
+			oc.Result.Partial, oc.Result.PartialReason = true, reason
+		}
+		out = append(out, oc)
+	}
+	if stopped != nil && ctx.Err() == nil {
+		return out, stopped
+	}
+	return out, nil
+}
+
+// runOnce runs one variant once with a plan of its own.
+func runOnce(ctx context.Context, v Variant, ri RunInfo, progress func(RunInfo, load.Progress)) (*load.Result, error) {
+	po := v.Plan
+	if progress != nil {
+		po.Progress = func(p load.Progress) { progress(ri, p) }
+	}
+	plan, err := NewPlan(ctx, v.Config, po)
+	if err != nil {
+		return nil, err
+	}
+	defer plan.Close()
+	return load.Run(ctx, plan.Load)
+}
+
+// outcome builds a variant's result from its runs. planned is the number
+// of runs asked for: a series of one run gives a plain result.
+func outcome(v Variant, runs []*load.Result, protocols []string, planned int, confidence float64) (*Outcome, error) {
+	oc := &Outcome{Name: v.Name, Runs: runs}
+	ro := v.Result
+	if planned == 1 {
+		oc.Load = runs[0]
+		r, err := Result(runs[0], v.Config, protocols, ro)
+		if err != nil {
+			return nil, fmt.Errorf("convert the result: %w", err)
+		}
+		oc.Result = r
+		if v.Name != "" {
+			r.Name = v.Name
+		}
+		return oc, nil
+	}
+	merged, err := MergeRuns(runs)
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range runs {
+		if r.Partial {
+			merged.PartialReason = fmt.Sprintf("run %d of %d: %s", i+1, planned, r.PartialReason)
+			break
+		}
+	}
+	oc.Load = merged
+	if oc.Result, err = Result(merged, v.Config, protocols, ro); err != nil {
+		return nil, fmt.Errorf("convert the result: %w", err)
+	}
+	if v.Name != "" {
+		oc.Result.Name = v.Name
+	}
+	for i, run := range runs {
+		rr, err := Result(run, v.Config, protocols, ResultOptions{Generator: ro.Generator, Percentiles: ro.Percentiles})
+		if err != nil {
+			return nil, fmt.Errorf("convert run %d: %w", i+1, err)
+		}
+		// A run's entry holds its measurements; what every run shares
+		// (config, labels, mesh, version) is in the result around it.
+		rr.SmpVersion, rr.Config, rr.Labels, rr.Mesh, rr.Name, rr.TestId = "", nil, nil, nil, "", ""
+		oc.Result.Runs = append(oc.Result.Runs, rr)
+	}
+	if oc.Result.Summary, err = stats.Summaries(oc.Result.Runs, confidence); err != nil {
+		return nil, fmt.Errorf("summarise the runs: %w", err)
+	}
+	return oc, nil
+}
+
+// sleep waits d or until ctx is done, returning the cause then.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// Compare compares every outcome with the first (the baseline), metric by
+// metric over their runs, as smp compare does with their result files.
+func Compare(outcomes []*Outcome, opt stats.Options) ([]*stats.Comparison, error) {
+	if len(outcomes) < 2 {
+		return nil, errors.New("compare: needs a baseline and at least one other variant")
+	}
+	base := outcomes[0]
+	var cs []*stats.Comparison
+	for _, oc := range outcomes[1:] {
+		c, err := stats.Compare(stats.Runs(base.Result), stats.Runs(oc.Result), opt)
+		if err != nil {
+			return nil, fmt.Errorf("%s vs %s: %w", oc.Name, base.Name, err)
+		}
+		c.BaseName, c.OtherName = base.Name, oc.Name
+		cs = append(cs, c)
+	}
+	return cs, nil
+}
