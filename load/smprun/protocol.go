@@ -2,7 +2,6 @@ package smprun
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -142,43 +141,7 @@ func driverFactory(proto, additionalOptions, where string) (newDriverFunc, strin
 		if err != nil {
 			return nil, "", optionsErr(err)
 		}
-		return func(_ context.Context, o load.Options) (load.Driver, error) {
-			d, err := udp.New(o, cfg)
-			if err != nil {
-				return nil, err
-			}
-			return udpDriver{d}, nil
-		}, "", nil
+		return func(_ context.Context, o load.Options) (load.Driver, error) { return udp.New(o, cfg) }, "", nil
 	}
 	return nil, "", invalid("%s: unknown protocol %q", where, proto)
 }
-
-// udpDriver makes the UDP driver's lost datagrams (udp.ErrLost) count as
-// load.ReasonLost: the engine recognises a loss by a Lost method on the
-// error, which udp's error does not have yet. Once it does, this wrapper
-// is harmless and can go.
-type udpDriver struct{ *udp.Driver }
-
-func (d udpDriver) Open(ctx context.Context) (load.Conn, error) {
-	c, err := d.Driver.Open(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return udpConn{c}, nil
-}
-
-type udpConn struct{ load.Conn }
-
-func (c udpConn) Do(ctx context.Context) (load.Outcome, error) {
-	out, err := c.Conn.Do(ctx)
-	if err != nil && errors.Is(err, udp.ErrLost) {
-		err = lostError{err}
-	}
-	return out, err
-}
-
-// lostError marks a lost datagram for load.Classify.
-type lostError struct{ error }
-
-func (e lostError) Unwrap() error { return e.error }
-func (lostError) Lost() bool      { return true }

@@ -126,7 +126,7 @@ func TestAdditionalOptions(t *testing.T) {
 
 // The UDP driver's losses are counted as lost, not as timeouts.
 func TestLostClassified(t *testing.T) {
-	err := lostError{fmt.Errorf("udp: request 3: %w", udp.ErrLost)}
+	err := fmt.Errorf("udp: request 3: %w", udp.ErrLost)
 	if got := load.Classify(err); got != load.ReasonLost || !errors.Is(err, udp.ErrLost) {
 		t.Errorf("Classify = %q, errors.Is ErrLost = %v", got, errors.Is(err, udp.ErrLost))
 	}

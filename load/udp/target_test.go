@@ -95,7 +95,7 @@ func TestAccuracyUDPLoss(t *testing.T) {
 	// 50 ms per loss, about 500 losses: 25 worker-seconds over 2.5 s.
 	f := runEngine(t, "udp://"+srv.Addrs().UDP, 2000, 50, 50*time.Millisecond, 2500*time.Millisecond)
 	truth := float64(dropped(t, srv)) / float64(f.Requests)
-	lost := f.ErrorReasons[load.ReasonTimeout]
+	lost := f.ErrorReasons[load.ReasonLost]
 	ratio := float64(lost) / float64(f.Requests)
 	t.Logf("%d requests at %.1f/s, lost %d (%.4f); the target dropped %.4f", f.Requests, f.ActualQPS, lost, ratio, truth)
 	if ratio < 0.08 || ratio > 0.12 || ratio-truth > 0.02 || truth-ratio > 0.02 {

@@ -77,6 +77,10 @@ func (lostError) Error() string   { return "datagram lost" }
 func (lostError) Timeout() bool   { return true }
 func (lostError) Temporary() bool { return true }
 
+// Lost marks the error for load.Classify, which counts it as "lost" rather
+// than as a timeout without importing this package.
+func (lostError) Lost() bool { return true }
+
 // Config holds the UDP options that load.Options has no field for; they
 // come from additional_options (see the package documentation).
 type Config struct {

@@ -199,10 +199,10 @@ func TestErrors(t *testing.T) {
 		reason string
 		is     error
 	}{
-		{name: "no reply", reply: func([]byte) []byte { return nil }, reason: load.ReasonTimeout, is: ErrLost},
+		{name: "no reply", reply: func([]byte) []byte { return nil }, reason: load.ReasonLost, is: ErrLost},
 		{name: "port unreachable", reason: load.ReasonConnectRefused, is: syscall.ECONNREFUSED},
 		{name: "reply too long", reply: func([]byte) []byte { return make([]byte, 101) }, reason: load.ReasonOther},
-		{name: "reply too short to be numbered", reply: func([]byte) []byte { return []byte("x") }, reason: load.ReasonTimeout, is: ErrLost},
+		{name: "reply too short to be numbered", reply: func([]byte) []byte { return []byte("x") }, reason: load.ReasonLost, is: ErrLost},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
