@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smp-project/smp/internal/race"
 	"github.com/smp-project/smp/load"
 	"github.com/smp-project/smp/load/http1"
 	"github.com/smp-project/smp/target"
@@ -50,9 +51,19 @@ func run(t *testing.T, ctx context.Context, url string, rate float64, conns int,
 	return res
 }
 
+// skipUnderRace skips timing tests under the race detector, which slows
+// every request several-fold; ./dev.sh test runs them again without it.
+func skipUnderRace(t *testing.T) {
+	t.Helper()
+	if race.Enabled {
+		t.Skip("timing test: runs in the pass without the race detector")
+	}
+}
+
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func TestAccuracyRate(t *testing.T) {
+	skipUnderRace(t)
 	_, url := startTarget(t, "")
 	res := run(t, context.Background(), url, 2000, 8, 5*time.Second)
 	f := res.Total
@@ -70,6 +81,7 @@ func TestAccuracyRate(t *testing.T) {
 // requests wait up to 1 s, so p99 is near 0.94 s; timed from the actual
 // send, only the 8 requests caught in flight wait, and p99 stays small.
 func TestAccuracyCoordinatedOmission(t *testing.T) {
+	skipUnderRace(t)
 	srv, url := startTarget(t, "")
 	timer := time.AfterFunc(2500*time.Millisecond, func() { srv.Stall(time.Second) })
 	defer timer.Stop()
@@ -89,6 +101,7 @@ func TestAccuracyCoordinatedOmission(t *testing.T) {
 }
 
 func TestAccuracyFixedDelay(t *testing.T) {
+	skipUnderRace(t)
 	_, url := startTarget(t, "2ms")
 	res := run(t, context.Background(), url, 1000, 8, 3*time.Second)
 	p50 := res.Total.Latency.Percentile(50)
@@ -99,6 +112,7 @@ func TestAccuracyFixedDelay(t *testing.T) {
 }
 
 func TestAccuracyCancel(t *testing.T) {
+	skipUnderRace(t)
 	_, url := startTarget(t, "1ms")
 	ctx, cancel := context.WithCancelCause(context.Background())
 	timer := time.AfterFunc(1500*time.Millisecond, func() { cancel(errors.New("interrupted")) })
@@ -118,5 +132,20 @@ func TestAccuracyCancel(t *testing.T) {
 	}
 	if f.Latency.Count() != f.Requests || len(f.Intervals) == 0 {
 		t.Errorf("latencies %d of %d requests, %d intervals", f.Latency.Count(), f.Requests, len(f.Intervals))
+	}
+}
+
+// Slow answers must not lower the rate: it is the rate requests were sent
+// at, so the wait for the last answers after the window does not count.
+func TestAccuracyRateWithSlowAnswers(t *testing.T) {
+	skipUnderRace(t)
+	_, url := startTarget(t, "100ms")
+	res := run(t, context.Background(), url, 200, 64, time.Second)
+	f := res.Total
+	if f.Requests != 200 || f.ActualQPS < 198 || f.ActualQPS > 202 {
+		t.Errorf("%d requests at %.1f/s actual, want 200 at 200/s ± 1%% (elapsed %v, span %v)", f.Requests, f.ActualQPS, res.Elapsed, res.Span)
+	}
+	if res.Elapsed < time.Second+90*time.Millisecond {
+		t.Errorf("elapsed %v: should include the wait for the last 100 ms answers", res.Elapsed)
 	}
 }

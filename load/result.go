@@ -15,8 +15,13 @@ type Result struct {
 	// Start and End bound the measured window in wall-clock time: Start is
 	// the end of the warm-up, End when the last request finished.
 	Start, End time.Time
-	// Elapsed is End − Start on the monotonic clock; rates divide by it.
+	// Elapsed is End − Start on the monotonic clock.
 	Elapsed time.Duration
+	// Span is the time the requests were sent over: the window's duration,
+	// longer when the generator fell behind its schedule, shorter when the
+	// run was stopped. Rates divide by it, not by Elapsed, which also
+	// counts the wait for the last answers.
+	Span time.Duration
 	// Duration and Warmup are the requested lengths.
 	Duration, Warmup time.Duration
 	// Partial is set when the run stopped before its end (cancelled, or
@@ -45,7 +50,7 @@ type Figures struct {
 	Workers int
 	// RequestedQPS is the rate the schedule asked of this generator over
 	// the measured window (0 for a closed loop); ActualQPS is Requests
-	// divided by Result.Elapsed.
+	// divided by Result.Span.
 	RequestedQPS, ActualQPS float64
 	// Requests = OK + Errors; Errors counts transport errors (by reason in
 	// ErrorReasons) and failed responses (by code in Failures).
@@ -97,8 +102,9 @@ type Progress struct {
 // DefaultPercentiles are the percentiles reports show.
 func DefaultPercentiles() []float64 { return []float64{50, 75, 90, 95, 99, 99.9, 99.99} }
 
-// fill copies the collected figures into f.
-func (fig *figures) fill(f *Figures, elapsed time.Duration) {
+// fill copies the collected figures into f; span is the time the requests
+// were sent over, which rates divide by.
+func (fig *figures) fill(f *Figures, span time.Duration) {
 	n := &fig.n
 	f.Requests, f.OK, f.Bytes, f.LateSends = n.requests, n.ok, n.bytes, n.lateSends
 	f.Errors = n.errors()
@@ -120,8 +126,8 @@ func (fig *figures) fill(f *Figures, elapsed time.Duration) {
 	}
 	f.Latency, f.Uncorrected, f.Lateness = fig.lat, fig.unc, fig.lt
 	f.Intervals = fig.intervals
-	if elapsed > 0 {
-		f.ActualQPS = float64(f.Requests) / elapsed.Seconds()
+	if span > 0 {
+		f.ActualQPS = float64(f.Requests) / span.Seconds()
 	}
 }
 

@@ -236,6 +236,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	defer drainTimer.Stop()
 
 	var wg sync.WaitGroup
+	var workers []*worker
 	for ci, p := range plans {
 		for w := range p.workers {
 			wk := &worker{
@@ -249,6 +250,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			if w == 0 {
 				copy(wk.conns, first[ci])
 			}
+			workers = append(workers, wk)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -273,7 +275,20 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := <-colErr; err != nil {
 		return nil, fmt.Errorf("collect figures: %w", err)
 	}
-	return buildResult(cfg, plans, col, clk, finish, context.Cause(ctx), cancelled), nil
+	// Rates divide by the time requests were being sent, not by the time
+	// until the last answer: with 50 ms answers a 1 s window would
+	// otherwise read 5% below the rate actually sent. A window that ran to
+	// its end spans at least its duration; one that fell behind its
+	// schedule spans until its last send.
+	span := max(finish-warm, 0)
+	if !cancelled {
+		var lastSend time.Duration
+		for _, wk := range workers {
+			lastSend = max(lastSend, wk.lastSend)
+		}
+		span = min(span, max(cfg.Duration, lastSend-warm))
+	}
+	return buildResult(cfg, plans, col, clk, finish, span, context.Cause(ctx), cancelled), nil
 }
 
 // probe opens a connection to every endpoint and sends one request. It
@@ -336,6 +351,9 @@ type worker struct {
 	shard *shard
 	warm  time.Duration
 	end   time.Duration
+	// lastSend is when this worker last sent, for the rate's time span;
+	// read after the worker has finished.
+	lastSend time.Duration
 }
 
 // do sends one request to the next endpoint in turn.
@@ -417,6 +435,7 @@ func (w *worker) openSlot(ctx context.Context, sl *sleeper, i uint64) bool {
 		}
 		now = w.clk.since()
 	}
+	w.lastSend = now
 	o, err := w.do(ctx)
 	done := w.clk.since()
 	if err != nil && ctx.Err() != nil && !w.timedOut(ctx) {
@@ -446,6 +465,7 @@ func (w *worker) closedOnce(ctx context.Context) bool {
 	if sent >= w.end {
 		return false
 	}
+	w.lastSend = sent
 	o, err := w.do(ctx)
 	done := w.clk.since()
 	if err != nil && ctx.Err() != nil && !w.timedOut(ctx) {
@@ -526,11 +546,11 @@ func (c *collector) last(end, prev time.Duration) error {
 	return c.flush(prev, length, extend)
 }
 
-func buildResult(cfg Config, plans []*plan, col *collector, clk *clock, finish time.Duration, cause error, cancelled bool) *Result {
+func buildResult(cfg Config, plans []*plan, col *collector, clk *clock, finish, span time.Duration, cause error, cancelled bool) *Result {
 	elapsed := max(finish-cfg.Warmup, 0)
 	start := clk.t0.Add(cfg.Warmup)
 	r := &Result{
-		Start: start.Round(0), End: start.Add(elapsed).Round(0), Elapsed: elapsed,
+		Start: start.Round(0), End: start.Add(elapsed).Round(0), Elapsed: elapsed, Span: span,
 		Duration: cfg.Duration, Warmup: cfg.Warmup, Share: cfg.Share,
 	}
 	r.Total.Name = "total"
@@ -549,7 +569,7 @@ func buildResult(cfg Config, plans []*plan, col *collector, clk *clock, finish t
 		if p.open && cfg.Duration > 0 {
 			f.RequestedQPS = float64(f.Scheduled) / cfg.Duration.Seconds()
 		}
-		p.rec.fig.fill(&f, elapsed)
+		p.rec.fig.fill(&f, span)
 		r.Clients = append(r.Clients, f)
 		t := &r.Total
 		t.Endpoints = append(t.Endpoints, f.Endpoints...)
@@ -565,7 +585,7 @@ func buildResult(cfg Config, plans []*plan, col *collector, clk *clock, finish t
 	} else {
 		r.Total.Pacer = fmt.Sprintf("%d clients", len(plans))
 	}
-	col.total.fill(&r.Total, elapsed)
+	col.total.fill(&r.Total, span)
 	switch {
 	case cancelled:
 		r.Partial, r.PartialReason = true, fmt.Sprintf("stopped after %v of %v: %v", elapsed.Round(time.Millisecond), cfg.Duration, cause)

@@ -16,9 +16,9 @@ import (
 //   - counts (requests, errors by reason and code, bytes, late sends) are
 //     summed, and the latency, uncorrected and lateness histograms merged
 //     exactly, so that percentiles are those of every request of every run;
-//   - Elapsed is the sum of the measured windows (pauses and other runs in
-//     between are not measured), and ActualQPS the requests over it;
-//     RequestedQPS is the requested rate weighted by each run's window;
+//   - Elapsed and Span are the sums of the runs' (pauses and other runs in
+//     between are not measured), and ActualQPS the requests over the Span;
+//     RequestedQPS is the requested rate weighted by each run's span;
 //   - Start is the first run's start and End the last run's end;
 //   - the interval series are the runs' series laid end to end, each
 //     shifted by the measured time before it;
@@ -42,6 +42,7 @@ func MergeRuns(runs []*load.Result) (*load.Result, error) {
 		}
 		offsets[i] = out.Elapsed
 		out.Elapsed += r.Elapsed
+		out.Span += r.Span
 		if r.Partial && !out.Partial {
 			out.Partial = true
 			out.PartialReason = fmt.Sprintf("run %d of %d: %s", i+1, len(runs), r.PartialReason)
@@ -52,7 +53,7 @@ func MergeRuns(runs []*load.Result) (*load.Result, error) {
 	for i, r := range runs {
 		totals[i] = &r.Total
 	}
-	if out.Total, err = mergeFigures(totals, runs, offsets, out.Elapsed); err != nil {
+	if out.Total, err = mergeFigures(totals, runs, offsets, out.Span); err != nil {
 		return nil, err
 	}
 	for c := range first.Clients {
@@ -60,7 +61,7 @@ func MergeRuns(runs []*load.Result) (*load.Result, error) {
 		for i, r := range runs {
 			fs[i] = &r.Clients[c]
 		}
-		f, err := mergeFigures(fs, runs, offsets, out.Elapsed)
+		f, err := mergeFigures(fs, runs, offsets, out.Span)
 		if err != nil {
 			return nil, err
 		}
@@ -70,7 +71,7 @@ func MergeRuns(runs []*load.Result) (*load.Result, error) {
 }
 
 // mergeFigures merges one client's (or the total's) figures of every run.
-func mergeFigures(fs []*load.Figures, runs []*load.Result, offsets []time.Duration, elapsed time.Duration) (load.Figures, error) {
+func mergeFigures(fs []*load.Figures, runs []*load.Result, offsets []time.Duration, span time.Duration) (load.Figures, error) {
 	f0 := fs[0]
 	out := load.Figures{
 		Name: f0.Name, Endpoints: f0.Endpoints, Pacer: f0.Pacer, OpenLoop: f0.OpenLoop, Workers: f0.Workers,
@@ -103,9 +104,9 @@ func mergeFigures(fs []*load.Figures, runs []*load.Result, offsets []time.Durati
 			iv.Offset += offsets[i]
 			out.Intervals = append(out.Intervals, iv)
 		}
-		requested += f.RequestedQPS * runs[i].Elapsed.Seconds()
+		requested += f.RequestedQPS * runs[i].Span.Seconds()
 	}
-	if s := elapsed.Seconds(); s > 0 {
+	if s := span.Seconds(); s > 0 {
 		out.ActualQPS = float64(out.Requests) / s
 		out.RequestedQPS = requested / s
 	}

@@ -187,7 +187,7 @@ func TestMergeRuns(t *testing.T) {
 	run := func(i int, n int64, d time.Duration, errs int64) *load.Result {
 		start := t0.Add(time.Duration(i) * 10 * time.Second)
 		c := figuresOf("c", n, d, errs, 0, time.Second)
-		return &load.Result{Start: start, End: start.Add(2 * time.Second), Elapsed: 2 * time.Second, Duration: 2 * time.Second,
+		return &load.Result{Start: start, End: start.Add(2 * time.Second), Elapsed: 2 * time.Second, Span: 2 * time.Second, Duration: 2 * time.Second,
 			Total: c, Clients: []load.Figures{c}}
 	}
 	runs := []*load.Result{run(0, 200, time.Millisecond, 0), run(1, 200, 3*time.Millisecond, 4)}
