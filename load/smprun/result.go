@@ -106,7 +106,7 @@ func figures(f *load.Figures, r *load.Result, errs map[string]int64, ps []float6
 		UncorrectedLatenciesMs: latency(f.Uncorrected),
 		ActualQps:              f.ActualQPS,
 		RequestedQps:           f.RequestedQPS,
-		DurationS:              r.Elapsed.Seconds(),
+		DurationS:              r.Span.Seconds(),
 		Requests:               &spec.PerformanceTestResult_Requests{Total: f.Requests, Ok: f.OK, Errors: f.Errors},
 		Generator: &spec.PerformanceTestResult_Generator{
 			Name: g.Name, Version: g.Version, Host: g.Host, Cpus: int32(g.CPUs),
