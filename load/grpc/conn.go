@@ -1,6 +1,7 @@
 package grpc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,7 +24,8 @@ import (
 
 // ErrNotGRPC is wrapped by the error of a call whose peer answered, but not
 // as a gRPC server does: not HTTP/2 at all (an HTTP/1.1 server, TLS on a
-// grpc:// URL), or HTTP/2 without a gRPC status.
+// grpc:// URL, a TLS server that does not offer HTTP/2 on a grpcs:// URL),
+// or HTTP/2 without a gRPC status.
 var ErrNotGRPC = errors.New("the server does not speak gRPC")
 
 // CallError is a call that ended without a status from the server. Code and
@@ -37,6 +39,9 @@ type CallError struct {
 	Err          error
 	// Timeout is the call deadline when the call ran out of it.
 	Timeout time.Duration
+	// Answer says, when Err wraps ErrNotGRPC, what answered instead of a
+	// gRPC server.
+	Answer string
 }
 
 func (e *CallError) Error() string {
@@ -44,7 +49,11 @@ func (e *CallError) Error() string {
 	fmt.Fprintf(&b, "grpc: %s%s: ", e.Addr, e.Method)
 	switch {
 	case errors.Is(e.Err, ErrNotGRPC):
-		fmt.Fprintf(&b, "%v: it answered, but not as a gRPC server does (is it a gRPC server, and plaintext or TLS as the scheme says, grpc:// or grpcs://?): %s", ErrNotGRPC, e.Message)
+		answer := e.Answer
+		if answer == "" {
+			answer = "it answered, but not as a gRPC server does: " + e.Message
+		}
+		fmt.Fprintf(&b, "%v: %s", ErrNotGRPC, answer)
 		return b.String()
 	case e.Timeout > 0:
 		fmt.Fprintf(&b, "no answer within the %v deadline", e.Timeout)
@@ -67,14 +76,19 @@ func (e *CallError) GRPCStatus() *status.Status { return status.New(e.Code, e.Me
 
 // channel is one grpc.ClientConn, shared by Streams Conns. It remembers the
 // last network error of its connection, because grpc-go reports those only
-// as text inside a status.
+// as text inside a status, and the first bytes the server sent on its
+// latest connection, to say what answered when that was not HTTP/2.
 type channel struct {
-	idx    int
-	addr   string
-	cc     *grpc.ClientConn
-	refs   int // guarded by Driver.mu
-	netErr atomic.Pointer[error]
+	idx      int
+	addr     string
+	cc       *grpc.ClientConn
+	refs     int // guarded by Driver.mu
+	netErr   atomic.Pointer[error]
+	greeting atomic.Pointer[[]byte]
 }
+
+// maxGreeting bounds the bytes a channel keeps of what a server sent first.
+const maxGreeting = 512
 
 // dial is the channel's dialer: a plain TCP dial that records its failures.
 func (ch *channel) dial(ctx context.Context, addr string) (net.Conn, error) {
@@ -98,14 +112,21 @@ func (ch *channel) lastErr() error {
 }
 
 // recordingConn records the read error that broke a connection, so that a
-// call failed by it wraps it (io.EOF, ECONNRESET).
+// call failed by it wraps it (io.EOF, ECONNRESET), and the result of its
+// first read (see channel.greeting).
 type recordingConn struct {
 	net.Conn
-	ch *channel
+	ch   *channel
+	read bool // the first Read has returned
 }
 
 func (c *recordingConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
+	if !c.read {
+		c.read = true
+		g := bytes.Clone(b[:min(n, maxGreeting)])
+		c.ch.greeting.Store(&g)
+	}
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		e := fmt.Errorf("read from %s: %w", c.ch.addr, err)
 		c.ch.netErr.Store(&e)
@@ -209,6 +230,74 @@ func (ch *channel) failure(ctx context.Context, d *Driver) error {
 	return d.callError(ctx, pastDeadline(cctx), ch, err)
 }
 
+// check makes one call of the method to find out whether the server speaks
+// gRPC at all. The call ends as soon as the response headers are in: a
+// server-streaming method need not run its course. Its channel is channel
+// 0, which the first Open then uses.
+//
+// Only a peer that answers, but not as a gRPC server does, is an error
+// (wrapping ErrNotGRPC). Any gRPC status is an answer, UNIMPLEMENTED from
+// a server without the health service too. A server that cannot be reached
+// or does not answer in time is left to Open, where the engine tells an
+// unreachable target from one that fails.
+func (d *Driver) check(ctx context.Context) error {
+	ch, err := d.newChannel(0)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.chans[0] = ch
+	d.mu.Unlock()
+	err = ch.waitReady(ctx, d)
+	if err == nil {
+		var st callState
+		cctx := context.WithValue(ctx, stateKey{}, &st)
+		if d.md != nil {
+			cctx = metadata.NewOutgoingContext(cctx, d.md)
+		}
+		cctx, cancel := context.WithTimeout(cctx, d.timeout)
+		err = d.firstAnswer(cctx, ch)
+		if err != nil && !st.trailer.Load() {
+			err = d.callError(ctx, pastDeadline(cctx), ch, err)
+		} else {
+			err = nil
+		}
+		cancel() // ends the call if it is still going
+	}
+	if errors.Is(err, ErrNotGRPC) {
+		return err
+	}
+	return nil
+}
+
+// firstAnswer starts a call of the method and waits for the response
+// headers, or for the end of a call that has none. It returns nil for
+// gRPC response headers, else the call's error.
+func (d *Driver) firstAnswer(ctx context.Context, ch *channel) error {
+	cs, err := ch.cc.NewStream(ctx, &d.desc, d.method)
+	if err != nil {
+		return err
+	}
+	// io.EOF means the server has ended the call already; RecvMsg then
+	// returns its status.
+	if err := cs.SendMsg(&d.req); err != nil && err != io.EOF {
+		return err
+	}
+	if err := cs.CloseSend(); err != nil {
+		return err
+	}
+	// grpc-go hands over headers only when they are gRPC's; for a call
+	// that ended without them, RecvMsg has the status.
+	if md, _ := cs.Header(); md != nil {
+		return nil
+	}
+	var reply rawReply
+	if err := cs.RecvMsg(&reply); err != nil && err != io.EOF {
+		return err
+	}
+	return nil
+}
+
 // Conn is one call at a time on a channel. It is used by one goroutine at a
 // time, as load.Conn requires.
 type Conn struct {
@@ -309,21 +398,89 @@ func (d *Driver) callError(ctx context.Context, timedOut bool, ch *channel, err 
 		}
 	case timedOut:
 		ce.Err, ce.Timeout = context.DeadlineExceeded, d.timeout
-	case notGRPC(st.Message()):
+	case notGRPC(st.Message(), d.tlsConfig != nil):
 		ce.Err = ErrNotGRPC
+		ce.Answer = d.describeAnswer(ch, st.Message())
 	case st.Code() == codes.Unavailable:
 		ce.Err = ch.lastErr()
+		if answer := noHTTP2(ce.Err); answer != "" {
+			// Still the TLS error too, for load.Classify.
+			ce.Err = fmt.Errorf("%w: %w", ErrNotGRPC, ce.Err)
+			ce.Answer = answer
+		}
 	}
 	return ce
 }
 
+// describeAnswer says, for the message of a status that notGRPC
+// recognises, what answered instead of a gRPC server. A preface error
+// comes only from a plaintext connection, whose first bytes from the
+// server ch has kept.
+func (d *Driver) describeAnswer(ch *channel, msg string) string {
+	msg = strings.ReplaceAll(msg, "transport: ", "")
+	if !strings.Contains(msg, "error reading server preface") {
+		// HTTP/2, but the headers are not gRPC's. grpc-go appends up to
+		// a few KiB of the body on a line of its own.
+		if head, body, ok := strings.Cut(msg, "\ndata: "); ok {
+			if len(body) > 200 {
+				body = body[:200] + "..."
+			}
+			msg = head + "; body " + body
+		}
+		return "an HTTP/2 server answered, but not with gRPC: " + msg
+	}
+	var g []byte
+	if p := ch.greeting.Load(); p != nil {
+		g = *p
+	}
+	switch {
+	case bytes.HasPrefix(g, []byte("HTTP/")):
+		status, rest, _ := bytes.Cut(g, []byte("\r\n"))
+		answer := fmt.Sprintf("an HTTP/1 server answered %q", status)
+		if _, body, ok := bytes.Cut(rest, []byte("\r\n\r\n")); ok {
+			if line, _, _ := bytes.Cut(body, []byte("\n")); len(bytes.TrimSpace(line)) > 0 {
+				answer += fmt.Sprintf(" (%q)", bytes.TrimSpace(line))
+			}
+		}
+		return answer + " to an HTTP/2 connection: gRPC needs HTTP/2 (with TLS, use grpcs://)"
+	case len(g) >= 2 && (g[0] == 0x15 || g[0] == 0x16) && g[1] == 0x03:
+		return "a TLS server answered the plaintext connection: use grpcs://"
+	case len(g) == 0:
+		return "it closed the connection without answering the HTTP/2 preface, as a TLS server does on a plaintext connection (with TLS, use grpcs://): " + msg
+	}
+	return fmt.Sprintf("it answered %q, which is not HTTP/2: %s", g[:min(len(g), 64)], msg)
+}
+
+// noHTTP2 says what answered when err is a TLS handshake that failed
+// because the server offers no HTTP/2: it refused ALPN "h2" with a
+// no_application_protocol alert, or chose no protocol at all, which
+// grpc-go refuses. It returns "" for any other error.
+func noHTTP2(err error) string {
+	if err == nil {
+		return ""
+	}
+	const what = `a TLS server that does not offer HTTP/2 answered (an HTTPS server for HTTP/1.1 only?): `
+	switch msg := err.Error(); {
+	case strings.Contains(msg, "tls: no application protocol"):
+		return what + `it refused ALPN protocol "h2", which gRPC needs (` + msg + ")"
+	case strings.Contains(msg, "missing selected ALPN property"):
+		return what + `it chose no ALPN protocol, where gRPC needs "h2"`
+	}
+	return ""
+}
+
 // notGRPC recognises the messages grpc-go gives when the peer answers
-// something other than gRPC: bytes that are not an HTTP/2 server preface
-// (an HTTP/1.1 server, a TLS server), or an HTTP/2 response without gRPC's
-// content type.
-func notGRPC(msg string) bool {
+// something other than gRPC: an HTTP/2 response without gRPC's content
+// type, or, on a plaintext connection, bytes that are not an HTTP/2 server
+// preface (an HTTP/1.1 server, a TLS server). Over TLS, the server has
+// agreed to HTTP/2 already (ALPN "h2"); a missing preface there is a TLS
+// failure (an alert such as "certificate required") or a broken
+// connection, not another protocol.
+func notGRPC(msg string, tls bool) bool {
+	if strings.Contains(msg, "error reading server preface") {
+		return !tls
+	}
 	for _, s := range []string{
-		"error reading server preface",
 		"unexpected HTTP status code received from server",
 		"received unexpected content-type",
 		"malformed header: missing HTTP content-type",

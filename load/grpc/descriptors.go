@@ -22,6 +22,13 @@ import (
 // ones: a service of the user's own could differ from any copy we hold.
 var builtinServices = [...]string{"grpc.health.v1.Health"}
 
+// usesReflection reports whether resolveMethod has to ask the server's
+// reflection service for the descriptor of service, rather than find it in
+// the given files or the built-in descriptors.
+func usesReflection(cfg Config, service string) bool {
+	return len(cfg.Protosets) == 0 && len(cfg.Protos) == 0 && !slices.Contains(builtinServices[:], service)
+}
+
 // resolveMethod finds the descriptor of the endpoint's method, and the
 // files it came from (for Any types in the request).
 func resolveMethod(ctx context.Context, d *Driver, cfg Config, ep endpoint) (protoreflect.MethodDescriptor, *protoregistry.Files, error) {

@@ -10,6 +10,12 @@
 //
 // Without a port, grpc:// uses 80 and grpcs:// 443.
 //
+// A URL without a method calls the standard health check, whose descriptor
+// is built in. A gRPC server without the health service is a target all
+// the same: it answers UNIMPLEMENTED, and the run counts every call as
+// failed with code 12 (Unimplemented). Name a method in the URL to load
+// the server with calls it serves.
+//
 // # Requests
 //
 // load.Options.Body is the request message as JSON (protojson: field names
@@ -46,6 +52,21 @@
 // the net/syscall error of a failed dial or read (errors.Is(err,
 // syscall.ECONNREFUSED)), a *tls.* error, context.DeadlineExceeded for the
 // call's deadline, or ErrNotGRPC.
+//
+// New finds out whether the server speaks gRPC at all: reflection does,
+// and when the descriptor comes from elsewhere (a URL without a method,
+// descriptor files), New makes one call of the method, ended as soon as
+// the response headers arrive. A server that answers, but not as a gRPC
+// server does, makes New fail with a *CallError wrapping ErrNotGRPC that
+// says what answered: an HTTP/1 server (its status line), an HTTP/2
+// server's response that is not gRPC (its status, content type and the
+// start of its body), a TLS server on a grpc:// URL, a TLS server that
+// does not offer HTTP/2 (ALPN "h2") on a grpcs:// URL. That error is no
+// connect error (load.IsConnectError), so the caller can report bad input
+// rather than an unreachable target; smp run exits 2. Any gRPC status,
+// UNIMPLEMENTED included, passes; a server that cannot be reached or does
+// not answer within the timeout is left to Open. The call's connection is
+// the one the first Open uses.
 //
 // # additional_options
 //
@@ -177,6 +198,11 @@ func parseURL(raw string) (endpoint, error) {
 // the server's reflection service, New connects to the server (within ctx
 // and opts.Timeout); a failure to connect then wraps the net error, so that
 // load.IsConnectError tells an unreachable target from bad input.
+//
+// Otherwise New makes one call of the method (see check), so that a server
+// that answers, but not as a gRPC server does, is an error wrapping
+// ErrNotGRPC here rather than a run of failed calls. That call's connection
+// is the one the first Open uses.
 func New(ctx context.Context, opts load.Options, cfg Config) (*Driver, error) {
 	ep, err := parseURL(opts.URL)
 	if err != nil {
@@ -278,6 +304,15 @@ func New(ctx context.Context, opts load.Options, cfg Config) (*Driver, error) {
 		return nil, err
 	}
 	d.req = newRawMessage(body)
+	// Reflection has shown that the server speaks gRPC; without it, New
+	// has not talked to the server yet, and a non-gRPC server would
+	// answer every call of the run with an error instead.
+	if !usesReflection(cfg, ep.service) {
+		if err := d.check(ctx); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
 	return d, nil
 }
 

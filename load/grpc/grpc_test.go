@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -372,46 +374,181 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// TestNotGRPC points the driver at servers that are not gRPC servers.
+// TestNotGRPC points the driver at servers that are not gRPC servers. New
+// finds out and says what answered: by reflection when the URL names a
+// method, else by a first call (of the health check, or of a method whose
+// descriptor comes from files). None of it is a connect error, so that
+// smprun reports bad input rather than an unreachable target.
 func TestNotGRPC(t *testing.T) {
 	hello := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "hello") })
 	h1 := httptest.NewServer(hello)
 	t.Cleanup(h1.Close)
 	h2 := httptest.NewServer(h2c.NewHandler(hello, &http2.Server{}))
 	t.Cleanup(h2.Close)
-	grpcTLS := startLab(t, labOptions{health: true, tls: &tls.Config{Certificates: []tls.Certificate{newCerts(t).server}}})
+	https := func(withHTTP2 bool) *httptest.Server {
+		s := httptest.NewUnstartedServer(hello)
+		s.EnableHTTP2 = withHTTP2                      // else ALPN http/1.1 only
+		s.Config.ErrorLog = log.New(io.Discard, "", 0) // the failed handshakes
+		s.StartTLS()
+		t.Cleanup(s.Close)
+		return s
+	}
+	https1, https2 := https(false), https(true)
+	cert := newCerts(t).server
+	grpcTLS := startLab(t, labOptions{health: true, tls: &tls.Config{Certificates: []tls.Certificate{cert}}})
+	noALPN := startTLSSilent(t, cert)
+	// A TLS server that answers a record it cannot read with a fatal
+	// alert (protocol_version) and hangs up, and a server of another
+	// protocol that speaks first.
+	tlsAlert := startRaw(t, []byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46}, true)
+	ssh := startRaw(t, []byte("SSH-2.0-OpenSSH_9.6\r\n"), false)
+	_, protoPath := labFiles(t, t.TempDir())
+	host := func(s *httptest.Server) string { return s.Listener.Addr().String() }
+
 	cases := []struct {
-		name, addr string
+		name, url string
+		answer    []string // what the error says answered
 	}{
-		{"HTTP/1.1 server", strings.TrimPrefix(h1.URL, "http://")},
-		{"HTTP/2 server", strings.TrimPrefix(h2.URL, "http://")},
-		{"TLS server on grpc://", grpcTLS.addr},
+		{"HTTP/1.1 server", "grpc://" + host(h1), []string{`an HTTP/1 server answered "HTTP/1.1 200 OK" ("hello")`, "gRPC needs HTTP/2"}},
+		{"h2c server", "grpc://" + host(h2), []string{"an HTTP/2 server answered, but not with gRPC", "200 (OK)", `content-type "text/plain; charset=utf-8"`, `body "hello\n"`}},
+		{"HTTPS server on grpc://", "grpc://" + host(https1), []string{"closed the connection without answering the HTTP/2 preface", "use grpcs://"}},
+		{"gRPC TLS server on grpc://", "grpc://" + grpcTLS.addr, []string{"closed the connection without answering the HTTP/2 preface", "use grpcs://"}},
+		{"HTTP/1.1 TLS server on grpcs://", "grpcs://" + host(https1), []string{"a TLS server that does not offer HTTP/2", "no application protocol"}},
+		{"HTTP/2 TLS server on grpcs://", "grpcs://" + host(https2), []string{"an HTTP/2 server answered, but not with gRPC", `content-type "text/plain; charset=utf-8"`}},
+		{"TLS server without ALPN on grpcs://", "grpcs://" + noALPN, []string{"a TLS server that does not offer HTTP/2", `chose no ALPN protocol`}},
+		{"TLS alert on grpc://", "grpc://" + tlsAlert, []string{"a TLS server answered the plaintext connection: use grpcs://"}},
+		{"SSH server", "grpc://" + ssh, []string{`it answered "SSH-2.0-OpenSSH_9.6\r\n", which is not HTTP/2`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-			defer cancel()
-			// With reflection, New finds out.
-			_, err := New(ctx, load.Options{URL: "grpc://" + tc.addr + "/" + labUnary, Timeout: testTimeout}, Config{})
-			checkNotGRPC(t, err)
-			// Without, the first Open (the engine's probe) does.
-			d := newDriver(t, load.Options{URL: "grpc://" + tc.addr}, Config{})
-			c, err := d.Open(ctx)
-			if err == nil {
-				// An HTTP/2 server gets as far as answering a call.
-				defer c.Close()
-				_, err = c.Do(ctx)
+			tlsOpts := strings.HasPrefix(tc.url, "grpcs:")
+			for _, v := range []struct {
+				how, path string
+				cfg       Config
+			}{
+				{"reflection", "/" + labUnary, Config{}},
+				{"health check", "", Config{}},
+				{"method from files", "/" + labUnary, Config{Protos: StringList{protoPath}}},
+			} {
+				ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+				start := time.Now()
+				d, err := New(ctx, load.Options{URL: tc.url + v.path, Timeout: testTimeout, InsecureSkipVerify: tlsOpts}, v.cfg)
+				cancel()
+				if err == nil {
+					d.Close()
+					t.Errorf("%s: New succeeded", v.how)
+					continue
+				}
+				checkNotGRPC(t, err, tc.answer...)
+				if load.IsConnectError(err) {
+					t.Errorf("%s: %v is a connect error", v.how, err)
+				}
+				if took := time.Since(start); took > testTimeout/2 {
+					t.Errorf("%s: New took %v", v.how, took)
+				}
 			}
-			checkNotGRPC(t, err)
 		})
 	}
 }
 
-func checkNotGRPC(t *testing.T, err error) {
+// startTLSSilent starts a TLS server on 127.0.0.1 that offers no ALPN
+// protocol and, after the handshake, neither sends nor answers anything.
+func startTLSSilent(t *testing.T, cert tls.Certificate) string {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(testTimeout))
+				_, _ = io.Copy(io.Discard, c) // handshakes; ends when the client hangs up
+			})
+		}
+	})
+	return ln.Addr().String()
+}
+
+// startRaw starts a TCP server on 127.0.0.1 that sends greeting to every
+// connection, then ends its side of it (when hangUp is set), and reads
+// until the client hangs up.
+func startRaw(t *testing.T, greeting []byte, hangUp bool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(testTimeout))
+				if _, err := c.Write(greeting); err != nil {
+					return
+				}
+				if hangUp {
+					// A FIN, and no RST for the client's unread bytes.
+					_ = c.(*net.TCPConn).CloseWrite()
+				}
+				_, _ = io.Copy(io.Discard, c)
+			})
+		}
+	})
+	return ln.Addr().String()
+}
+
+func checkNotGRPC(t *testing.T, err error, answer ...string) {
 	t.Helper()
 	t.Log(err)
-	if !errors.Is(err, ErrNotGRPC) || !strings.Contains(fmt.Sprint(err), "not as a gRPC server does") {
+	if !errors.Is(err, ErrNotGRPC) || !strings.Contains(fmt.Sprint(err), "the server does not speak gRPC: ") {
 		t.Errorf("error %q does not say the server is not a gRPC server", err)
+	}
+	for _, a := range answer {
+		if !strings.Contains(fmt.Sprint(err), a) {
+			t.Errorf("error %q does not say %q", err, a)
+		}
+	}
+}
+
+// TestNoHealthService: a gRPC server without the health service is a
+// target all the same. New's first call finds UNIMPLEMENTED, a gRPC status,
+// and every call of the run counts it; the connection of New's call is the
+// first Open's.
+func TestNoHealthService(t *testing.T) {
+	s := startLab(t, labOptions{})
+	d := newDriver(t, load.Options{URL: "grpc://" + s.addr}, Config{})
+	if got := s.conns.Load(); got != 1 {
+		t.Errorf("New made %d connections, want 1", got)
+	}
+	c := openConn(t, d)
+	for range 3 {
+		out, err := do(t, c)
+		if want := (load.Outcome{Code: int(codes.Unimplemented), Failed: true}); err != nil || out != want {
+			t.Fatalf("got %+v, %v; want %+v", out, err, want)
+		}
+	}
+	if got := s.conns.Load(); got != 1 {
+		t.Errorf("New, Open and calls made %d connections, want 1", got)
 	}
 }
 
