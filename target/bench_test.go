@@ -57,6 +57,25 @@ func TestHTTP1HotPathNoAllocs(t *testing.T) {
 	}
 }
 
+// TestHTTP1DelayedNoAllocs guards the delayed path: a request that waits
+// out a delay on the delayClock allocates nothing either, once the
+// connection's sleeper is set up.
+func TestHTTP1DelayedNoAllocs(t *testing.T) {
+	s := startTarget(t, Config{HTTP: anyPort, Defaults: Behavior{Size: 100, Delay: FixedDelay(20 * time.Microsecond)}})
+	const n = 100
+	stream := []byte(strings.Repeat(wrkRequest, n))
+	hc, mc := newMemH1(t, s, stream)
+	hc.serve()
+	allocs := testing.AllocsPerRun(10, func() {
+		mc.r.Reset(stream)
+		hc.br.Reset(mc)
+		hc.serve()
+	})
+	if per := allocs / n; per > 0.01 {
+		t.Errorf("%.2f allocations per delayed request", per)
+	}
+}
+
 // BenchmarkHTTP1Serve measures the user-space cost of one pipelined
 // request (ns/op is per request) on the fast path (no system calls: see bench.sh for the
 // end-to-end figure against net/http).

@@ -49,6 +49,10 @@
 //	lognormal:2ms,10ms  lognormal with median 2ms and 99th percentile 10ms
 //	1ms:90,50ms:10      weighted list of fixed delays (weights are relative)
 //
+// On Linux a delay is timed by a timerfd and is answered within a few tens
+// of microseconds of its due time; elsewhere Go's timers may add up to a
+// millisecond on an idle server.
+//
 // TCP and UDP have no per-request parameters: each read (TCP) or datagram
 // (UDP) follows the defaults' delay and error rate; a TCP error is always a
 // reset, a UDP error is a missing echo.

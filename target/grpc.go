@@ -107,7 +107,7 @@ func (g *grpcService) end() {
 func (g *grpcService) step(ctx context.Context, b *Behavior) error {
 	s := g.s
 	o := b.draw()
-	if !sleep(o.delay, ctx.Done(), s.done, nil) || !s.stall.wait(ctx.Done(), s.done, nil) {
+	if !s.clock.sleep(o.delay, ctx.Done(), s.done, nil) || !s.stall.wait(ctx.Done(), s.done, nil) {
 		if ctx.Err() != nil {
 			return status.FromContextError(ctx.Err()).Err()
 		}

@@ -69,7 +69,7 @@ func (s *Server) serveWorkloadHTTP2(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	o := b.draw()
-	if !sleep(o.delay, cancel, s.done, nil) || !s.stall.wait(cancel, s.done, nil) {
+	if !s.clock.sleep(o.delay, cancel, s.done, nil) || !s.stall.wait(cancel, s.done, nil) {
 		return
 	}
 	if o.reset {

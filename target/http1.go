@@ -38,7 +38,8 @@ type h1conn struct {
 	br      *bufio.Reader
 	bw      *bufio.Writer
 	req     request
-	timer   *time.Timer
+	timer   *time.Timer // for stalls
+	sleeper sleeper     // for delays
 	head    []byte
 	body    []byte
 	unknown unknownList
@@ -210,7 +211,7 @@ func (hc *h1conn) answer(st *defaultsState, b *Behavior, overridden bool, body [
 			return err
 		}
 	}
-	if !sleep(o.delay, nil, s.done, hc.timer) || !s.stall.wait(nil, s.done, hc.timer) {
+	if !s.clock.sleep(o.delay, nil, s.done, &hc.sleeper) || !s.stall.wait(nil, s.done, hc.timer) {
 		return errConnDone
 	}
 	if o.reset {

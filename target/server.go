@@ -39,6 +39,7 @@ type Server struct {
 	defaults atomic.Pointer[defaultsState]
 	adm      *admission // nil without Capacity and MaxRPS
 	stall    *stallGate
+	clock    *delayClock // response delays
 	conns    *connSet
 	counters *counters
 	filler   []byte
@@ -94,6 +95,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.closeListeners()
 		return nil, err
 	}
+	// After the last error return: the clock may hold a timerfd and a
+	// goroutine, which Close releases.
+	s.clock = newDelayClock()
 	s.serve()
 	go func() {
 		select {
@@ -269,6 +273,7 @@ func (s *Server) Close() error {
 		}
 		s.conns.shut()
 		s.wg.Wait()
+		s.clock.close()
 		if s.adm != nil && s.adm.timer != nil {
 			s.adm.timer.Stop()
 		}

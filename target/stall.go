@@ -76,8 +76,10 @@ func (g *stallGate) wait(cancel, done <-chan struct{}, t *time.Timer) bool {
 	}
 }
 
-// sleep waits for d, or until cancel or done closes (false). t is a stopped
-// timer the caller may reuse; nil makes one.
+// sleep waits for d on a Go timer, or until cancel or done closes (false).
+// t is a stopped timer the caller may reuse; nil makes one. It is for
+// back-offs, which need no precision; response delays use the server's
+// delayClock.
 func sleep(d time.Duration, cancel, done <-chan struct{}, t *time.Timer) bool {
 	if d <= 0 {
 		return true

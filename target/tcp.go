@@ -14,9 +14,10 @@ const tcpBufSize = 32 << 10
 // resets the connection too.
 func (s *Server) serveTCP(c net.Conn) {
 	buf := make([]byte, tcpBufSize)
-	t := time.NewTimer(time.Hour)
+	t := time.NewTimer(time.Hour) // for stalls
 	t.Stop()
 	defer t.Stop()
+	var sl sleeper // for delays
 	for {
 		n, err := c.Read(buf)
 		if n > 0 {
@@ -26,7 +27,7 @@ func (s *Server) serveTCP(c net.Conn) {
 				return
 			}
 			s.counters.inFlight.Add(1)
-			ok := s.echoTCP(c, buf[:n], t)
+			ok := s.echoTCP(c, buf[:n], &sl, t)
 			s.counters.inFlight.Add(-1)
 			if s.adm != nil {
 				s.adm.release()
@@ -41,10 +42,10 @@ func (s *Server) serveTCP(c net.Conn) {
 	}
 }
 
-func (s *Server) echoTCP(c net.Conn, msg []byte, t *time.Timer) bool {
+func (s *Server) echoTCP(c net.Conn, msg []byte, sl *sleeper, t *time.Timer) bool {
 	b := &s.defaults.Load().b
 	o := b.draw()
-	if !sleep(o.delay, nil, s.done, t) || !s.stall.wait(nil, s.done, t) {
+	if !s.clock.sleep(o.delay, nil, s.done, sl) || !s.stall.wait(nil, s.done, t) {
 		return false
 	}
 	if o.fail {

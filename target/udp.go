@@ -75,7 +75,7 @@ func (s *Server) echoUDP(pc *net.UDPConn, b *Behavior, msg []byte, addr netip.Ad
 		}
 	}()
 	o := b.draw()
-	if !sleep(o.delay, nil, s.done, nil) || !s.stall.wait(nil, s.done, nil) {
+	if !s.clock.sleep(o.delay, nil, s.done, nil) || !s.stall.wait(nil, s.done, nil) {
 		return
 	}
 	if o.fail {
