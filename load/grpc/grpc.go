@@ -90,14 +90,12 @@ package grpc
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"maps"
 	"net"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -464,32 +462,9 @@ func decodeBase64(s string) ([]byte, error) {
 
 // newTLSConfig builds the client TLS configuration from the TLS options.
 func newTLSConfig(opts load.Options, serverName string) (*tls.Config, error) {
-	cfg := &tls.Config{
-		ServerName:         serverName,
-		InsecureSkipVerify: opts.InsecureSkipVerify,
-		// Reconnects resume the session instead of a full handshake.
-		ClientSessionCache: tls.NewLRUClientSessionCache(0),
-	}
-	if opts.CAFile != "" {
-		pem, err := os.ReadFile(opts.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("grpc: read CA file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("grpc: no PEM certificates found in CA file %s", opts.CAFile)
-		}
-		cfg.RootCAs = pool
-	}
-	if (opts.CertFile == "") != (opts.KeyFile == "") {
-		return nil, errors.New("grpc: a client certificate needs both CertFile and KeyFile")
-	}
-	if opts.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(opts.CertFile, opts.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("grpc: load client certificate: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
+	cfg, err := opts.TLSConfig(serverName)
+	if err != nil {
+		return nil, fmt.Errorf("grpc: %w", err)
 	}
 	return cfg, nil
 }

@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -22,7 +21,6 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -251,34 +249,9 @@ func cookieHeader(header string, cookies map[string]string) (string, error) {
 
 // newTLSConfig builds the client TLS configuration from the TLS options.
 func newTLSConfig(opts load.Options, serverName string) (*tls.Config, error) {
-	cfg := &tls.Config{
-		ServerName:         serverName,
-		InsecureSkipVerify: opts.InsecureSkipVerify,
-		NextProtos:         []string{"http/1.1"},
-		// Reconnects (after Connection: close or an error) resume the
-		// session instead of paying for a full handshake each time.
-		ClientSessionCache: tls.NewLRUClientSessionCache(0),
-	}
-	if opts.CAFile != "" {
-		pem, err := os.ReadFile(opts.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("http1: read CA file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("http1: no PEM certificates found in CA file %s", opts.CAFile)
-		}
-		cfg.RootCAs = pool
-	}
-	if (opts.CertFile == "") != (opts.KeyFile == "") {
-		return nil, errors.New("http1: a client certificate needs both CertFile and KeyFile")
-	}
-	if opts.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(opts.CertFile, opts.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("http1: load client certificate: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
+	cfg, err := opts.TLSConfig(serverName, "http/1.1")
+	if err != nil {
+		return nil, fmt.Errorf("http1: %w", err)
 	}
 	return cfg, nil
 }

@@ -10,7 +10,6 @@ package http2
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -19,7 +18,6 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -388,33 +386,9 @@ func cookieHeader(header string, cookies map[string]string) (string, error) {
 
 // newTLSConfig builds the client TLS configuration from the TLS options.
 func newTLSConfig(opts load.Options, serverName string) (*tls.Config, error) {
-	cfg := &tls.Config{
-		ServerName:         serverName,
-		InsecureSkipVerify: opts.InsecureSkipVerify,
-		NextProtos:         []string{http2.NextProtoTLS},
-		// Reconnects resume the session instead of a full handshake.
-		ClientSessionCache: tls.NewLRUClientSessionCache(0),
-	}
-	if opts.CAFile != "" {
-		pem, err := os.ReadFile(opts.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("http2: read CA file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("http2: no PEM certificates found in CA file %s", opts.CAFile)
-		}
-		cfg.RootCAs = pool
-	}
-	if (opts.CertFile == "") != (opts.KeyFile == "") {
-		return nil, errors.New("http2: a client certificate needs both CertFile and KeyFile")
-	}
-	if opts.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(opts.CertFile, opts.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("http2: load client certificate: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
+	cfg, err := opts.TLSConfig(serverName, http2.NextProtoTLS)
+	if err != nil {
+		return nil, fmt.Errorf("http2: %w", err)
 	}
 	return cfg, nil
 }
