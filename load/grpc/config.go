@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
+
+	"github.com/smp-project/smp/load"
 )
 
 // Config holds the gRPC options that load.Options has no field for; they
@@ -53,35 +54,13 @@ const optionKeys = "protoset, proto, import_paths, authority, server_name, max_r
 // config's additional_options; "" or "null" means none.
 func ParseOptions(additionalOptionsJSON string) (Config, error) {
 	var cfg Config
-	s := strings.TrimSpace(additionalOptionsJSON)
-	if s == "" || s == "null" {
-		return cfg, nil
-	}
-	dec := json.NewDecoder(strings.NewReader(s))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
-		return Config{}, fmt.Errorf("grpc: additional_options: %w (known keys: %s)", jsonError(err), optionKeys)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return Config{}, errors.New("grpc: additional_options: trailing data after the JSON object")
+	if err := load.DecodeOptions(additionalOptionsJSON, &cfg, optionKeys); err != nil {
+		return Config{}, fmt.Errorf("grpc: %w", err)
 	}
 	if err := cfg.check(); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
-}
-
-// jsonError makes encoding/json's messages about Config read like the
-// options' documentation.
-func jsonError(err error) error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) && te.Field != "" {
-		return fmt.Errorf("%s: want a %s, got a JSON %s", te.Field, te.Type, te.Value)
-	}
-	if m := err.Error(); strings.HasPrefix(m, "json: unknown field ") {
-		return errors.New("unknown key " + strings.TrimPrefix(m, "json: unknown field "))
-	}
-	return err
 }
 
 func (c *Config) check() error {

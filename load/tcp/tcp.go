@@ -38,13 +38,11 @@ package tcp
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -87,33 +85,13 @@ const optionKeys = "response_bytes, delimiter, max_response_bytes, connection_pe
 // config's additional_options; "" or "null" means none.
 func ParseOptions(additionalOptionsJSON string) (Config, error) {
 	var cfg Config
-	s := strings.TrimSpace(additionalOptionsJSON)
-	if s == "" || s == "null" {
-		return cfg, nil
-	}
-	dec := json.NewDecoder(strings.NewReader(s))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
-		return Config{}, fmt.Errorf("tcp: additional_options: %w (known keys: %s)", jsonError(err), optionKeys)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return Config{}, errors.New("tcp: additional_options: trailing data after the JSON object")
+	if err := load.DecodeOptions(additionalOptionsJSON, &cfg, optionKeys); err != nil {
+		return Config{}, fmt.Errorf("tcp: %w", err)
 	}
 	if err := cfg.check(); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
-}
-
-func jsonError(err error) error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) && te.Field != "" {
-		return fmt.Errorf("%s: want a %s, got a JSON %s", te.Field, te.Type, te.Value)
-	}
-	if m := err.Error(); strings.HasPrefix(m, "json: unknown field ") {
-		return errors.New("unknown key " + strings.TrimPrefix(m, "json: unknown field "))
-	}
-	return err
 }
 
 func (c *Config) check() error {
