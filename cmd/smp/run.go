@@ -14,6 +14,7 @@ import (
 
 	"github.com/smp-project/smp/load"
 	"github.com/smp-project/smp/load/smprun"
+	"github.com/smp-project/smp/meshery"
 	"github.com/smp-project/smp/report"
 	"github.com/smp-project/smp/spec"
 	"github.com/smp-project/smp/stats"
@@ -287,9 +288,13 @@ func (fl *runFlags) variantList(cmd *cobra.Command, s smprun.Settings, urls []st
 	return []smprun.Variant{v}, err
 }
 
-// loadConfig loads an SMP test config (or a Meshery file) and prints its
-// notes.
+// loadConfig loads an SMP test config (or a Meshery file, or a Meshery
+// performance profile, so that a Meshery user can rerun a profile as it is)
+// and prints its notes.
 func loadConfig(cmd *cobra.Command, file string) (*spec.PerformanceTestConfig, *spec.ServiceMesh, error) {
+	if data, err := os.ReadFile(file); err == nil && meshery.IsProfile(data) {
+		return loadProfile(cmd, file, data)
+	}
 	doc, err := spec.LoadFile(file)
 	if err != nil {
 		return nil, nil, badInput(err)
@@ -301,6 +306,26 @@ func loadConfig(cmd *cobra.Command, file string) (*spec.PerformanceTestConfig, *
 		fmt.Fprintf(cmd.ErrOrStderr(), "%s: note: %s\n", file, n)
 	}
 	return doc.Config, doc.Mesh, nil
+}
+
+// loadProfile converts the one Meshery performance profile in a file.
+func loadProfile(cmd *cobra.Command, file string, data []byte) (*spec.PerformanceTestConfig, *spec.ServiceMesh, error) {
+	profiles, err := meshery.Parse(data, file)
+	if err != nil {
+		return nil, nil, badInput(err)
+	}
+	prof, err := meshery.Select(profiles, "")
+	if err != nil {
+		return nil, nil, badInput(fmt.Errorf("%s: %w (smp import --profile NAME writes one as an SMP config)", file, err))
+	}
+	cfg, notes, err := prof.Config()
+	if err != nil {
+		return nil, nil, badInput(err)
+	}
+	for _, n := range notes {
+		fmt.Fprintf(cmd.ErrOrStderr(), "%s: note: %s\n", file, n)
+	}
+	return cfg, cfg.GetMesh(), nil
 }
 
 // settings turns the flags the user set into overrides; flags left at
