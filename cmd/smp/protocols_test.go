@@ -69,6 +69,11 @@ func TestRunProtocols(t *testing.T) {
 			if r.GetRequests().GetTotal() != 100 || r.GetRequests().GetErrors() != 0 {
 				t.Errorf("requests %v, errors %v; want 100 without errors", r.GetRequests(), r.GetErrors())
 			}
+			// TCP and UDP have no status codes: none is reported, rather
+			// than the drivers' code 0.
+			if noCodes := tt.served == "tcp" || tt.served == "udp"; noCodes != (len(r.GetStatusCodes()) == 0) {
+				t.Errorf("status codes %v for %s", r.GetStatusCodes(), tt.served)
+			}
 			if tt.served == "" {
 				return
 			}

@@ -23,6 +23,7 @@ func Execute(ctx context.Context, cfg *spec.PerformanceTestConfig, po PlanOption
 	if err != nil {
 		return nil, nil, err
 	}
+	dropCodes(res, plan.Protocols)
 	out, err := Result(res, cfg, plan.Protocols, ro)
 	if err != nil {
 		return res, nil, fmt.Errorf("convert the result: %w", err)
@@ -38,4 +39,20 @@ func ProgressLine(p load.Progress) string {
 	return fmt.Sprintf("%5.1fs/%s  %9.1f req/s  %d requests  %d errors  p99 %.3f ms",
 		p.Elapsed.Seconds(), p.Duration.Round(time.Second), p.Rate, p.Requests, p.Errors,
 		float64(p.P99)/float64(time.Millisecond))
+}
+
+// dropCodes removes the status codes of clients whose protocol has none
+// (TCP, UDP): their drivers report code 0, which would read as a status.
+func dropCodes(res *load.Result, protocols []string) {
+	all := len(res.Clients) > 0
+	for i := range res.Clients {
+		if i < len(protocols) && (protocols[i] == ProtoTCP || protocols[i] == ProtoUDP) {
+			res.Clients[i].Codes = map[int]int64{}
+		} else {
+			all = false
+		}
+	}
+	if all {
+		res.Total.Codes = map[int]int64{}
+	}
 }

@@ -186,7 +186,11 @@ func runOnce(ctx context.Context, v Variant, ri RunInfo, progress func(RunInfo, 
 		return nil, err
 	}
 	defer plan.Close()
-	return load.Run(ctx, plan.Load)
+	res, err := load.Run(ctx, plan.Load)
+	if err == nil {
+		dropCodes(res, plan.Protocols)
+	}
+	return res, err
 }
 
 // outcome builds a variant's result from its runs. planned is the number
