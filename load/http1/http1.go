@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -50,31 +49,15 @@ var _ load.Driver = (*Driver)(nil)
 
 // New validates opts and prepares the request every Conn will send.
 func New(opts load.Options) (*Driver, error) {
-	u, err := url.Parse(opts.URL)
+	u, addr, err := load.ParseHTTPURL(opts.URL)
 	if err != nil {
-		return nil, fmt.Errorf("http1: parse URL: %w", err)
-	}
-	var defaultPort string
-	switch u.Scheme {
-	case "http":
-		defaultPort = "80"
-	case "https":
-		defaultPort = "443"
-	default:
-		return nil, fmt.Errorf("http1: unsupported URL scheme %q in %q (want http or https)", u.Scheme, u.Redacted())
-	}
-	if u.Hostname() == "" {
-		return nil, fmt.Errorf("http1: URL %q has no host", u.Redacted())
+		return nil, fmt.Errorf("http1: %w", err)
 	}
 	if opts.Timeout < 0 {
 		return nil, fmt.Errorf("http1: negative timeout %v", opts.Timeout)
 	}
-	port := u.Port()
-	if port == "" {
-		port = defaultPort
-	}
 	d := &Driver{
-		addr:    net.JoinHostPort(u.Hostname(), port),
+		addr:    addr,
 		timeout: opts.Timeout,
 	}
 	if d.timeout == 0 {

@@ -55,21 +55,9 @@ var _ load.Driver = (*Driver)(nil)
 
 // New validates opts and prepares the request every Conn will send.
 func New(opts load.Options) (*Driver, error) {
-	u, err := url.Parse(opts.URL)
+	u, addr, err := load.ParseHTTPURL(opts.URL)
 	if err != nil {
-		return nil, fmt.Errorf("http2: parse URL: %w", err)
-	}
-	var defaultPort string
-	switch u.Scheme {
-	case "http":
-		defaultPort = "80"
-	case "https":
-		defaultPort = "443"
-	default:
-		return nil, fmt.Errorf("http2: unsupported URL scheme %q in %q (want http or https)", u.Scheme, u.Redacted())
-	}
-	if u.Hostname() == "" {
-		return nil, fmt.Errorf("http2: URL %q has no host", u.Redacted())
+		return nil, fmt.Errorf("http2: %w", err)
 	}
 	if opts.Timeout < 0 {
 		return nil, fmt.Errorf("http2: negative timeout %v", opts.Timeout)
@@ -77,12 +65,8 @@ func New(opts load.Options) (*Driver, error) {
 	if opts.Streams < 0 {
 		return nil, fmt.Errorf("http2: negative streams per connection %d", opts.Streams)
 	}
-	port := u.Port()
-	if port == "" {
-		port = defaultPort
-	}
 	d := &Driver{
-		addr:    net.JoinHostPort(u.Hostname(), port),
+		addr:    addr,
 		body:    opts.Body,
 		timeout: opts.Timeout,
 		streams: max(opts.Streams, 1),
