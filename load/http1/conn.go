@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"sync"
 	"syscall"
 	"time"
 
@@ -27,24 +26,17 @@ type Conn struct {
 	d  *Driver
 	br *bufio.Reader
 
-	// mu guards nc against abort, which runs on another goroutine when the
-	// run's context is cancelled. The owning goroutine reads nc without the
-	// lock because it is the only writer.
-	mu sync.Mutex
-	nc net.Conn // nil when the next Do must reconnect
+	// link is the current connection (nil when the next Do must
+	// connect), interrupted when the run is cancelled.
+	link load.NetConn
 
-	abortFn   func()          // c.abort, bound once so that watching a context does not allocate
-	watched   <-chan struct{} // Done channel of the context being watched
-	stopWatch func() bool
-	closed    bool
+	closed bool
 }
 
 var _ load.Conn = (*Conn)(nil)
 
 func newConn(d *Driver) *Conn {
-	c := &Conn{d: d, br: bufio.NewReaderSize(nil, readBufferSize)}
-	c.abortFn = c.abort
-	return c
+	return &Conn{d: d, br: bufio.NewReaderSize(nil, readBufferSize)}
 }
 
 // connect dials the endpoint (and does the TLS handshake) and makes the new
@@ -67,49 +59,16 @@ func (c *Conn) connect(ctx context.Context, deadline time.Time) error {
 		}
 		nc = tc
 	}
-	c.mu.Lock()
-	c.nc = nc
-	c.mu.Unlock()
+	c.link.Set(nc)
 	c.br.Reset(nc)
 	return nil
 }
 
 // drop closes the current connection so that the next Do reconnects.
 func (c *Conn) drop() {
-	c.mu.Lock()
-	nc := c.nc
-	c.nc = nil
-	c.mu.Unlock()
+	nc := c.link.Take()
 	if nc != nil {
 		nc.Close()
-	}
-}
-
-// abort runs when the watched context is cancelled: a deadline in the past
-// wakes up a Do blocked on the network, which then reports the cancellation.
-func (c *Conn) abort() {
-	c.mu.Lock()
-	if c.nc != nil {
-		c.nc.SetDeadline(time.Unix(1, 0))
-	}
-	c.mu.Unlock()
-}
-
-// watch arranges for abort to run when ctx is cancelled. The engine passes
-// the same run context to every Do, so this registers once per run and the
-// steady state only compares two channels.
-func (c *Conn) watch(ctx context.Context) {
-	done := ctx.Done()
-	if done == c.watched {
-		return
-	}
-	if c.stopWatch != nil {
-		c.stopWatch()
-		c.stopWatch = nil
-	}
-	c.watched = done
-	if done != nil {
-		c.stopWatch = context.AfterFunc(ctx, c.abortFn)
 	}
 }
 
@@ -127,12 +86,12 @@ func (c *Conn) Do(ctx context.Context) (load.Outcome, error) {
 	if err := ctx.Err(); err != nil {
 		return load.Outcome{}, fmt.Errorf("http1: %w", err)
 	}
-	c.watch(ctx)
+	c.link.Watch(ctx)
 	deadline := time.Now().Add(c.d.timeout)
 	for attempt := 0; ; attempt++ {
 		// A connection this Do did not dial may have been closed by the
 		// server while it sat idle; only then is a retry warranted.
-		reused := c.nc != nil
+		reused := c.link.Get() != nil
 		if !reused {
 			if err := c.connect(ctx, deadline); err != nil {
 				return load.Outcome{}, stopped(ctx, err)
@@ -160,7 +119,7 @@ func (c *Conn) Do(ctx context.Context) (load.Outcome, error) {
 // exchange writes the request on the current connection and reads the
 // response.
 func (c *Conn) exchange(ctx context.Context, deadline time.Time) (response, error) {
-	if err := c.nc.SetDeadline(deadline); err != nil {
+	if err := c.link.Get().SetDeadline(deadline); err != nil {
 		return response{}, fmt.Errorf("http1: set deadline: %w", err)
 	}
 	// Checked after setting the deadline: if abort ran before, this sees the
@@ -168,7 +127,7 @@ func (c *Conn) exchange(ctx context.Context, deadline time.Time) (response, erro
 	if err := ctx.Err(); err != nil {
 		return response{}, fmt.Errorf("http1: %w", err)
 	}
-	if _, err := c.nc.Write(c.d.request); err != nil {
+	if _, err := c.link.Get().Write(c.d.request); err != nil {
 		return response{}, fmt.Errorf("http1: write request: %w", err)
 	}
 	return readResponse(c.br, c.d.head)
@@ -202,14 +161,8 @@ func (c *Conn) Close() error {
 		return nil
 	}
 	c.closed = true
-	if c.stopWatch != nil {
-		c.stopWatch()
-		c.stopWatch = nil
-	}
-	c.mu.Lock()
-	nc := c.nc
-	c.nc = nil
-	c.mu.Unlock()
+	c.link.Unwatch()
+	nc := c.link.Take()
 	if nc == nil {
 		return nil
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sync"
 	"syscall"
 	"time"
 
@@ -20,24 +19,17 @@ type Conn struct {
 	d   *Driver
 	buf []byte
 
-	// mu guards nc against abort, which runs on another goroutine when the
-	// run's context is cancelled. The owning goroutine reads nc without the
-	// lock because it is the only writer.
-	mu sync.Mutex
-	nc net.Conn // nil when the next Do must connect
+	// link is the current connection (nil when the next Do must
+	// connect), interrupted when the run is cancelled.
+	link load.NetConn
 
-	abortFn   func() // c.abort, bound once so that watching does not allocate
-	watched   <-chan struct{}
-	stopWatch func() bool
-	closed    bool
+	closed bool
 }
 
 var _ load.Conn = (*Conn)(nil)
 
 func newConn(d *Driver) *Conn {
-	c := &Conn{d: d, buf: make([]byte, d.bufSize)}
-	c.abortFn = c.abort
-	return c
+	return &Conn{d: d, buf: make([]byte, d.bufSize)}
 }
 
 // connect dials the endpoint and makes the connection current.
@@ -47,18 +39,13 @@ func (c *Conn) connect(ctx context.Context, deadline time.Time) error {
 	if err != nil {
 		return fmt.Errorf("tcp: connect: %w", err)
 	}
-	c.mu.Lock()
-	c.nc = nc
-	c.mu.Unlock()
+	c.link.Set(nc)
 	return nil
 }
 
 // drop closes the current connection so that the next Do reconnects.
 func (c *Conn) drop() {
-	c.mu.Lock()
-	nc := c.nc
-	c.nc = nil
-	c.mu.Unlock()
+	nc := c.link.Take()
 	if nc == nil {
 		return
 	}
@@ -71,33 +58,6 @@ func (c *Conn) drop() {
 	nc.Close()
 }
 
-// abort runs when the watched context is cancelled: a deadline in the past
-// wakes up a Do blocked on the network.
-func (c *Conn) abort() {
-	c.mu.Lock()
-	if c.nc != nil {
-		c.nc.SetDeadline(time.Unix(1, 0))
-	}
-	c.mu.Unlock()
-}
-
-// watch arranges for abort to run when ctx is cancelled. The engine passes
-// the same run context to every Do, so this registers once per run.
-func (c *Conn) watch(ctx context.Context) {
-	done := ctx.Done()
-	if done == c.watched {
-		return
-	}
-	if c.stopWatch != nil {
-		c.stopWatch()
-		c.stopWatch = nil
-	}
-	c.watched = done
-	if done != nil {
-		c.stopWatch = context.AfterFunc(ctx, c.abortFn)
-	}
-}
-
 // Do writes the payload and reads the response.
 //
 // On a persistent connection that the server closed while it was idle, the
@@ -108,10 +68,10 @@ func (c *Conn) Do(ctx context.Context) (load.Outcome, error) {
 	if c.closed {
 		return load.Outcome{}, errors.New("tcp: Do on a closed Conn")
 	}
-	c.watch(ctx)
+	c.link.Watch(ctx)
 	deadline := time.Now().Add(c.d.timeout)
 	for attempt := 0; ; attempt++ {
-		reused := c.nc != nil
+		reused := c.link.Get() != nil
 		if !reused {
 			if err := c.connect(ctx, deadline); err != nil {
 				return load.Outcome{}, stopped(ctx, err)
@@ -137,7 +97,7 @@ func (c *Conn) Do(ctx context.Context) (load.Outcome, error) {
 // exchange writes the payload on the current connection and reads the
 // response; it returns the response bytes read.
 func (c *Conn) exchange(ctx context.Context, deadline time.Time) (int, error) {
-	if err := c.nc.SetDeadline(deadline); err != nil {
+	if err := c.link.Get().SetDeadline(deadline); err != nil {
 		return 0, fmt.Errorf("tcp: set deadline: %w", err)
 	}
 	// Checked after setting the deadline: if abort ran before, this sees
@@ -145,10 +105,10 @@ func (c *Conn) exchange(ctx context.Context, deadline time.Time) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("tcp: %w", err)
 	}
-	if _, err := c.nc.Write(c.d.payload); err != nil {
+	if _, err := c.link.Get().Write(c.d.payload); err != nil {
 		return 0, fmt.Errorf("tcp: write payload: %w", err)
 	}
-	return c.d.readResponse(c.nc, c.buf)
+	return c.d.readResponse(c.link.Get(), c.buf)
 }
 
 // staleConnError reports whether err is how I/O on a connection that the
@@ -173,10 +133,7 @@ func (c *Conn) Close() error {
 		return nil
 	}
 	c.closed = true
-	if c.stopWatch != nil {
-		c.stopWatch()
-		c.stopWatch = nil
-	}
+	c.link.Unwatch()
 	c.drop()
 	return nil
 }
