@@ -23,6 +23,12 @@ type Outcome struct {
 	Failed bool
 	// Bytes is the number of response body bytes read.
 	Bytes int64
+	// Connect is the set-up time (dial, TLS and protocol handshakes) when
+	// this Do had to open a new connection first — a reconnect after the
+	// previous connection failed or was closed; 0 when it reused one. It is
+	// set on failure too when the failure was the reconnect itself, so the
+	// engine can count reconnects and time them apart from requests.
+	Connect time.Duration
 }
 
 // Conn sends requests one at a time. A Conn is used by one goroutine only, so
@@ -32,7 +38,8 @@ type Outcome struct {
 // and grpc-go (about 35 and 100 objects a request, in their benchmarks).
 type Conn interface {
 	// Do performs one request to the endpoint the Conn was opened for and
-	// reads the whole response. ctx is the run's context: it is cancelled
+	// reads the whole response. A request is sent once: Do never re-sends
+	// it on its own, on a new connection or otherwise. ctx is the run's context: it is cancelled
 	// when the run stops. A per-request timeout is the driver's business
 	// (set at Open from Options.Timeout). After an error the Conn must
 	// reconnect on the next Do by itself.
@@ -43,9 +50,10 @@ type Conn interface {
 
 // Driver opens Conns for one endpoint of one protocol.
 type Driver interface {
-	// Open returns a new Conn. It may connect lazily, but if it connects
-	// eagerly and fails, the error is returned (the engine uses a first
-	// probe to tell an unreachable target at start).
+	// Open returns a new Conn, connected: the engine opens every Conn
+	// before the schedule starts so that no handshake falls inside the
+	// measured window, and it times Open as the connection's set-up. A
+	// connection that cannot be made is an error here.
 	Open(ctx context.Context) (Conn, error)
 	// Close releases what the driver shares between its Conns.
 	Close() error
