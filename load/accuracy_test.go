@@ -126,9 +126,10 @@ func TestAccuracyCancel(t *testing.T) {
 	if !res.Partial || !strings.Contains(res.PartialReason, "interrupted") {
 		t.Errorf("partial %v, reason %q", res.Partial, res.PartialReason)
 	}
-	// About 1.5 s of a 1,000/s schedule was measured, and nothing failed.
-	if f.Requests < 1300 || f.Requests > 1600 || f.Errors != 0 {
-		t.Errorf("requests %d errors %d, want about 1500 and 0", f.Requests, f.Errors)
+	// About 1.5 s of a 1,000/s schedule was measured; at most the 8
+	// requests in flight at the cancel failed, as cancelled.
+	if f.Requests < 1300 || f.Requests > 1600 || f.Errors > 8 || f.Errors != f.ErrorReasons[load.ReasonCancelled] {
+		t.Errorf("requests %d errors %v, want about 1500 and up to 8 cancelled", f.Requests, f.ErrorReasons)
 	}
 	if f.Latency.Count() != f.Requests || len(f.Intervals) == 0 {
 		t.Errorf("latencies %d of %d requests, %d intervals", f.Latency.Count(), f.Requests, len(f.Intervals))

@@ -21,8 +21,12 @@ const (
 	ReasonEOF            = "eof"
 	// ReasonLost is a request of a connectionless protocol (UDP) whose
 	// reply never came: a lost datagram rather than a slow one.
-	ReasonLost  = "lost"
-	ReasonOther = "other"
+	ReasonLost = "lost"
+	// ReasonCancelled is a request in flight when the caller stopped the
+	// run (Ctrl-C, SIGTERM): sent, never answered, not the target's fault
+	// as far as anyone knows.
+	ReasonCancelled = "cancelled"
+	ReasonOther     = "other"
 )
 
 // lostError is implemented by errors that mean a lost datagram (the UDP
@@ -41,6 +45,7 @@ const (
 	reasonTLS
 	reasonEOF
 	reasonLost
+	reasonCancelled
 	reasonOther
 	numReasons
 )
@@ -71,6 +76,8 @@ func reasonName(r int) string {
 		return ReasonEOF
 	case reasonLost:
 		return ReasonLost
+	case reasonCancelled:
+		return ReasonCancelled
 	}
 	return ReasonOther
 }

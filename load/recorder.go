@@ -20,7 +20,10 @@ const maxCode = 600
 // counters are the countable figures of one interval or of a whole run.
 type counters struct {
 	requests, ok, failed, bytes, lateSends int64
-	reasons                                [numReasons]int64
+	// saturated counts slots that waited for a free connection; satWait
+	// sums their waits and satMax is the longest.
+	saturated, satWait, satMax int64
+	reasons                    [numReasons]int64
 	codes, failures                        [maxCode]int64
 	// Codes outside 0..maxCode-1, rare enough to afford a map.
 	otherCodes, otherFailures map[int]int64
@@ -32,6 +35,9 @@ func (c *counters) add(o *counters) {
 	c.failed += o.failed
 	c.bytes += o.bytes
 	c.lateSends += o.lateSends
+	c.saturated += o.saturated
+	c.satWait += o.satWait
+	c.satMax = max(c.satMax, o.satMax)
 	for i := range c.reasons {
 		c.reasons[i] += o.reasons[i]
 	}
@@ -82,37 +88,74 @@ func (c *counters) errors() int64 {
 // lock is almost never contended. The collector empties each shard once
 // per interval.
 type shard struct {
-	mu           sync.Mutex
-	lat, unc, lt *hist.Histogram // corrected, uncorrected, lateness
-	n            *counters
+	mu sync.Mutex
+	// corrected, uncorrected, lateness, and the corrected time of failed
+	// requests
+	lat, unc, lt, errLat *hist.Histogram
+	n                    *counters
 	// Keep neighbouring shards' hot fields on different cache lines.
 	_ [64]byte
 }
 
 func newShard() *shard {
-	return &shard{lat: hist.New(), unc: hist.New(), lt: hist.New(), n: &counters{}}
+	return &shard{lat: hist.New(), unc: hist.New(), lt: hist.New(), errLat: hist.New(), n: &counters{}}
 }
 
-// record adds one request. due, sent and done are offsets on the run's
-// clock; open is false in a closed loop, where due == sent and lateness
-// means nothing. A transport error is counted by reason and kept out of
-// the latency figures: a refused connection's 50 µs is not a service time.
-func (s *shard) record(due, sent, done time.Duration, open bool, o Outcome, err error) {
+// histograms returns the shard's histograms in the order the collector's
+// spares are kept.
+func (s *shard) histograms() [numHists]*hist.Histogram {
+	return [numHists]*hist.Histogram{s.lat, s.unc, s.lt, s.errLat}
+}
+
+func (s *shard) setHistograms(h [numHists]*hist.Histogram) {
+	s.lat, s.unc, s.lt, s.errLat = h[0], h[1], h[2], h[3]
+}
+
+// numHists is the number of histograms a shard records into.
+const numHists = 4
+
+// record adds one request. Times are offsets on the run's clock: due is
+// when the request was due (== sent in a closed loop, where open is false
+// and lateness means nothing), ready when a connection was free to send it
+// (max(due, when the worker became idle)), sent and done when it went out
+// and when its answer (or failure) came.
+//
+// Every failed request's corrected time goes to the error histogram. A
+// failed response (an HTTP 503) is an answer and is in the latency
+// histograms too; a transport error is not: a refused connection's 50 µs is
+// not a service time. stop >= 0 marks a
+// request cut short by the run stopping (reasonTimeout or reasonCancelled):
+// its elapsed time is a lower bound of its latency and goes to the latency
+// histograms too, so that a stall at the end of a run is not omitted.
+func (s *shard) record(due, ready, sent, done time.Duration, open bool, o Outcome, err error, stop int) {
 	var reason int
 	if err != nil {
-		reason = classify(err)
+		reason = stop
+		if reason < 0 {
+			reason = classify(err)
+		}
 	}
 	s.mu.Lock()
 	s.n.requests++
 	if open {
-		late := sent - due
+		late := sent - ready
 		s.lt.Record(late)
 		if late > LateThreshold {
 			s.n.lateSends++
 		}
+		if wait := int64(ready - due); wait > 0 {
+			s.n.saturated++
+			s.n.satWait += wait
+			s.n.satMax = max(s.n.satMax, wait)
+		}
 	}
 	if err != nil {
 		s.n.reasons[reason]++
+		s.errLat.Record(done - due)
+		if stop >= 0 {
+			s.lat.Record(done - due)
+			s.unc.Record(done - sent)
+		}
 		s.mu.Unlock()
 		return
 	}
@@ -121,6 +164,7 @@ func (s *shard) record(due, sent, done time.Duration, open bool, o Outcome, err 
 	s.n.bytes += o.Bytes
 	if o.Failed {
 		s.n.failed++
+		s.errLat.Record(done - due)
 	} else {
 		s.n.ok++
 	}
@@ -151,31 +195,31 @@ func shardCount(workers int) int {
 
 // figures accumulates a client's (or the total's) figures over the run.
 type figures struct {
-	lat, unc, lt *hist.Histogram // cumulative
-	cur          *hist.Histogram // the current interval's corrected latency
-	curN         counters        // the current interval's counters
-	n            counters        // cumulative
-	intervals    []Interval
+	// cumulative: corrected, uncorrected, lateness, failed requests
+	h   [numHists]*hist.Histogram
+	cur *hist.Histogram // the current interval's corrected latency
+	// curN is the current interval's counters, n the cumulative ones.
+	curN, n   counters
+	intervals []Interval
+	// keepHists keeps each interval's encoded histogram (Interval.Histogram).
+	keepHists bool
+	encErr    error
 }
 
-func newFigures() *figures {
-	return &figures{lat: hist.New(), unc: hist.New(), lt: hist.New(), cur: hist.New()}
+func newFigures(keepHists bool) *figures {
+	return &figures{h: [numHists]*hist.Histogram{hist.New(), hist.New(), hist.New(), hist.New()}, cur: hist.New(), keepHists: keepHists}
 }
 
-// absorb moves a set of interval histograms and counters into the current
+// absorb moves a shard's interval histograms and counters into the current
 // interval and the cumulative figures.
-func (f *figures) absorb(lat, unc, lt *hist.Histogram, n *counters) error {
-	if err := f.cur.Merge(lat); err != nil {
+func (f *figures) absorb(hs [numHists]*hist.Histogram, n *counters) error {
+	if err := f.cur.Merge(hs[0]); err != nil {
 		return err
 	}
-	if err := f.lat.Merge(lat); err != nil {
-		return err
-	}
-	if err := f.unc.Merge(unc); err != nil {
-		return err
-	}
-	if err := f.lt.Merge(lt); err != nil {
-		return err
+	for i, h := range hs {
+		if err := f.h[i].Merge(h); err != nil {
+			return err
+		}
 	}
 	f.curN.add(n)
 	return nil
@@ -203,7 +247,20 @@ func (f *figures) closeInterval(offset, length time.Duration, extend bool) {
 	if iv.Length > 0 {
 		iv.ActualQPS = float64(iv.Requests) / iv.Length.Seconds()
 	}
-	iv.P50, iv.P99, iv.Max = f.cur.Percentile(50), f.cur.Percentile(99), f.cur.Max()
+	iv.Latencies = f.cur.Count()
+	if iv.Latencies > 0 {
+		iv.P50, iv.P99, iv.Max = f.cur.Percentile(50), f.cur.Percentile(99), f.cur.Max()
+		if f.keepHists {
+			// A sparse interval histogram encodes to a few hundred bytes,
+			// and the series is bounded (the step doubles), so a run of
+			// any length keeps them all.
+			enc, err := f.cur.Encode()
+			if err != nil && f.encErr == nil {
+				f.encErr = err
+			}
+			iv.Histogram = enc
+		}
+	}
 	f.intervals = append(f.intervals, iv)
 	f.curN = counters{}
 }
@@ -224,7 +281,7 @@ type collector struct {
 	total   *figures
 	// spare histograms swapped into a shard while its own are merged, so a
 	// shard's lock is held for a pointer swap, not a merge.
-	spare   [3]*hist.Histogram
+	spare   [numHists]*hist.Histogram
 	spareN  *counters
 	step    time.Duration
 	atStep  int // intervals recorded at the current step
@@ -233,8 +290,8 @@ type collector struct {
 
 func newCollector(clients []*clientRec, step time.Duration, perStep int) *collector {
 	return &collector{
-		clients: clients, total: newFigures(), step: step, perStep: perStep, spareN: &counters{},
-		spare: [3]*hist.Histogram{hist.New(), hist.New(), hist.New()},
+		clients: clients, total: newFigures(true), step: step, perStep: perStep, spareN: &counters{},
+		spare: [numHists]*hist.Histogram{hist.New(), hist.New(), hist.New(), hist.New()},
 	}
 }
 
@@ -249,15 +306,15 @@ func (c *collector) flush(offset, length time.Duration, extend bool) error {
 	for _, cr := range c.clients {
 		for _, s := range cr.shards {
 			s.mu.Lock()
-			s.lat, c.spare[0] = c.spare[0], s.lat
-			s.unc, c.spare[1] = c.spare[1], s.unc
-			s.lt, c.spare[2] = c.spare[2], s.lt
+			full := s.histograms()
+			s.setHistograms(c.spare)
+			c.spare = full
 			s.n, c.spareN = c.spareN, s.n
 			s.mu.Unlock()
-			if err := cr.fig.absorb(c.spare[0], c.spare[1], c.spare[2], c.spareN); err != nil {
+			if err := cr.fig.absorb(c.spare, c.spareN); err != nil {
 				return err
 			}
-			if err := c.total.absorb(c.spare[0], c.spare[1], c.spare[2], c.spareN); err != nil {
+			if err := c.total.absorb(c.spare, c.spareN); err != nil {
 				return err
 			}
 			for _, h := range c.spare {

@@ -66,11 +66,24 @@ type Figures struct {
 	// send − due: the generator's own delay. Transport errors are not in
 	// the latency histograms.
 	Latency, Uncorrected, Lateness *hist.Histogram
-	// LateSends counts sends more than LateThreshold behind schedule.
+	// ErrorLatency is the corrected time of every failed request (transport
+	// errors and failed responses, and requests cut short by the run's
+	// stop), so that failures are timed too.
+	ErrorLatency *hist.Histogram
+	// LateSends counts sends more than LateThreshold behind schedule:
+	// lateness is the generator's own delay (CPU, scheduler), from when a
+	// connection was free to send the slot until it was sent.
 	LateSends int64
+	// Saturation is the time slots waited for a free connection because
+	// every one was busy: the client's concurrency, not its CPU, held them.
+	Saturation Saturation
+	// Connections are the connections' set-up figures.
+	Connections ConnStats
 	// Scheduled is the number of requests the schedule had due in the
-	// measured window (0 for a closed loop); Unsent those never sent
-	// because the run stopped first.
+	// measured window (0 for a closed loop); Unsent those that were due
+	// before the run stopped (cancelled, or the drain period or the hard
+	// limit ran out) and never sent. Slots not yet due at a stop are in
+	// neither Requests nor Unsent.
 	Scheduled, Unsent int64
 	// Intervals is the time series, in steps of Config.Interval (the step
 	// doubles after every 3,600 entries so that memory stays bounded).
@@ -82,7 +95,34 @@ type Interval struct {
 	Offset, Length   time.Duration // from the start of the measured window
 	Requests, Errors int64
 	ActualQPS        float64
-	P50, P99, Max    time.Duration
+	// Latencies is the number of latencies recorded in the interval; when
+	// it is 0 (nothing was answered) P50, P99, Max and Histogram mean
+	// nothing and are zero.
+	Latencies     int64
+	P50, P99, Max time.Duration
+	// Histogram is the interval's corrected latency histogram, encoded
+	// (hist.Encode), for interval logs and percentiles over time.
+	Histogram string
+}
+
+// Saturation sums the waits of slots that were due while every connection
+// (or stream) was busy.
+type Saturation struct {
+	// Slots is how many slots waited; Wait their total wait and Max the
+	// longest one.
+	Slots     int64
+	Wait, Max time.Duration
+}
+
+// ConnStats are a client's connection figures: Opened before the schedule
+// started (Failed could not be), Reconnects during the run (after an error
+// or a close by the server; ReconnectsFailed of them failed), and the
+// set-up time of every connection made (dial, TLS and protocol handshakes),
+// before and during the run.
+type ConnStats struct {
+	Opened, Failed               int64
+	Reconnects, ReconnectsFailed int64
+	Setup                        *hist.Histogram
 }
 
 // Progress is a snapshot passed to Config.Progress once per interval.
@@ -124,7 +164,8 @@ func (fig *figures) fill(f *Figures, span time.Duration) {
 			f.Failures[code] += n.failures[code]
 		}
 	}
-	f.Latency, f.Uncorrected, f.Lateness = fig.lat, fig.unc, fig.lt
+	f.Latency, f.Uncorrected, f.Lateness, f.ErrorLatency = fig.h[0], fig.h[1], fig.h[2], fig.h[3]
+	f.Saturation = Saturation{Slots: n.saturated, Wait: time.Duration(n.satWait), Max: time.Duration(n.satMax)}
 	f.Intervals = fig.intervals
 	if span > 0 {
 		f.ActualQPS = float64(f.Requests) / span.Seconds()

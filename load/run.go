@@ -22,6 +22,9 @@ var (
 // period after the measured window runs out.
 var errDrainExpired = errors.New("drain period expired")
 
+// ErrMaxDuration is the cause of a run ended by Config.MaxDuration.
+var ErrMaxDuration = errors.New("hard time limit reached")
+
 // MaxWorkers bounds connections × streams over all clients of one run. Each
 // worker is a goroutine with its own connection; one machine runs out of
 // ephemeral ports towards one target well before this.
@@ -86,9 +89,17 @@ type Config struct {
 	Drain time.Duration
 	// Interval is the step of the time series; 0 means DefaultInterval.
 	Interval time.Duration
+	// MaxDuration is a hard limit on the run from the start of its
+	// schedule: when it passes, the run ends whatever is in flight (counted
+	// as timeouts) and the result is partial. 0 means Warmup + Duration +
+	// Drain; a shorter limit cuts the drain.
+	MaxDuration time.Duration
 	// Progress, if set, is called once per interval (and during the
 	// warm-up) from a goroutine of the run; it must return quickly.
 	Progress func(Progress)
+	// Notify, if set, receives messages for people about a start that
+	// takes long (a probe waiting for its answer); it must return quickly.
+	Notify func(string)
 }
 
 func (c *Config) check() error {
@@ -104,8 +115,11 @@ func (c *Config) check() error {
 	if c.Warmup < 0 {
 		return bad("warm-up must not be negative, got %v", c.Warmup)
 	}
-	if c.Drain < 0 || c.Interval < 0 {
-		return bad("drain and interval must not be negative")
+	if c.Drain < 0 || c.Interval < 0 || c.MaxDuration < 0 {
+		return bad("drain, interval and maximum duration must not be negative")
+	}
+	if c.MaxDuration > 0 && c.MaxDuration < c.Warmup+c.Duration {
+		return bad("maximum duration %v is shorter than warm-up + duration (%v)", c.MaxDuration, c.Warmup+c.Duration)
 	}
 	if c.Interval > 0 && c.Interval < 10*time.Millisecond {
 		return bad("interval %v is shorter than 10ms", c.Interval)
@@ -167,8 +181,28 @@ type plan struct {
 	// local slot bounds of the measured window: slots [lWarm, lEnd) of this
 	// generator's sequence are due in it.
 	lWarm, lEnd uint64
-	rec         *clientRec
-	unsent      atomic.Int64
+	// next is the next slot of the shared dispatch: the first idle worker
+	// takes it.
+	next  atomic.Uint64
+	rec   *clientRec
+	conns *connStats
+	// stopT is when the run stopped sending (the end of the window when it
+	// ran to its end), for the count of overdue slots never sent.
+	stopT time.Duration
+}
+
+// unsent counts the slots of the window that were due before the run
+// stopped and were never sent: every sent slot of the window is recorded,
+// so it is the overdue slots less the requests.
+func (p *plan) unsent(requests int64) int64 {
+	if !p.open {
+		return 0
+	}
+	due := min(localBefore(slotsBefore(p.pacer, p.stopT+1), p.k, p.n), p.lEnd)
+	if due <= p.lWarm {
+		return 0
+	}
+	return max(int64(due-p.lWarm)-requests, 0)
 }
 
 // localBefore converts a global slot count into this generator's: the
@@ -183,11 +217,14 @@ func localBefore(g, k, n uint64) uint64 {
 // Run runs the load described by cfg and returns what it measured.
 //
 // Before the schedule starts, Run opens a connection to every endpoint and
-// sends one request (not recorded); if every one of those fails to
-// connect, it returns an error wrapping ErrUnreachable. Errors during the
-// run are counted, never fatal. When ctx is cancelled the run stops at
-// once and returns a partial Result with what was measured, and a nil
-// error; PartialReason is context.Cause(ctx).
+// sends one request (not recorded); if every one of those fails (refused,
+// untrusted, no answer within the request timeout) it returns an error
+// wrapping ErrUnreachable. Then it opens every worker's connections, timed
+// as set-ups, and only then starts the clock, so no handshake falls in the
+// measured window. Errors during the run are counted, never fatal. When ctx
+// is cancelled the run stops at once and returns a partial Result with what
+// was measured — requests in flight count as cancelled with their elapsed
+// time — and a nil error; PartialReason says why.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -199,9 +236,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if drain == 0 {
 		drain = DefaultDrain
 	}
-	first, err := probe(ctx, cfg.Clients)
-	if err != nil {
-		return nil, err
+	limit := cfg.MaxDuration
+	if limit == 0 {
+		limit = cfg.Warmup + cfg.Duration + drain
 	}
 
 	k, n := cfg.Share.norm()
@@ -209,7 +246,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	plans := make([]*plan, len(cfg.Clients))
 	recs := make([]*clientRec, len(cfg.Clients))
 	for i, c := range cfg.Clients {
-		p := &plan{client: c, pacer: c.Pacer, k: k, n: n, workers: c.Connections * max(c.Streams, 1)}
+		p := &plan{client: c, pacer: c.Pacer, k: k, n: n, workers: c.Connections * max(c.Streams, 1), conns: newConnStats()}
 		if p.pacer == nil {
 			p.pacer = ClosedLoop()
 		}
@@ -218,29 +255,22 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			p.lWarm = localBefore(slotsBefore(p.pacer, warm), k, n)
 			p.lEnd = localBefore(slotsBefore(p.pacer, end), k, n)
 		}
-		rec := &clientRec{fig: newFigures()}
+		rec := &clientRec{fig: newFigures(true)}
 		for range shardCount(p.workers) {
 			rec.shards = append(rec.shards, newShard())
 		}
 		p.rec, recs[i], plans[i] = rec, rec, p
 	}
-	col := newCollector(recs, step, intervalsPerStep)
+	first, err := probe(ctx, cfg.Clients, plans, cfg.Notify)
+	if err != nil {
+		return nil, err
+	}
 
-	// The workers' context: cancelled by the caller, or when the drain
-	// period after the window runs out.
-	runCtx, stop := context.WithCancelCause(ctx)
-	defer stop(nil)
-
-	clk := newClock(startLead)
-	drainTimer := time.AfterFunc(time.Until(clk.t0.Add(end+drain)), func() { stop(errDrainExpired) })
-	defer drainTimer.Stop()
-
-	var wg sync.WaitGroup
 	var workers []*worker
 	for ci, p := range plans {
 		for w := range p.workers {
 			wk := &worker{
-				id: w, plan: p, clk: clk,
+				id: w, plan: p,
 				eps:   p.client.Endpoints,
 				conns: make([]Conn, len(p.client.Endpoints)),
 				next:  w % len(p.client.Endpoints),
@@ -251,12 +281,44 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				copy(wk.conns, first[ci])
 			}
 			workers = append(workers, wk)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				wk.run(runCtx)
-			}()
 		}
+	}
+	openAll(ctx, workers)
+	if ctx.Err() != nil {
+		for _, w := range workers {
+			for _, c := range w.conns {
+				if c != nil {
+					c.Close()
+				}
+			}
+		}
+		return nil, fmt.Errorf("stopped before the start: %w", context.Cause(ctx))
+	}
+	col := newCollector(recs, step, intervalsPerStep)
+
+	// The workers' context: cancelled by the caller, or when the drain
+	// period after the window or the hard limit runs out.
+	runCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+
+	clk := newClock(startLead)
+	stopAt := func(at time.Duration, cause error) func() bool {
+		return time.AfterFunc(time.Until(clk.t0.Add(at)), func() { stop(cause) }).Stop
+	}
+	if limit < end+drain {
+		defer stopAt(limit, ErrMaxDuration)()
+	} else {
+		defer stopAt(end+drain, errDrainExpired)()
+	}
+
+	var wg sync.WaitGroup
+	for _, wk := range workers {
+		wk.clk = clk
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wk.run(runCtx)
+		}()
 	}
 
 	done := make(chan struct{})
@@ -266,7 +328,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	wg.Wait()
 	cancelled := ctx.Err() != nil
 	finish = clk.since()
-	if !cancelled {
+	stopT := finish // when the run stopped, for the count of overdue slots
+	if runCtx.Err() == nil {
+		stopT = end
 		// A completed window lasts at least its duration, though its last
 		// response may come before the end: the schedule spans all of it.
 		finish = max(finish, end)
@@ -288,200 +352,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		span = min(span, max(cfg.Duration, lastSend-warm))
 	}
-	return buildResult(cfg, plans, col, clk, finish, span, context.Cause(ctx), cancelled), nil
-}
-
-// probe opens a connection to every endpoint and sends one request. It
-// returns the connections that work, [client][endpoint], for the first
-// workers to reuse, and ErrUnreachable when none could connect.
-func probe(ctx context.Context, clients []Client) ([][]Conn, error) {
-	conns := make([][]Conn, len(clients))
-	var failures []error
-	reachable := false
-	for ci, c := range clients {
-		conns[ci] = make([]Conn, len(c.Endpoints))
-		for ei, e := range c.Endpoints {
-			conn, err := e.Driver.Open(ctx)
-			if err == nil {
-				_, err = conn.Do(ctx)
-			}
-			if ctx.Err() != nil {
-				closeAll(conns)
-				if conn != nil {
-					conn.Close()
-				}
-				return nil, fmt.Errorf("stopped before the start: %w", context.Cause(ctx))
-			}
-			if IsConnectError(err) {
-				failures = append(failures, fmt.Errorf("%s: %w", e.URL, err))
-				if conn != nil {
-					conn.Close()
-				}
-				continue
-			}
-			reachable = true
-			conns[ci][ei] = conn
-		}
+	for _, p := range plans {
+		p.stopT = stopT
 	}
-	if !reachable {
-		closeAll(conns)
-		return nil, fmt.Errorf("%w: %w", ErrUnreachable, errors.Join(failures...))
-	}
-	return conns, nil
-}
-
-func closeAll(conns [][]Conn) {
-	for _, cs := range conns {
-		for _, c := range cs {
-			if c != nil {
-				c.Close()
-			}
-		}
-	}
-}
-
-// worker sends one request at a time over its own connections.
-type worker struct {
-	id    int
-	plan  *plan
-	clk   *clock
-	eps   []Endpoint
-	conns []Conn // one per endpoint, opened at first use
-	next  int    // endpoint of the next request
-	shard *shard
-	warm  time.Duration
-	end   time.Duration
-	// lastSend is when this worker last sent, for the rate's time span;
-	// read after the worker has finished.
-	lastSend time.Duration
-}
-
-// do sends one request to the next endpoint in turn.
-func (w *worker) do(ctx context.Context) (Outcome, error) {
-	e := w.next
-	if w.next++; w.next == len(w.eps) {
-		w.next = 0
-	}
-	c := w.conns[e]
-	if c == nil {
-		var err error
-		if c, err = w.eps[e].Driver.Open(ctx); err != nil {
-			return Outcome{}, err
-		}
-		w.conns[e] = c
-	}
-	return c.Do(ctx)
-}
-
-func (w *worker) run(ctx context.Context) {
-	defer func() {
-		for _, c := range w.conns {
-			if c != nil {
-				c.Close()
-			}
-		}
-	}()
-	if w.plan.open {
-		w.runOpen(ctx)
-	} else {
-		w.runClosed(ctx)
-	}
-}
-
-// runOpen sends this worker's slots of the schedule: w, w+W, w+2W... A
-// slot is sent at its due time, or at once if the worker is behind; it is
-// never skipped, so a stall shows as latency.
-func (w *worker) runOpen(ctx context.Context) {
-	p := w.plan
-	W := uint64(p.workers)
-	sl := newSleeper(w.clk, ctx.Done())
-	defer sl.close()
-	unwake := context.AfterFunc(ctx, sl.wake)
-	defer unwake()
-
-	i := uint64(w.id)
-	for ; i < p.lEnd; i += W {
-		if !w.openSlot(ctx, sl, i) {
-			break
-		}
-	}
-	// Whatever of the window this worker did not send when the drain
-	// period ran out is unsent. (After a cancel, the rest of the schedule
-	// was given up on purpose: not a failure to count.)
-	if !w.timedOut(ctx) {
-		return
-	}
-	if i < p.lWarm {
-		i += (p.lWarm - i + W - 1) / W * W
-	}
-	if i < p.lEnd {
-		p.unsent.Add(int64((p.lEnd - i + W - 1) / W))
-	}
-}
-
-// openSlot sends slot i (of this generator's sequence) and records it; it
-// reports false when the run has stopped. This is the hot path of an open
-// loop: it must not allocate.
-func (w *worker) openSlot(ctx context.Context, sl *sleeper, i uint64) bool {
-	p := w.plan
-	due, ok := p.pacer.Due(i*p.n + p.k)
-	if !ok || ctx.Err() != nil {
-		return false
-	}
-	now := w.clk.since()
-	if due > now {
-		if !sl.sleep(due) {
-			return false
-		}
-		now = w.clk.since()
-	}
-	w.lastSend = now
-	o, err := w.do(ctx)
-	done := w.clk.since()
-	if err != nil && ctx.Err() != nil && !w.timedOut(ctx) {
-		// Cut short by the caller's cancel: not the target's doing.
-		return false
-	}
-	if i >= p.lWarm {
-		w.shard.record(due, now, done, true, o, err)
-	}
-	return true
-}
-
-// runClosed sends requests back to back until the end of the window.
-func (w *worker) runClosed(ctx context.Context) {
-	for w.closedOnce(ctx) {
-	}
-}
-
-// closedOnce sends and records one closed-loop request; it reports false at
-// the end of the window or when the run has stopped. Like openSlot, it
-// must not allocate.
-func (w *worker) closedOnce(ctx context.Context) bool {
-	if ctx.Err() != nil {
-		return false
-	}
-	sent := w.clk.since()
-	if sent >= w.end {
-		return false
-	}
-	w.lastSend = sent
-	o, err := w.do(ctx)
-	done := w.clk.since()
-	if err != nil && ctx.Err() != nil && !w.timedOut(ctx) {
-		return false
-	}
-	if sent >= w.warm {
-		w.shard.record(sent, sent, done, false, o, err)
-	}
-	return true
-}
-
-// timedOut reports whether the run stopped because the drain period ran
-// out: a request then in flight was sent and never answered, a timeout to
-// record, not an interruption to drop.
-func (w *worker) timedOut(ctx context.Context) bool {
-	return errors.Is(context.Cause(ctx), errDrainExpired)
+	return buildResult(cfg, plans, col, clk, finish, span, context.Cause(runCtx), cancelled), nil
 }
 
 // run drives the collector: warm-up progress, one flush per step, and a
@@ -525,7 +399,7 @@ func (c *collector) run(clk *clock, warm, duration time.Duration, progress func(
 			prev, next = now, next+c.step
 			iv := c.total.intervals[len(c.total.intervals)-1]
 			report(Progress{Elapsed: now, Requests: c.total.n.requests, Errors: c.total.n.errors(),
-				Rate: iv.ActualQPS, P99: c.total.lat.Percentile(99)})
+				Rate: iv.ActualQPS, P99: c.total.h[0].Percentile(99)})
 		case <-done:
 			return c.last(*finish-warm, prev)
 		}
@@ -558,7 +432,7 @@ func buildResult(cfg Config, plans []*plan, col *collector, clk *clock, finish, 
 	for i, p := range plans {
 		f := Figures{
 			Name: p.client.Name, Pacer: p.pacer.String(), OpenLoop: p.open, Workers: p.workers,
-			Scheduled: int64(p.lEnd - p.lWarm), Unsent: p.unsent.Load(),
+			Scheduled: int64(p.lEnd - p.lWarm),
 		}
 		if f.Name == "" {
 			f.Name = fmt.Sprintf("client-%d", i+1)
@@ -570,6 +444,9 @@ func buildResult(cfg Config, plans []*plan, col *collector, clk *clock, finish, 
 			f.RequestedQPS = float64(f.Scheduled) / cfg.Duration.Seconds()
 		}
 		p.rec.fig.fill(&f, span)
+		f.Unsent = p.unsent(f.Requests)
+		p.conns.fill(&f.Connections)
+		p.conns.fill(&r.Total.Connections)
 		r.Clients = append(r.Clients, f)
 		t := &r.Total
 		t.Endpoints = append(t.Endpoints, f.Endpoints...)
@@ -585,12 +462,22 @@ func buildResult(cfg Config, plans []*plan, col *collector, clk *clock, finish, 
 	} else {
 		r.Total.Pacer = fmt.Sprintf("%d clients", len(plans))
 	}
+	conns := r.Total.Connections
 	col.total.fill(&r.Total, span)
+	r.Total.Connections = conns
+	cut := r.Total.ErrorReasons[ReasonCancelled] + r.Total.ErrorReasons[ReasonTimeout]
 	switch {
 	case cancelled:
 		r.Partial, r.PartialReason = true, fmt.Sprintf("stopped after %v of %v: %v", elapsed.Round(time.Millisecond), cfg.Duration, cause)
+		if unsent > 0 {
+			r.PartialReason += fmt.Sprintf("; %d overdue requests were never sent", unsent)
+		}
+	case errors.Is(cause, ErrMaxDuration):
+		r.Partial, r.PartialReason = true, fmt.Sprintf("the hard time limit (%v) ended the run with requests in flight (counted as timeouts) and %d due requests never sent", cfg.MaxDuration, unsent)
 	case unsent > 0:
 		r.Partial, r.PartialReason = true, fmt.Sprintf("%d requests due in the window were never sent: the run fell more than the drain period (%v) behind its schedule", unsent, cfg.drainOrDefault())
+	case cause != nil && cut > 0:
+		r.Partial, r.PartialReason = true, fmt.Sprintf("requests were still unanswered when the drain period (%v) ran out (counted as timeouts)", cfg.drainOrDefault())
 	}
 	return r
 }

@@ -189,7 +189,8 @@ func TestRunCancelKeepsWhatWasMeasured(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	time.AfterFunc(400*time.Millisecond, func() { cancel(errors.New("interrupted")) })
 	// The server stalls from 300 ms on, so requests are in flight when the
-	// run is cancelled: they must not hold it up nor be counted.
+	// run is cancelled: they must not hold it up, and they count as
+	// cancelled with their elapsed time, so that the stall shows.
 	time.AfterFunc(300*time.Millisecond, func() { s.stallFor(10 * time.Second) })
 	began := time.Now()
 	res, err := Run(ctx, Config{
@@ -206,8 +207,15 @@ func TestRunCancelKeepsWhatWasMeasured(t *testing.T) {
 		t.Errorf("partial %v reason %q", res.Partial, res.PartialReason)
 	}
 	f := res.Total
-	if f.Requests < 40 || f.Requests > 70 || f.Errors != 0 {
-		t.Errorf("requests %d errors %d, want about 60 and 0", f.Requests, f.Errors)
+	// ~60 answered, 4 in flight (one per connection), ~16 overdue unsent.
+	if f.Requests < 40 || f.Requests > 70 || f.Errors != 4 || f.ErrorReasons[ReasonCancelled] != 4 {
+		t.Errorf("requests %d errors %v, want about 60 and 4 cancelled", f.Requests, f.ErrorReasons)
+	}
+	if f.Unsent < 8 || f.Unsent > 25 || !strings.Contains(res.PartialReason, "overdue") {
+		t.Errorf("unsent %d (%q), want about 16 overdue", f.Unsent, res.PartialReason)
+	}
+	if m := f.Latency.Max(); m < 80*time.Millisecond || f.ErrorLatency.Count() != 4 {
+		t.Errorf("latency max %v, %d error latencies: the stall must show", m, f.ErrorLatency.Count())
 	}
 	if res.Elapsed < 350*time.Millisecond || res.Elapsed > time.Second {
 		t.Errorf("elapsed %v, want about 400ms", res.Elapsed)
@@ -300,11 +308,11 @@ func TestRunProgress(t *testing.T) {
 
 // The series stays bounded: past perStep entries the step doubles.
 func TestIntervalStepDoubles(t *testing.T) {
-	rec := &clientRec{shards: []*shard{newShard()}, fig: newFigures()}
+	rec := &clientRec{shards: []*shard{newShard()}, fig: newFigures(true)}
 	c := newCollector([]*clientRec{rec}, time.Second, 4)
 	var at time.Duration
 	for range 12 {
-		rec.shards[0].record(at, at, at+time.Millisecond, true, Outcome{Code: 200}, nil)
+		rec.shards[0].record(at, at, at, at+time.Millisecond, true, Outcome{Code: 200}, nil, -1)
 		if err := c.flush(at, c.step, false); err != nil {
 			t.Fatal(err)
 		}
