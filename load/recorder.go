@@ -24,7 +24,7 @@ type counters struct {
 	// sums their waits and satMax is the longest.
 	saturated, satWait, satMax int64
 	reasons                    [numReasons]int64
-	codes, failures                        [maxCode]int64
+	codes, failures            [maxCode]int64
 	// Codes outside 0..maxCode-1, rare enough to afford a map.
 	otherCodes, otherFailures map[int]int64
 }
