@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -87,17 +88,47 @@ func (r *Result) WriteText(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if e := t.ErrorLatency; e != nil && e.Count() > 0 {
+		fmt.Fprintf(&b, "\nfailed     %d timed: p50 %s ms, p99 %s ms, max %s ms (from due time)\n",
+			e.Count(), ms(e.Percentile(50)), ms(e.Percentile(99)), ms(e.Max()))
+	}
+	if c := t.Connections; c.Setup != nil && c.Opened+c.Failed+c.Reconnects > 0 {
+		fmt.Fprintf(&b, "\nconnections %d opened before the start", c.Opened)
+		if c.Failed > 0 {
+			fmt.Fprintf(&b, " (%d failed)", c.Failed)
+		}
+		fmt.Fprintf(&b, ", %d reconnects", c.Reconnects)
+		if c.ReconnectsFailed > 0 {
+			fmt.Fprintf(&b, " (%d failed)", c.ReconnectsFailed)
+		}
+		if c.Setup.Count() > 0 {
+			fmt.Fprintf(&b, "; set-up p50 %s ms, p99 %s ms, max %s ms", ms(c.Setup.Percentile(50)), ms(c.Setup.Percentile(99)), ms(c.Setup.Max()))
+		}
+		b.WriteString("\n")
+	}
 	if t.OpenLoop {
 		l := t.Lateness
-		fmt.Fprintf(&b, "\ngenerator  lateness p50 %s ms, p99 %s ms, max %s ms; %d sends more than %v late",
+		fmt.Fprintf(&b, "generator  lateness p50 %s ms, p99 %s ms, max %s ms; %d sends more than %v late",
 			ms(l.Percentile(50)), ms(l.Percentile(99)), ms(l.Max()), t.LateSends, LateThreshold)
 		if t.Unsent > 0 {
-			fmt.Fprintf(&b, "; %d never sent", t.Unsent)
+			fmt.Fprintf(&b, "; %d due and never sent", t.Unsent)
 		}
 		b.WriteString("\n")
 		if t.Requests > 0 && t.LateSends*100 > t.Requests {
-			b.WriteString("           more than 1% of sends were late: the generator could not keep its schedule\n" +
-				"           and its own delay is part of the corrected latency\n")
+			b.WriteString("           more than 1% of sends were late: the generator (its CPU) could not keep its\n" +
+				"           schedule, and its own delay is part of the corrected latency\n")
+		}
+		if sat := t.Saturation; sat.Slots > 0 {
+			fmt.Fprintf(&b, "saturation %d requests (%s) waited for a free connection, %s s in all, max %s ms\n",
+				sat.Slots, percent(sat.Slots, t.Requests), fmt.Sprintf("%.3f", sat.Wait.Seconds()), ms(sat.Max))
+			if t.Requests > 0 && sat.Slots*100 > t.Requests {
+				// Little's law: the connections busy on average are rate ×
+				// latency; sized for the tail, rate × p99.
+				need := int(math.Ceil(t.RequestedQPS * t.Uncorrected.Percentile(99).Seconds()))
+				fmt.Fprintf(&b, "           all %d connections were busy: the client's concurrency, not the target alone,\n"+
+					"           delayed them; about %d would carry %.0f/s at this p99 (%s × %s ms)\n",
+					t.Workers, max(need, t.Workers+1), t.RequestedQPS, fmt.Sprintf("%.0f/s", t.RequestedQPS), ms(t.Uncorrected.Percentile(99)))
+			}
 		}
 	}
 	if s := t.Latency.Saturated(); s > 0 {

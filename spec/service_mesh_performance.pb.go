@@ -232,8 +232,14 @@ type PerformanceTestResult struct {
 	// Across-run summary of each metric (median with its interval).
 	Summary []*MetricSummary `protobuf:"bytes,119,rep,name=summary,proto3" json:"summary,omitempty"`
 	// Resource figures of the mesh's components (input to MeshMark).
-	Resources     []*ResourceUsage `protobuf:"bytes,120,rep,name=resources,proto3" json:"resources,omitempty"`
-	Meshmark      *MeshMark        `protobuf:"bytes,121,opt,name=meshmark,proto3" json:"meshmark,omitempty"`
+	Resources []*ResourceUsage `protobuf:"bytes,120,rep,name=resources,proto3" json:"resources,omitempty"`
+	Meshmark  *MeshMark        `protobuf:"bytes,121,opt,name=meshmark,proto3" json:"meshmark,omitempty"`
+	// Corrected time of the failed requests (transport errors, failed
+	// responses, requests cut short by the run's stop).
+	ErrorLatenciesMs *PerformanceTestResult_Latency `protobuf:"bytes,122,opt,name=error_latencies_ms,json=errorLatenciesMs,proto3" json:"error_latencies_ms,omitempty"`
+	// The client's connections: opened before the schedule started, and
+	// made again during the run.
+	Connections   *PerformanceTestResult_Connections `protobuf:"bytes,123,opt,name=connections,proto3" json:"connections,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -495,6 +501,20 @@ func (x *PerformanceTestResult) GetResources() []*ResourceUsage {
 func (x *PerformanceTestResult) GetMeshmark() *MeshMark {
 	if x != nil {
 		return x.Meshmark
+	}
+	return nil
+}
+
+func (x *PerformanceTestResult) GetErrorLatenciesMs() *PerformanceTestResult_Latency {
+	if x != nil {
+		return x.ErrorLatenciesMs
+	}
+	return nil
+}
+
+func (x *PerformanceTestResult) GetConnections() *PerformanceTestResult_Connections {
+	if x != nil {
+		return x.Connections
 	}
 	return nil
 }
@@ -1559,6 +1579,84 @@ func (x *PerformanceTestResult_Swap) GetSwapUsedMb() float64 {
 	return 0
 }
 
+type PerformanceTestResult_Connections struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Opened           int64                  `protobuf:"varint,1,opt,name=opened,proto3" json:"opened,omitempty"`
+	Failed           int64                  `protobuf:"varint,2,opt,name=failed,proto3" json:"failed,omitempty"`
+	Reconnects       int64                  `protobuf:"varint,3,opt,name=reconnects,proto3" json:"reconnects,omitempty"`
+	ReconnectsFailed int64                  `protobuf:"varint,4,opt,name=reconnects_failed,json=reconnectsFailed,proto3" json:"reconnects_failed,omitempty"`
+	// Set-up time (dial, TLS and protocol handshakes) of every connection
+	// made, before and during the run.
+	ConnectMs     *PerformanceTestResult_Latency `protobuf:"bytes,5,opt,name=connect_ms,json=connectMs,proto3" json:"connect_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PerformanceTestResult_Connections) Reset() {
+	*x = PerformanceTestResult_Connections{}
+	mi := &file_service_mesh_performance_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PerformanceTestResult_Connections) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PerformanceTestResult_Connections) ProtoMessage() {}
+
+func (x *PerformanceTestResult_Connections) ProtoReflect() protoreflect.Message {
+	mi := &file_service_mesh_performance_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PerformanceTestResult_Connections.ProtoReflect.Descriptor instead.
+func (*PerformanceTestResult_Connections) Descriptor() ([]byte, []int) {
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 7}
+}
+
+func (x *PerformanceTestResult_Connections) GetOpened() int64 {
+	if x != nil {
+		return x.Opened
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_Connections) GetFailed() int64 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_Connections) GetReconnects() int64 {
+	if x != nil {
+		return x.Reconnects
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_Connections) GetReconnectsFailed() int64 {
+	if x != nil {
+		return x.ReconnectsFailed
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_Connections) GetConnectMs() *PerformanceTestResult_Latency {
+	if x != nil {
+		return x.ConnectMs
+	}
+	return nil
+}
+
 type PerformanceTestResult_Requests struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Total         int64                  `protobuf:"varint,1,opt,name=total,proto3" json:"total,omitempty"`
@@ -1570,7 +1668,7 @@ type PerformanceTestResult_Requests struct {
 
 func (x *PerformanceTestResult_Requests) Reset() {
 	*x = PerformanceTestResult_Requests{}
-	mi := &file_service_mesh_performance_proto_msgTypes[18]
+	mi := &file_service_mesh_performance_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1582,7 +1680,7 @@ func (x *PerformanceTestResult_Requests) String() string {
 func (*PerformanceTestResult_Requests) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Requests) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[18]
+	mi := &file_service_mesh_performance_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1595,7 +1693,7 @@ func (x *PerformanceTestResult_Requests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Requests.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Requests) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 7}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 8}
 }
 
 func (x *PerformanceTestResult_Requests) GetTotal() int64 {
@@ -1629,7 +1727,7 @@ type PerformanceTestResult_Percentile struct {
 
 func (x *PerformanceTestResult_Percentile) Reset() {
 	*x = PerformanceTestResult_Percentile{}
-	mi := &file_service_mesh_performance_proto_msgTypes[19]
+	mi := &file_service_mesh_performance_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1641,7 +1739,7 @@ func (x *PerformanceTestResult_Percentile) String() string {
 func (*PerformanceTestResult_Percentile) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Percentile) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[19]
+	mi := &file_service_mesh_performance_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1654,7 +1752,7 @@ func (x *PerformanceTestResult_Percentile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Percentile.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Percentile) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 8}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 9}
 }
 
 func (x *PerformanceTestResult_Percentile) GetPercentile() float64 {
@@ -1682,13 +1780,15 @@ type PerformanceTestResult_Histogram struct {
 	// Histograms of the uncorrected latency and of the generator's lateness.
 	UncorrectedData string `protobuf:"bytes,4,opt,name=uncorrected_data,json=uncorrectedData,proto3" json:"uncorrected_data,omitempty"`
 	LatenessData    string `protobuf:"bytes,5,opt,name=lateness_data,json=latenessData,proto3" json:"lateness_data,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Histogram of the failed requests' corrected time.
+	ErrorData     string `protobuf:"bytes,6,opt,name=error_data,json=errorData,proto3" json:"error_data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PerformanceTestResult_Histogram) Reset() {
 	*x = PerformanceTestResult_Histogram{}
-	mi := &file_service_mesh_performance_proto_msgTypes[20]
+	mi := &file_service_mesh_performance_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1700,7 +1800,7 @@ func (x *PerformanceTestResult_Histogram) String() string {
 func (*PerformanceTestResult_Histogram) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Histogram) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[20]
+	mi := &file_service_mesh_performance_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1713,7 +1813,7 @@ func (x *PerformanceTestResult_Histogram) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Histogram.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Histogram) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 9}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 10}
 }
 
 func (x *PerformanceTestResult_Histogram) GetEncoding() string {
@@ -1751,23 +1851,35 @@ func (x *PerformanceTestResult_Histogram) GetLatenessData() string {
 	return ""
 }
 
+func (x *PerformanceTestResult_Histogram) GetErrorData() string {
+	if x != nil {
+		return x.ErrorData
+	}
+	return ""
+}
+
 // One step of the time series.
 type PerformanceTestResult_Interval struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	OffsetS       float64                `protobuf:"fixed64,1,opt,name=offset_s,json=offsetS,proto3" json:"offset_s,omitempty"`
-	Requests      int64                  `protobuf:"varint,2,opt,name=requests,proto3" json:"requests,omitempty"`
-	Errors        int64                  `protobuf:"varint,3,opt,name=errors,proto3" json:"errors,omitempty"`
-	ActualQps     float64                `protobuf:"fixed64,4,opt,name=actual_qps,json=actualQps,proto3" json:"actual_qps,omitempty"`
-	P50Ms         float64                `protobuf:"fixed64,5,opt,name=p50_ms,json=p50Ms,proto3" json:"p50_ms,omitempty"`
-	P99Ms         float64                `protobuf:"fixed64,6,opt,name=p99_ms,json=p99Ms,proto3" json:"p99_ms,omitempty"`
-	MaxMs         float64                `protobuf:"fixed64,7,opt,name=max_ms,json=maxMs,proto3" json:"max_ms,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	OffsetS   float64                `protobuf:"fixed64,1,opt,name=offset_s,json=offsetS,proto3" json:"offset_s,omitempty"`
+	Requests  int64                  `protobuf:"varint,2,opt,name=requests,proto3" json:"requests,omitempty"`
+	Errors    int64                  `protobuf:"varint,3,opt,name=errors,proto3" json:"errors,omitempty"`
+	ActualQps float64                `protobuf:"fixed64,4,opt,name=actual_qps,json=actualQps,proto3" json:"actual_qps,omitempty"`
+	P50Ms     float64                `protobuf:"fixed64,5,opt,name=p50_ms,json=p50Ms,proto3" json:"p50_ms,omitempty"`
+	P99Ms     float64                `protobuf:"fixed64,6,opt,name=p99_ms,json=p99Ms,proto3" json:"p99_ms,omitempty"`
+	MaxMs     float64                `protobuf:"fixed64,7,opt,name=max_ms,json=maxMs,proto3" json:"max_ms,omitempty"`
+	// Latencies recorded in the interval; 0 means nothing was answered and
+	// the percentiles are absent, not zero.
+	Latencies int64 `protobuf:"varint,8,opt,name=latencies,proto3" json:"latencies,omitempty"`
+	// The interval's corrected latency histogram (hdr-v2, µs).
+	Histogram     string `protobuf:"bytes,9,opt,name=histogram,proto3" json:"histogram,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PerformanceTestResult_Interval) Reset() {
 	*x = PerformanceTestResult_Interval{}
-	mi := &file_service_mesh_performance_proto_msgTypes[21]
+	mi := &file_service_mesh_performance_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1779,7 +1891,7 @@ func (x *PerformanceTestResult_Interval) String() string {
 func (*PerformanceTestResult_Interval) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Interval) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[21]
+	mi := &file_service_mesh_performance_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1792,7 +1904,7 @@ func (x *PerformanceTestResult_Interval) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Interval.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Interval) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 10}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 11}
 }
 
 func (x *PerformanceTestResult_Interval) GetOffsetS() float64 {
@@ -1844,6 +1956,20 @@ func (x *PerformanceTestResult_Interval) GetMaxMs() float64 {
 	return 0
 }
 
+func (x *PerformanceTestResult_Interval) GetLatencies() int64 {
+	if x != nil {
+		return x.Latencies
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_Interval) GetHistogram() string {
+	if x != nil {
+		return x.Histogram
+	}
+	return ""
+}
+
 // The load generator's own health.
 type PerformanceTestResult_Generator struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -1852,16 +1978,26 @@ type PerformanceTestResult_Generator struct {
 	// How late sends were against their schedule.
 	LatenessP99Ms float64 `protobuf:"fixed64,3,opt,name=lateness_p99_ms,json=latenessP99Ms,proto3" json:"lateness_p99_ms,omitempty"`
 	// Sends more than 1 ms behind schedule.
-	LateSends     int64  `protobuf:"varint,4,opt,name=late_sends,json=lateSends,proto3" json:"late_sends,omitempty"`
-	Host          string `protobuf:"bytes,5,opt,name=host,proto3" json:"host,omitempty"`
-	Cpus          int32  `protobuf:"varint,6,opt,name=cpus,proto3" json:"cpus,omitempty"`
+	LateSends int64  `protobuf:"varint,4,opt,name=late_sends,json=lateSends,proto3" json:"late_sends,omitempty"`
+	Host      string `protobuf:"bytes,5,opt,name=host,proto3" json:"host,omitempty"`
+	Cpus      int32  `protobuf:"varint,6,opt,name=cpus,proto3" json:"cpus,omitempty"`
+	// Slots that waited for a free connection because all were busy
+	// (connection saturation, not the generator's CPU), their total wait
+	// and the longest.
+	SaturatedSlots   int64   `protobuf:"varint,7,opt,name=saturated_slots,json=saturatedSlots,proto3" json:"saturated_slots,omitempty"`
+	SaturationWaitMs float64 `protobuf:"fixed64,8,opt,name=saturation_wait_ms,json=saturationWaitMs,proto3" json:"saturation_wait_ms,omitempty"`
+	SaturationMaxMs  float64 `protobuf:"fixed64,9,opt,name=saturation_max_ms,json=saturationMaxMs,proto3" json:"saturation_max_ms,omitempty"`
+	// Requests due before the run stopped that were never sent.
+	Unsent int64 `protobuf:"varint,10,opt,name=unsent,proto3" json:"unsent,omitempty"`
+	// Connections × streams: the bound on requests in flight.
+	Workers       int32 `protobuf:"varint,11,opt,name=workers,proto3" json:"workers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PerformanceTestResult_Generator) Reset() {
 	*x = PerformanceTestResult_Generator{}
-	mi := &file_service_mesh_performance_proto_msgTypes[22]
+	mi := &file_service_mesh_performance_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1873,7 +2009,7 @@ func (x *PerformanceTestResult_Generator) String() string {
 func (*PerformanceTestResult_Generator) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Generator) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[22]
+	mi := &file_service_mesh_performance_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1886,7 +2022,7 @@ func (x *PerformanceTestResult_Generator) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Generator.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Generator) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 11}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 12}
 }
 
 func (x *PerformanceTestResult_Generator) GetName() string {
@@ -1931,6 +2067,41 @@ func (x *PerformanceTestResult_Generator) GetCpus() int32 {
 	return 0
 }
 
+func (x *PerformanceTestResult_Generator) GetSaturatedSlots() int64 {
+	if x != nil {
+		return x.SaturatedSlots
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_Generator) GetSaturationWaitMs() float64 {
+	if x != nil {
+		return x.SaturationWaitMs
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_Generator) GetSaturationMaxMs() float64 {
+	if x != nil {
+		return x.SaturationMaxMs
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_Generator) GetUnsent() int64 {
+	if x != nil {
+		return x.Unsent
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_Generator) GetWorkers() int32 {
+	if x != nil {
+		return x.Workers
+	}
+	return 0
+}
+
 type MeshMark_Term struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Component     string                 `protobuf:"bytes,1,opt,name=component,proto3" json:"component,omitempty"`
@@ -1945,7 +2116,7 @@ type MeshMark_Term struct {
 
 func (x *MeshMark_Term) Reset() {
 	*x = MeshMark_Term{}
-	mi := &file_service_mesh_performance_proto_msgTypes[23]
+	mi := &file_service_mesh_performance_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1957,7 +2128,7 @@ func (x *MeshMark_Term) String() string {
 func (*MeshMark_Term) ProtoMessage() {}
 
 func (x *MeshMark_Term) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[23]
+	mi := &file_service_mesh_performance_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2026,7 +2197,7 @@ type MeshMark_ClassScore struct {
 
 func (x *MeshMark_ClassScore) Reset() {
 	*x = MeshMark_ClassScore{}
-	mi := &file_service_mesh_performance_proto_msgTypes[24]
+	mi := &file_service_mesh_performance_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2038,7 +2209,7 @@ func (x *MeshMark_ClassScore) String() string {
 func (*MeshMark_ClassScore) ProtoMessage() {}
 
 func (x *MeshMark_ClassScore) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[24]
+	mi := &file_service_mesh_performance_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2088,7 +2259,7 @@ type ServiceMeshConfig_IngressGateway struct {
 
 func (x *ServiceMeshConfig_IngressGateway) Reset() {
 	*x = ServiceMeshConfig_IngressGateway{}
-	mi := &file_service_mesh_performance_proto_msgTypes[26]
+	mi := &file_service_mesh_performance_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2100,7 +2271,7 @@ func (x *ServiceMeshConfig_IngressGateway) String() string {
 func (*ServiceMeshConfig_IngressGateway) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_IngressGateway) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[26]
+	mi := &file_service_mesh_performance_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2164,7 +2335,7 @@ type ServiceMeshConfig_EgressGateway struct {
 
 func (x *ServiceMeshConfig_EgressGateway) Reset() {
 	*x = ServiceMeshConfig_EgressGateway{}
-	mi := &file_service_mesh_performance_proto_msgTypes[27]
+	mi := &file_service_mesh_performance_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2176,7 +2347,7 @@ func (x *ServiceMeshConfig_EgressGateway) String() string {
 func (*ServiceMeshConfig_EgressGateway) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_EgressGateway) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[27]
+	mi := &file_service_mesh_performance_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2240,7 +2411,7 @@ type ServiceMeshConfig_Sidecar struct {
 
 func (x *ServiceMeshConfig_Sidecar) Reset() {
 	*x = ServiceMeshConfig_Sidecar{}
-	mi := &file_service_mesh_performance_proto_msgTypes[28]
+	mi := &file_service_mesh_performance_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2252,7 +2423,7 @@ func (x *ServiceMeshConfig_Sidecar) String() string {
 func (*ServiceMeshConfig_Sidecar) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_Sidecar) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[28]
+	mi := &file_service_mesh_performance_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2315,7 +2486,7 @@ type ServiceMeshConfig_MeshTelemetry struct {
 
 func (x *ServiceMeshConfig_MeshTelemetry) Reset() {
 	*x = ServiceMeshConfig_MeshTelemetry{}
-	mi := &file_service_mesh_performance_proto_msgTypes[29]
+	mi := &file_service_mesh_performance_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2327,7 +2498,7 @@ func (x *ServiceMeshConfig_MeshTelemetry) String() string {
 func (*ServiceMeshConfig_MeshTelemetry) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_MeshTelemetry) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[29]
+	mi := &file_service_mesh_performance_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2384,7 +2555,7 @@ type ServiceMeshConfig_MeshPolicy struct {
 
 func (x *ServiceMeshConfig_MeshPolicy) Reset() {
 	*x = ServiceMeshConfig_MeshPolicy{}
-	mi := &file_service_mesh_performance_proto_msgTypes[30]
+	mi := &file_service_mesh_performance_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2396,7 +2567,7 @@ func (x *ServiceMeshConfig_MeshPolicy) String() string {
 func (*ServiceMeshConfig_MeshPolicy) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_MeshPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[30]
+	mi := &file_service_mesh_performance_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2466,7 +2637,7 @@ type ServiceMeshConfig_MeshControlPlane struct {
 
 func (x *ServiceMeshConfig_MeshControlPlane) Reset() {
 	*x = ServiceMeshConfig_MeshControlPlane{}
-	mi := &file_service_mesh_performance_proto_msgTypes[31]
+	mi := &file_service_mesh_performance_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2478,7 +2649,7 @@ func (x *ServiceMeshConfig_MeshControlPlane) String() string {
 func (*ServiceMeshConfig_MeshControlPlane) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_MeshControlPlane) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[31]
+	mi := &file_service_mesh_performance_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2575,7 +2746,7 @@ type EnvironmentConfig_Node struct {
 
 func (x *EnvironmentConfig_Node) Reset() {
 	*x = EnvironmentConfig_Node{}
-	mi := &file_service_mesh_performance_proto_msgTypes[33]
+	mi := &file_service_mesh_performance_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2587,7 +2758,7 @@ func (x *EnvironmentConfig_Node) String() string {
 func (*EnvironmentConfig_Node) ProtoMessage() {}
 
 func (x *EnvironmentConfig_Node) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[33]
+	mi := &file_service_mesh_performance_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2636,7 +2807,7 @@ type EnvironmentConfig_IndividualWorkload struct {
 
 func (x *EnvironmentConfig_IndividualWorkload) Reset() {
 	*x = EnvironmentConfig_IndividualWorkload{}
-	mi := &file_service_mesh_performance_proto_msgTypes[34]
+	mi := &file_service_mesh_performance_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2648,7 +2819,7 @@ func (x *EnvironmentConfig_IndividualWorkload) String() string {
 func (*EnvironmentConfig_IndividualWorkload) ProtoMessage() {}
 
 func (x *EnvironmentConfig_IndividualWorkload) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[34]
+	mi := &file_service_mesh_performance_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2743,7 +2914,7 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\rPROTOCOL_HTTP\x10\x01\x12\x10\n" +
 	"\fPROTOCOL_TCP\x10\x02\x12\x10\n" +
 	"\fPROTOCOL_UDP\x10\x03\x12\x11\n" +
-	"\rPROTOCOL_GRPC\x10\x04\"\xa9\x18\n" +
+	"\rPROTOCOL_GRPC\x10\x04\"\xa5\x1d\n" +
 	"\x15PerformanceTestResult\x12\x1f\n" +
 	"\vsmp_version\x18\x01 \x01(\tR\n" +
 	"smpVersion\x12\x0e\n" +
@@ -2784,7 +2955,9 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\x04name\x18v \x01(\tR\x04name\x12,\n" +
 	"\asummary\x18w \x03(\v2\x12.smp.MetricSummaryR\asummary\x120\n" +
 	"\tresources\x18x \x03(\v2\x12.smp.ResourceUsageR\tresources\x12)\n" +
-	"\bmeshmark\x18y \x01(\v2\r.smp.MeshMarkR\bmeshmark\x1a9\n" +
+	"\bmeshmark\x18y \x01(\v2\r.smp.MeshMarkR\bmeshmark\x12P\n" +
+	"\x12error_latencies_ms\x18z \x01(\v2\".smp.PerformanceTestResult.LatencyR\x10errorLatenciesMs\x12H\n" +
+	"\vconnections\x18{ \x01(\v2&.smp.PerformanceTestResult.ConnectionsR\vconnections\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a}\n" +
@@ -2822,7 +2995,16 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a>\n" +
 	"\x10StatusCodesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x05R\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1aH\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a\xcd\x01\n" +
+	"\vConnections\x12\x16\n" +
+	"\x06opened\x18\x01 \x01(\x03R\x06opened\x12\x16\n" +
+	"\x06failed\x18\x02 \x01(\x03R\x06failed\x12\x1e\n" +
+	"\n" +
+	"reconnects\x18\x03 \x01(\x03R\n" +
+	"reconnects\x12+\n" +
+	"\x11reconnects_failed\x18\x04 \x01(\x03R\x10reconnectsFailed\x12A\n" +
+	"\n" +
+	"connect_ms\x18\x05 \x01(\v2\".smp.PerformanceTestResult.LatencyR\tconnectMs\x1aH\n" +
 	"\bRequests\x12\x14\n" +
 	"\x05total\x18\x01 \x01(\x03R\x05total\x12\x0e\n" +
 	"\x02ok\x18\x02 \x01(\x03R\x02ok\x12\x16\n" +
@@ -2832,13 +3014,15 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\n" +
 	"percentile\x18\x01 \x01(\x01R\n" +
 	"percentile\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value\x1a\x9f\x01\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value\x1a\xbe\x01\n" +
 	"\tHistogram\x12\x1a\n" +
 	"\bencoding\x18\x01 \x01(\tR\bencoding\x12\x12\n" +
 	"\x04unit\x18\x02 \x01(\tR\x04unit\x12\x12\n" +
 	"\x04data\x18\x03 \x01(\tR\x04data\x12)\n" +
 	"\x10uncorrected_data\x18\x04 \x01(\tR\x0funcorrectedData\x12#\n" +
-	"\rlateness_data\x18\x05 \x01(\tR\flatenessData\x1a\xbd\x01\n" +
+	"\rlateness_data\x18\x05 \x01(\tR\flatenessData\x12\x1d\n" +
+	"\n" +
+	"error_data\x18\x06 \x01(\tR\terrorData\x1a\xf9\x01\n" +
 	"\bInterval\x12\x19\n" +
 	"\boffset_s\x18\x01 \x01(\x01R\aoffsetS\x12\x1a\n" +
 	"\brequests\x18\x02 \x01(\x03R\brequests\x12\x16\n" +
@@ -2847,7 +3031,9 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"actual_qps\x18\x04 \x01(\x01R\tactualQps\x12\x15\n" +
 	"\x06p50_ms\x18\x05 \x01(\x01R\x05p50Ms\x12\x15\n" +
 	"\x06p99_ms\x18\x06 \x01(\x01R\x05p99Ms\x12\x15\n" +
-	"\x06max_ms\x18\a \x01(\x01R\x05maxMs\x1a\xa8\x01\n" +
+	"\x06max_ms\x18\a \x01(\x01R\x05maxMs\x12\x1c\n" +
+	"\tlatencies\x18\b \x01(\x03R\tlatencies\x12\x1c\n" +
+	"\thistogram\x18\t \x01(\tR\thistogram\x1a\xdd\x02\n" +
 	"\tGenerator\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12&\n" +
@@ -2855,7 +3041,13 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\n" +
 	"late_sends\x18\x04 \x01(\x03R\tlateSends\x12\x12\n" +
 	"\x04host\x18\x05 \x01(\tR\x04host\x12\x12\n" +
-	"\x04cpus\x18\x06 \x01(\x05R\x04cpus\"\xd0\x01\n" +
+	"\x04cpus\x18\x06 \x01(\x05R\x04cpus\x12'\n" +
+	"\x0fsaturated_slots\x18\a \x01(\x03R\x0esaturatedSlots\x12,\n" +
+	"\x12saturation_wait_ms\x18\b \x01(\x01R\x10saturationWaitMs\x12*\n" +
+	"\x11saturation_max_ms\x18\t \x01(\x01R\x0fsaturationMaxMs\x12\x16\n" +
+	"\x06unsent\x18\n" +
+	" \x01(\x03R\x06unsent\x12\x18\n" +
+	"\aworkers\x18\v \x01(\x05R\aworkers\"\xd0\x01\n" +
 	"\rMetricSummary\x12\x16\n" +
 	"\x06metric\x18\x01 \x01(\tR\x06metric\x12\x12\n" +
 	"\x04runs\x18\x02 \x01(\x05R\x04runs\x12\x16\n" +
@@ -3005,7 +3197,7 @@ func file_service_mesh_performance_proto_rawDescGZIP() []byte {
 }
 
 var file_service_mesh_performance_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_service_mesh_performance_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_service_mesh_performance_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_service_mesh_performance_proto_goTypes = []any{
 	(PerformanceTestConfig_Client_Protocol)(0), // 0: smp.PerformanceTestConfig.Client.Protocol
 	(*PerformanceTestConfig)(nil),              // 1: smp.PerformanceTestConfig
@@ -3026,75 +3218,79 @@ var file_service_mesh_performance_proto_goTypes = []any{
 	(*PerformanceTestResult_Swap)(nil),         // 16: smp.PerformanceTestResult.Swap
 	nil,                                        // 17: smp.PerformanceTestResult.ErrorsEntry
 	nil,                                        // 18: smp.PerformanceTestResult.StatusCodesEntry
-	(*PerformanceTestResult_Requests)(nil),     // 19: smp.PerformanceTestResult.Requests
-	(*PerformanceTestResult_Percentile)(nil),   // 20: smp.PerformanceTestResult.Percentile
-	(*PerformanceTestResult_Histogram)(nil),    // 21: smp.PerformanceTestResult.Histogram
-	(*PerformanceTestResult_Interval)(nil),     // 22: smp.PerformanceTestResult.Interval
-	(*PerformanceTestResult_Generator)(nil),    // 23: smp.PerformanceTestResult.Generator
-	(*MeshMark_Term)(nil),                      // 24: smp.MeshMark.Term
-	(*MeshMark_ClassScore)(nil),                // 25: smp.MeshMark.ClassScore
-	nil,                                        // 26: smp.ServiceMeshConfig.LabelsEntry
-	(*ServiceMeshConfig_IngressGateway)(nil),   // 27: smp.ServiceMeshConfig.IngressGateway
-	(*ServiceMeshConfig_EgressGateway)(nil),    // 28: smp.ServiceMeshConfig.EgressGateway
-	(*ServiceMeshConfig_Sidecar)(nil),          // 29: smp.ServiceMeshConfig.Sidecar
-	(*ServiceMeshConfig_MeshTelemetry)(nil),    // 30: smp.ServiceMeshConfig.MeshTelemetry
-	(*ServiceMeshConfig_MeshPolicy)(nil),       // 31: smp.ServiceMeshConfig.MeshPolicy
-	(*ServiceMeshConfig_MeshControlPlane)(nil), // 32: smp.ServiceMeshConfig.MeshControlPlane
-	nil,                            // 33: smp.EnvironmentConfig.LabelsEntry
-	(*EnvironmentConfig_Node)(nil), // 34: smp.EnvironmentConfig.Node
-	(*EnvironmentConfig_IndividualWorkload)(nil), // 35: smp.EnvironmentConfig.IndividualWorkload
-	(*ServiceMesh)(nil),                          // 36: smp.ServiceMesh
-	(*timestamppb.Timestamp)(nil),                // 37: google.protobuf.Timestamp
-	(*ApplicationMetadata)(nil),                  // 38: smp.ApplicationMetadata
-	(*TrafficMetadata)(nil),                      // 39: smp.TrafficMetadata
+	(*PerformanceTestResult_Connections)(nil),  // 19: smp.PerformanceTestResult.Connections
+	(*PerformanceTestResult_Requests)(nil),     // 20: smp.PerformanceTestResult.Requests
+	(*PerformanceTestResult_Percentile)(nil),   // 21: smp.PerformanceTestResult.Percentile
+	(*PerformanceTestResult_Histogram)(nil),    // 22: smp.PerformanceTestResult.Histogram
+	(*PerformanceTestResult_Interval)(nil),     // 23: smp.PerformanceTestResult.Interval
+	(*PerformanceTestResult_Generator)(nil),    // 24: smp.PerformanceTestResult.Generator
+	(*MeshMark_Term)(nil),                      // 25: smp.MeshMark.Term
+	(*MeshMark_ClassScore)(nil),                // 26: smp.MeshMark.ClassScore
+	nil,                                        // 27: smp.ServiceMeshConfig.LabelsEntry
+	(*ServiceMeshConfig_IngressGateway)(nil),   // 28: smp.ServiceMeshConfig.IngressGateway
+	(*ServiceMeshConfig_EgressGateway)(nil),    // 29: smp.ServiceMeshConfig.EgressGateway
+	(*ServiceMeshConfig_Sidecar)(nil),          // 30: smp.ServiceMeshConfig.Sidecar
+	(*ServiceMeshConfig_MeshTelemetry)(nil),    // 31: smp.ServiceMeshConfig.MeshTelemetry
+	(*ServiceMeshConfig_MeshPolicy)(nil),       // 32: smp.ServiceMeshConfig.MeshPolicy
+	(*ServiceMeshConfig_MeshControlPlane)(nil), // 33: smp.ServiceMeshConfig.MeshControlPlane
+	nil,                            // 34: smp.EnvironmentConfig.LabelsEntry
+	(*EnvironmentConfig_Node)(nil), // 35: smp.EnvironmentConfig.Node
+	(*EnvironmentConfig_IndividualWorkload)(nil), // 36: smp.EnvironmentConfig.IndividualWorkload
+	(*ServiceMesh)(nil),                          // 37: smp.ServiceMesh
+	(*timestamppb.Timestamp)(nil),                // 38: google.protobuf.Timestamp
+	(*ApplicationMetadata)(nil),                  // 39: smp.ApplicationMetadata
+	(*TrafficMetadata)(nil),                      // 40: smp.TrafficMetadata
 }
 var file_service_mesh_performance_proto_depIdxs = []int32{
 	8,  // 0: smp.PerformanceTestConfig.labels:type_name -> smp.PerformanceTestConfig.LabelsEntry
 	9,  // 1: smp.PerformanceTestConfig.clients:type_name -> smp.PerformanceTestConfig.Client
-	36, // 2: smp.PerformanceTestConfig.mesh:type_name -> smp.ServiceMesh
+	37, // 2: smp.PerformanceTestConfig.mesh:type_name -> smp.ServiceMesh
 	12, // 3: smp.PerformanceTestResult.labels:type_name -> smp.PerformanceTestResult.LabelsEntry
-	37, // 4: smp.PerformanceTestResult.start_time:type_name -> google.protobuf.Timestamp
-	37, // 5: smp.PerformanceTestResult.end_time:type_name -> google.protobuf.Timestamp
+	38, // 4: smp.PerformanceTestResult.start_time:type_name -> google.protobuf.Timestamp
+	38, // 5: smp.PerformanceTestResult.end_time:type_name -> google.protobuf.Timestamp
 	13, // 6: smp.PerformanceTestResult.latencies_ms:type_name -> smp.PerformanceTestResult.Latency
-	19, // 7: smp.PerformanceTestResult.requests:type_name -> smp.PerformanceTestResult.Requests
+	20, // 7: smp.PerformanceTestResult.requests:type_name -> smp.PerformanceTestResult.Requests
 	17, // 8: smp.PerformanceTestResult.errors:type_name -> smp.PerformanceTestResult.ErrorsEntry
 	18, // 9: smp.PerformanceTestResult.status_codes:type_name -> smp.PerformanceTestResult.StatusCodesEntry
-	20, // 10: smp.PerformanceTestResult.percentiles_ms:type_name -> smp.PerformanceTestResult.Percentile
+	21, // 10: smp.PerformanceTestResult.percentiles_ms:type_name -> smp.PerformanceTestResult.Percentile
 	13, // 11: smp.PerformanceTestResult.uncorrected_latencies_ms:type_name -> smp.PerformanceTestResult.Latency
-	21, // 12: smp.PerformanceTestResult.histogram:type_name -> smp.PerformanceTestResult.Histogram
-	22, // 13: smp.PerformanceTestResult.intervals:type_name -> smp.PerformanceTestResult.Interval
-	23, // 14: smp.PerformanceTestResult.generator:type_name -> smp.PerformanceTestResult.Generator
+	22, // 12: smp.PerformanceTestResult.histogram:type_name -> smp.PerformanceTestResult.Histogram
+	23, // 13: smp.PerformanceTestResult.intervals:type_name -> smp.PerformanceTestResult.Interval
+	24, // 14: smp.PerformanceTestResult.generator:type_name -> smp.PerformanceTestResult.Generator
 	1,  // 15: smp.PerformanceTestResult.config:type_name -> smp.PerformanceTestConfig
 	7,  // 16: smp.PerformanceTestResult.environment:type_name -> smp.EnvironmentConfig
-	36, // 17: smp.PerformanceTestResult.mesh:type_name -> smp.ServiceMesh
+	37, // 17: smp.PerformanceTestResult.mesh:type_name -> smp.ServiceMesh
 	6,  // 18: smp.PerformanceTestResult.mesh_config:type_name -> smp.ServiceMeshConfig
 	2,  // 19: smp.PerformanceTestResult.runs:type_name -> smp.PerformanceTestResult
 	2,  // 20: smp.PerformanceTestResult.clients:type_name -> smp.PerformanceTestResult
 	3,  // 21: smp.PerformanceTestResult.summary:type_name -> smp.MetricSummary
 	4,  // 22: smp.PerformanceTestResult.resources:type_name -> smp.ResourceUsage
 	5,  // 23: smp.PerformanceTestResult.meshmark:type_name -> smp.MeshMark
-	25, // 24: smp.MeshMark.classes:type_name -> smp.MeshMark.ClassScore
-	26, // 25: smp.ServiceMeshConfig.labels:type_name -> smp.ServiceMeshConfig.LabelsEntry
-	27, // 26: smp.ServiceMeshConfig.ingress_gateway:type_name -> smp.ServiceMeshConfig.IngressGateway
-	29, // 27: smp.ServiceMeshConfig.sidecar:type_name -> smp.ServiceMeshConfig.Sidecar
-	30, // 28: smp.ServiceMeshConfig.mesh_telemetry:type_name -> smp.ServiceMeshConfig.MeshTelemetry
-	31, // 29: smp.ServiceMeshConfig.mesh_policy:type_name -> smp.ServiceMeshConfig.MeshPolicy
-	32, // 30: smp.ServiceMeshConfig.mesh_control_plane:type_name -> smp.ServiceMeshConfig.MeshControlPlane
-	36, // 31: smp.ServiceMeshConfig.mesh_type:type_name -> smp.ServiceMesh
-	38, // 32: smp.ServiceMeshConfig.application_metadata:type_name -> smp.ApplicationMetadata
-	33, // 33: smp.EnvironmentConfig.labels:type_name -> smp.EnvironmentConfig.LabelsEntry
-	34, // 34: smp.EnvironmentConfig.nodes:type_name -> smp.EnvironmentConfig.Node
-	35, // 35: smp.EnvironmentConfig.individual_workloads:type_name -> smp.EnvironmentConfig.IndividualWorkload
-	39, // 36: smp.EnvironmentConfig.traffic_metadata:type_name -> smp.TrafficMetadata
-	0,  // 37: smp.PerformanceTestConfig.Client.protocol:type_name -> smp.PerformanceTestConfig.Client.Protocol
-	10, // 38: smp.PerformanceTestConfig.Client.headers:type_name -> smp.PerformanceTestConfig.Client.HeadersEntry
-	11, // 39: smp.PerformanceTestConfig.Client.cookies:type_name -> smp.PerformanceTestConfig.Client.CookiesEntry
-	24, // 40: smp.MeshMark.ClassScore.terms:type_name -> smp.MeshMark.Term
-	41, // [41:41] is the sub-list for method output_type
-	41, // [41:41] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	13, // 24: smp.PerformanceTestResult.error_latencies_ms:type_name -> smp.PerformanceTestResult.Latency
+	19, // 25: smp.PerformanceTestResult.connections:type_name -> smp.PerformanceTestResult.Connections
+	26, // 26: smp.MeshMark.classes:type_name -> smp.MeshMark.ClassScore
+	27, // 27: smp.ServiceMeshConfig.labels:type_name -> smp.ServiceMeshConfig.LabelsEntry
+	28, // 28: smp.ServiceMeshConfig.ingress_gateway:type_name -> smp.ServiceMeshConfig.IngressGateway
+	30, // 29: smp.ServiceMeshConfig.sidecar:type_name -> smp.ServiceMeshConfig.Sidecar
+	31, // 30: smp.ServiceMeshConfig.mesh_telemetry:type_name -> smp.ServiceMeshConfig.MeshTelemetry
+	32, // 31: smp.ServiceMeshConfig.mesh_policy:type_name -> smp.ServiceMeshConfig.MeshPolicy
+	33, // 32: smp.ServiceMeshConfig.mesh_control_plane:type_name -> smp.ServiceMeshConfig.MeshControlPlane
+	37, // 33: smp.ServiceMeshConfig.mesh_type:type_name -> smp.ServiceMesh
+	39, // 34: smp.ServiceMeshConfig.application_metadata:type_name -> smp.ApplicationMetadata
+	34, // 35: smp.EnvironmentConfig.labels:type_name -> smp.EnvironmentConfig.LabelsEntry
+	35, // 36: smp.EnvironmentConfig.nodes:type_name -> smp.EnvironmentConfig.Node
+	36, // 37: smp.EnvironmentConfig.individual_workloads:type_name -> smp.EnvironmentConfig.IndividualWorkload
+	40, // 38: smp.EnvironmentConfig.traffic_metadata:type_name -> smp.TrafficMetadata
+	0,  // 39: smp.PerformanceTestConfig.Client.protocol:type_name -> smp.PerformanceTestConfig.Client.Protocol
+	10, // 40: smp.PerformanceTestConfig.Client.headers:type_name -> smp.PerformanceTestConfig.Client.HeadersEntry
+	11, // 41: smp.PerformanceTestConfig.Client.cookies:type_name -> smp.PerformanceTestConfig.Client.CookiesEntry
+	13, // 42: smp.PerformanceTestResult.Connections.connect_ms:type_name -> smp.PerformanceTestResult.Latency
+	25, // 43: smp.MeshMark.ClassScore.terms:type_name -> smp.MeshMark.Term
+	44, // [44:44] is the sub-list for method output_type
+	44, // [44:44] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_service_mesh_performance_proto_init() }
@@ -3110,7 +3306,7 @@ func file_service_mesh_performance_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_service_mesh_performance_proto_rawDesc), len(file_service_mesh_performance_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   35,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -37,6 +37,7 @@ type runFlags struct {
 	name                 string
 	runs                 int
 	pause                time.Duration
+	maxDuration          time.Duration
 	variants             []string
 	outputFlags
 }
@@ -165,6 +166,7 @@ result), 2 bad input, 3 the target was unreachable.`,
 	f.StringVar(&fl.name, "name", "", "a name for the test")
 	f.IntVar(&fl.runs, "runs", 1, "run the test N times; the result holds every run and their summary")
 	f.DurationVar(&fl.pause, "pause", 0, "wait between consecutive runs")
+	f.DurationVar(&fl.maxDuration, "max-duration", 0, "hard limit on each run from its start; what is in flight then counts as timeouts (default warm-up + duration + 10s drain)")
 	f.StringArrayVar(&fl.variants, "variant", nil, "a variant NAME=URL or NAME=CONFIG-FILE; several run interleaved (repeatable)")
 	fl.outputFlags.add(cmd)
 	return cmd
@@ -182,6 +184,9 @@ func runRun(cmd *cobra.Command, fl *runFlags, urls []string) error {
 	}
 	if fl.pause < 0 {
 		return badInput(fmt.Errorf("--pause %v: must not be negative", fl.pause))
+	}
+	if fl.maxDuration < 0 {
+		return badInput(fmt.Errorf("--max-duration %v: must not be negative", fl.maxDuration))
 	}
 	s, err := fl.settings(cmd, urls)
 	if err != nil {
@@ -209,7 +214,10 @@ func runRun(cmd *cobra.Command, fl *runFlags, urls []string) error {
 func (fl *runFlags) variantList(cmd *cobra.Command, s smprun.Settings, urls []string) ([]smprun.Variant, error) {
 	gen := smprun.ThisGenerator()
 	variant := func(name, file string, s smprun.Settings) (smprun.Variant, error) {
-		v := smprun.Variant{Name: name, Plan: smprun.PlanOptions{CertFile: fl.cert, KeyFile: fl.key}, Result: smprun.ResultOptions{Generator: gen}}
+		stderr := cmd.ErrOrStderr()
+		notify := func(msg string) { fmt.Fprintf(stderr, "smp: %s\n", msg) }
+		v := smprun.Variant{Name: name, Plan: smprun.PlanOptions{CertFile: fl.cert, KeyFile: fl.key, MaxDuration: fl.maxDuration, Notify: notify},
+			Result: smprun.ResultOptions{Generator: gen}}
 		var base *spec.PerformanceTestConfig
 		if file != "" {
 			cfg, mesh, err := loadConfig(cmd, file)

@@ -13,8 +13,8 @@ import (
 // MergeRuns combines the results of repeated runs of one config into one
 // result, the view of all their requests together:
 //
-//   - counts (requests, errors by reason and code, bytes, late sends) are
-//     summed, and the latency, uncorrected and lateness histograms merged
+//   - counts (requests, errors by reason and code, bytes, late sends,
+//     saturation, connections) are summed, and the histograms merged
 //     exactly, so that percentiles are those of every request of every run;
 //   - Elapsed and Span are the sums of the runs' (pauses and other runs in
 //     between are not measured), and ActualQPS the requests over the Span;
@@ -76,7 +76,8 @@ func mergeFigures(fs []*load.Figures, runs []*load.Result, offsets []time.Durati
 	out := load.Figures{
 		Name: f0.Name, Endpoints: f0.Endpoints, Pacer: f0.Pacer, OpenLoop: f0.OpenLoop, Workers: f0.Workers,
 		ErrorReasons: map[string]int64{}, Failures: map[int]int64{}, Codes: map[int]int64{},
-		Latency: hist.New(), Uncorrected: hist.New(), Lateness: hist.New(),
+		Latency: hist.New(), Uncorrected: hist.New(), Lateness: hist.New(), ErrorLatency: hist.New(),
+		Connections: load.ConnStats{Setup: hist.New()},
 	}
 	var requested float64
 	for i, f := range fs {
@@ -87,11 +88,20 @@ func mergeFigures(fs []*load.Figures, runs []*load.Result, offsets []time.Durati
 		out.LateSends += f.LateSends
 		out.Scheduled += f.Scheduled
 		out.Unsent += f.Unsent
+		out.Saturation.Slots += f.Saturation.Slots
+		out.Saturation.Wait += f.Saturation.Wait
+		out.Saturation.Max = max(out.Saturation.Max, f.Saturation.Max)
+		c := f.Connections
+		out.Connections.Opened += c.Opened
+		out.Connections.Failed += c.Failed
+		out.Connections.Reconnects += c.Reconnects
+		out.Connections.ReconnectsFailed += c.ReconnectsFailed
 		addCounts(out.ErrorReasons, f.ErrorReasons)
 		addCounts(out.Failures, f.Failures)
 		addCounts(out.Codes, f.Codes)
 		for _, h := range []struct{ to, from *hist.Histogram }{
 			{out.Latency, f.Latency}, {out.Uncorrected, f.Uncorrected}, {out.Lateness, f.Lateness},
+			{out.ErrorLatency, f.ErrorLatency}, {out.Connections.Setup, f.Connections.Setup},
 		} {
 			if h.from == nil {
 				continue

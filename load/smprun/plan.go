@@ -249,7 +249,18 @@ type PlanOptions struct {
 	CertFile, KeyFile string
 	// Progress is passed to the engine.
 	Progress func(load.Progress)
+	// Notify is passed to the engine: messages about a slow start.
+	Notify func(string)
+	// MaxDuration is the engine's hard limit (0: warm-up + duration +
+	// drain).
+	MaxDuration time.Duration
 }
+
+// UDPStreams is how many datagrams a UDP socket keeps in flight when the
+// config does not say (streams 0) and replies are matched by sequence
+// number (the built-in payload): one lost datagram then holds one stream
+// for the timeout, not the socket.
+const UDPStreams = 32
 
 // NewPlan builds the engine config for cfg: a driver per endpoint, of the
 // client's protocol (see ClientProtocol), and a constant-rate pacer per
@@ -259,7 +270,7 @@ type PlanOptions struct {
 // (they wrap load.ErrInvalid), or wrap load.ErrUnreachable when a driver
 // had to reach the target and could not.
 func NewPlan(ctx context.Context, cfg *spec.PerformanceTestConfig, o PlanOptions) (*Plan, error) {
-	p := &Plan{Config: cfg, Load: load.Config{Progress: o.Progress}}
+	p := &Plan{Config: cfg, Load: load.Config{Progress: o.Progress, Notify: o.Notify, MaxDuration: o.MaxDuration}}
 	var err error
 	if p.Load.Duration, err = duration("duration", cfg.GetDuration(), DefaultDuration); err != nil {
 		return nil, err
@@ -317,17 +328,20 @@ func (p *Plan) client(ctx context.Context, i int, c *spec.PerformanceTestConfig_
 			return lc, "", invalid("%s.body_file: %v", where, err)
 		}
 	}
-	opts := load.Options{
-		Method: c.GetMethod(), Headers: c.GetHeaders(), Cookies: c.GetCookies(), Body: body,
-		ContentType: c.GetContentType(), Timeout: timeout, InsecureSkipVerify: c.GetInsecureSkipVerify(),
-		CertFile: o.CertFile, KeyFile: o.KeyFile, Streams: max(int(c.GetStreams()), 1),
-	}
-	if ca := c.GetSslCertificate(); ca != "" {
-		opts.CAFile = resolve(o.BaseDir, ca)
-	}
 	proto, err := ClientProtocol(c, where)
 	if err != nil {
 		return lc, "", err
+	}
+	if proto == "udp" && c.GetStreams() == 0 && len(body) == 0 {
+		lc.Streams = UDPStreams
+	}
+	opts := load.Options{
+		Method: c.GetMethod(), Headers: c.GetHeaders(), Cookies: c.GetCookies(), Body: body,
+		ContentType: c.GetContentType(), Timeout: timeout, InsecureSkipVerify: c.GetInsecureSkipVerify(),
+		CertFile: o.CertFile, KeyFile: o.KeyFile, Streams: max(lc.Streams, 1),
+	}
+	if ca := c.GetSslCertificate(); ca != "" {
+		opts.CAFile = resolve(o.BaseDir, ca)
 	}
 	newDriver, note, err := driverFactory(proto, c.GetAdditionalOptions(), where)
 	if err != nil {

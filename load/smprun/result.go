@@ -109,8 +109,19 @@ func figures(f *load.Figures, r *load.Result, errs map[string]int64, ps []float6
 		DurationS:              r.Span.Seconds(),
 		Requests:               &spec.PerformanceTestResult_Requests{Total: f.Requests, Ok: f.OK, Errors: f.Errors},
 		Generator: &spec.PerformanceTestResult_Generator{
-			Name: g.Name, Version: g.Version, Host: g.Host, Cpus: int32(g.CPUs),
+			Name: g.Name, Version: g.Version, Host: g.Host, Cpus: int32(g.CPUs), Workers: int32(f.Workers),
 		},
+	}
+	if f.ErrorLatency != nil && f.ErrorLatency.Count() > 0 {
+		out.ErrorLatenciesMs = latency(f.ErrorLatency)
+	}
+	if c := f.Connections; c.Setup != nil {
+		out.Connections = &spec.PerformanceTestResult_Connections{
+			Opened: c.Opened, Failed: c.Failed, Reconnects: c.Reconnects, ReconnectsFailed: c.ReconnectsFailed,
+		}
+		if c.Setup.Count() > 0 {
+			out.Connections.ConnectMs = latency(c.Setup)
+		}
 	}
 	if len(errs) > 0 {
 		out.Errors = errs
@@ -139,12 +150,22 @@ func figures(f *load.Figures, r *load.Result, errs map[string]int64, ps []float6
 		}
 		out.Generator.LatenessP99Ms = msf(f.Lateness.Percentile(99))
 		out.Generator.LateSends = f.LateSends
+		out.Generator.SaturatedSlots = f.Saturation.Slots
+		out.Generator.SaturationWaitMs = msf(f.Saturation.Wait)
+		out.Generator.SaturationMaxMs = msf(f.Saturation.Max)
+		out.Generator.Unsent = f.Unsent
+	}
+	if f.ErrorLatency != nil && f.ErrorLatency.Count() > 0 {
+		if h.ErrorData, err = f.ErrorLatency.Encode(); err != nil {
+			return nil, err
+		}
 	}
 	out.Histogram = h
 	for _, iv := range f.Intervals {
 		out.Intervals = append(out.Intervals, &spec.PerformanceTestResult_Interval{
 			OffsetS: iv.Offset.Seconds(), Requests: iv.Requests, Errors: iv.Errors, ActualQps: iv.ActualQPS,
 			P50Ms: msf(iv.P50), P99Ms: msf(iv.P99), MaxMs: msf(iv.Max),
+			Latencies: iv.Latencies, Histogram: iv.Histogram,
 		})
 	}
 	return out, nil
