@@ -68,6 +68,7 @@ func downsample(ivs []*spec.PerformanceTestResult_Interval, maxPoints int) (pts 
 		}
 	}
 	step = lengths[0]
+	counted := countsLatencies(ivs)
 	k = max(1, (n+maxPoints-1)/maxPoints)
 	for i := 0; i < n; i += k {
 		end := min(n, i+k)
@@ -80,7 +81,7 @@ func downsample(ivs []*spec.PerformanceTestResult_Interval, maxPoints int) (pts 
 			p.requests += iv.GetRequests()
 			p.errors += iv.GetErrors()
 			qpsSum += iv.GetActualQps()
-			if iv.GetRequests() > 0 || iv.GetP50Ms() > 0 {
+			if answered(iv, counted) {
 				p50sum += iv.GetP50Ms()
 				p50n++
 				p.p99 = nanMax(p.p99, iv.GetP99Ms())
@@ -95,6 +96,28 @@ func downsample(ivs []*spec.PerformanceTestResult_Interval, maxPoints int) (pts 
 		pts = append(pts, p)
 	}
 	return pts, k, step
+}
+
+// countsLatencies reports whether a series says how many latencies each
+// interval has (results from smp since the field exists).
+func countsLatencies(ivs []*spec.PerformanceTestResult_Interval) bool {
+	for _, iv := range ivs {
+		if iv.GetLatencies() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// answered reports whether an interval has latency figures: an interval
+// in which nothing was answered (a stall) has none, and draws as a gap, not
+// as 0 ms. Older results do not count latencies; there an interval with
+// requests or a p50 is taken as answered.
+func answered(iv *spec.PerformanceTestResult_Interval, counted bool) bool {
+	if counted {
+		return iv.GetLatencies() > 0
+	}
+	return iv.GetRequests() > 0 || iv.GetP50Ms() > 0
 }
 
 func nanMax(a, b float64) float64 {

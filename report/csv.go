@@ -19,16 +19,22 @@ func formatFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) 
 
 // WriteIntervalsCSV writes the time series of each result, one row per
 // interval: name, offset_s, requests, errors, actual_qps, p50_ms, p99_ms,
-// max_ms. Latencies are corrected (from the intended send time).
+// max_ms. Latencies are corrected (from the intended send time); they are
+// empty for an interval in which nothing was answered.
 func WriteIntervalsCSV(w io.Writer, results []*spec.PerformanceTestResult, names []string) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"name", "offset_s", "requests", "errors", "actual_qps", "p50_ms", "p99_ms", "max_ms"})
 	for i, r := range results {
 		name := resultName(r, names, i)
+		counted := countsLatencies(r.GetIntervals())
 		for _, iv := range r.GetIntervals() {
+			p50, p99, maxv := "", "", ""
+			if answered(iv, counted) {
+				p50, p99, maxv = formatFloat(iv.GetP50Ms()), formatFloat(iv.GetP99Ms()), formatFloat(iv.GetMaxMs())
+			}
 			_ = cw.Write([]string{name, formatFloat(iv.GetOffsetS()),
 				strconv.FormatInt(iv.GetRequests(), 10), strconv.FormatInt(iv.GetErrors(), 10),
-				formatFloat(iv.GetActualQps()), formatFloat(iv.GetP50Ms()), formatFloat(iv.GetP99Ms()), formatFloat(iv.GetMaxMs())})
+				formatFloat(iv.GetActualQps()), p50, p99, maxv})
 		}
 	}
 	cw.Flush()

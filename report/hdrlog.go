@@ -19,9 +19,11 @@ import (
 //	"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"
 //	0.000,60.000,12.345,HISTF...
 //
-// A result keeps the whole-run histogram and per-second summaries, not a
-// histogram per interval, so the log has one interval covering the run
-// (timestamps relative to StartTime). Values are microseconds, as recorded
+// A result written by smp keeps a histogram per interval (1 s steps): the
+// log then has one line per interval that had answers (an interval without
+// any has no line, rather than a line of zeros). An older result, or one
+// without interval histograms, gives one line covering the run. Timestamps
+// are relative to StartTime. Values are microseconds, as recorded
 // (the Java tools assume nanoseconds by default: pass
 // -outputValueUnitRatio 1000 to HistogramLogProcessor for milliseconds);
 // Interval_Max is in milliseconds. The payload is the result's "hdr-v2"
@@ -53,7 +55,9 @@ func WriteHDRLog(w io.Writer, r *spec.PerformanceTestResult) error {
 	}
 	fmt.Fprintf(bw, "#[smp: %s; values in microseconds, Interval_Max in milliseconds]\n", oneLine(resultLabel(r)))
 	fmt.Fprintln(bw, `"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"`)
-	fmt.Fprintf(bw, "%.3f,%.3f,%.3f,%s\n", 0.0, length, usToMs(float64(h.Max())), r.GetHistogram().GetData())
+	if !writeIntervalLines(bw, r, length) {
+		fmt.Fprintf(bw, "%.3f,%.3f,%.3f,%s\n", 0.0, length, usToMs(float64(h.Max())), r.GetHistogram().GetData())
+	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("hdr log: %w", err)
 	}
@@ -72,4 +76,37 @@ func oneLine(s string) string {
 		return "result"
 	}
 	return string(out)
+}
+
+// writeIntervalLines writes a log line per interval histogram of r and
+// reports whether r had any. Each histogram is decoded to check it and to
+// read its max; an interval's length runs to the next one's offset (the last
+// to the end of the run).
+func writeIntervalLines(w io.Writer, r *spec.PerformanceTestResult, length float64) bool {
+	ivs := r.GetIntervals()
+	any := false
+	for _, iv := range ivs {
+		if iv.GetHistogram() != "" {
+			any = true
+			break
+		}
+	}
+	if !any {
+		return false
+	}
+	for i, iv := range ivs {
+		if iv.GetLatencies() == 0 || iv.GetHistogram() == "" {
+			continue
+		}
+		h, err := decodeHistogram(iv.GetHistogram())
+		if err != nil || h == nil {
+			continue
+		}
+		end := length
+		if i+1 < len(ivs) {
+			end = ivs[i+1].GetOffsetS()
+		}
+		fmt.Fprintf(w, "%.3f,%.3f,%.3f,%s\n", iv.GetOffsetS(), max(end-iv.GetOffsetS(), 0), usToMs(float64(h.Max())), iv.GetHistogram())
+	}
+	return true
 }
