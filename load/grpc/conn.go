@@ -85,6 +85,38 @@ type channel struct {
 	refs     int // guarded by Driver.mu
 	netErr   atomic.Pointer[error]
 	greeting atomic.Pointer[[]byte]
+
+	// grpc-go makes the channel's connections itself; the dialer and the
+	// credentials see each one, and time it. dialStart is when the
+	// latest dial began (since epoch); connections counts those that
+	// completed their handshake. The first is the channel's set-up, timed
+	// by Open; the set-up time of each later one, a reconnect, is added
+	// to reconnect until a Do takes it (see Conn.Do).
+	dialStart   atomic.Int64
+	connections atomic.Int64
+	reconnect   atomic.Int64
+}
+
+// epoch is the origin of channel.dialStart: time.Since(epoch) reads the
+// monotonic clock, so differences of it are durations.
+var epoch = time.Now()
+
+// handshakeDone records that a connection of the channel is set up: its
+// dial and handshake are done.
+func (ch *channel) handshakeDone() {
+	took := max(int64(time.Since(epoch))-ch.dialStart.Load(), 1)
+	if ch.connections.Add(1) > 1 {
+		ch.reconnect.Add(took)
+	}
+}
+
+// takeReconnect returns the set-up time of the reconnects no Do has
+// reported yet, 0 if none, and clears it.
+func (ch *channel) takeReconnect() time.Duration {
+	if ch.reconnect.Load() == 0 {
+		return 0
+	}
+	return time.Duration(ch.reconnect.Swap(0))
 }
 
 // maxGreeting bounds the bytes a channel keeps of what a server sent first.
@@ -92,6 +124,7 @@ const maxGreeting = 512
 
 // dial is the channel's dialer: a plain TCP dial that records its failures.
 func (ch *channel) dial(ctx context.Context, addr string) (net.Conn, error) {
+	ch.dialStart.Store(int64(time.Since(epoch)))
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -146,7 +179,11 @@ func (r recordingCreds) ClientHandshake(ctx context.Context, authority string, r
 	if err != nil {
 		e := fmt.Errorf("TLS handshake with %s: %w", r.ch.addr, err)
 		r.ch.netErr.Store(&e)
+		return c, info, err
 	}
+	// grpc-go hands every connection to the credentials, insecure ones
+	// too, so this sees each connection set up.
+	r.ch.handshakeDone()
 	return c, info, err
 }
 
@@ -317,6 +354,24 @@ func newConn(d *Driver, ch *channel) *Conn { return &Conn{d: d, ch: ch} }
 // Unlike the HTTP/1.1 driver, Do allocates: grpc-go builds a stream, a
 // context and frames for every call. What it avoids is marshalling: the
 // request was encoded by New and responses are only counted.
+//
+// Retries are disabled (grpc.WithDisableRetry), so a call the server may
+// have processed is never made again. grpc-go still makes a call again,
+// once, when it provably never reached the server's application: no stream
+// could be created on the connection, or the server refused the stream
+// (REFUSED_STREAM, or a GOAWAY that left it unprocessed). Such a call is
+// not counted by the server, so server and smp counts still agree.
+//
+// Reconnecting is grpc-go's business: when the connection breaks, the
+// channel reconnects on its own (with its backoff), out of Do's sight, and
+// a call made meanwhile waits or fails with UNAVAILABLE. Do cannot tell
+// which call a reconnect was made for, so Outcome.Connect reports it, once,
+// on the first Do of any Conn of the channel to end after the new
+// connection was set up (dial and TLS handshake, HTTP/2 preface excluded):
+// with one stream per channel that is the call that waited for it. Several
+// reconnects before a Do ends are reported together, as their total set-up
+// time. A reconnect attempt that fails is not reported: the calls made
+// meanwhile fail with UNAVAILABLE instead, and the engine counts those.
 func (c *Conn) Do(ctx context.Context) (load.Outcome, error) {
 	if c.closed {
 		return load.Outcome{}, errors.New("grpc: Do on a closed Conn")
@@ -336,17 +391,20 @@ func (c *Conn) Do(ctx context.Context) (load.Outcome, error) {
 	}
 	timedOut := pastDeadline(cctx)
 	cancel()
+	out := load.Outcome{Connect: c.ch.takeReconnect()}
 	if err == nil {
-		return load.Outcome{Bytes: c.reply.bytes}, nil
+		out.Bytes = c.reply.bytes
+		return out, nil
 	}
 	code := status.Code(err)
 	// The server knows the call's deadline (grpc-timeout) and gives up
 	// at the same instant: whichever side notices first, a call that ran
 	// out of its deadline is a timeout, not an answer.
 	if c.st.trailer.Load() && !(timedOut && (code == codes.DeadlineExceeded || code == codes.Canceled)) {
-		return load.Outcome{Code: int(code), Failed: code != codes.OK, Bytes: c.reply.bytes}, nil
+		out.Code, out.Failed, out.Bytes = int(code), code != codes.OK, c.reply.bytes
+		return out, nil
 	}
-	return load.Outcome{}, c.d.callError(ctx, timedOut, c.ch, err)
+	return out, c.d.callError(ctx, timedOut, c.ch, err)
 }
 
 // pastDeadline reports whether ctx has expired, or will at once: its

@@ -131,6 +131,79 @@ func TestTargetRejects(t *testing.T) {
 	}
 }
 
+// TestTargetReconnect: when the target closes its connections, grpc-go
+// reconnects the channel, and Outcome.Connect reports that reconnect once,
+// on the call that waited for it; calls on the connection kept report none.
+// A call that may have reached the target is never made again: the target
+// counts exactly the calls that succeeded.
+func TestTargetReconnect(t *testing.T) {
+	for _, useTLS := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plaintext", true: "TLS"}[useTLS], func(t *testing.T) {
+			srv := startTarget(t, target.Config{TLS: useTLS})
+			opts := load.Options{URL: "grpc://" + srv.Addrs().GRPC + "/smp.target.v1.Echo/Echo", Timeout: testTimeout}
+			if useTLS {
+				opts.URL = "grpcs://" + srv.Addrs().GRPC + "/smp.target.v1.Echo/Echo"
+				opts.InsecureSkipVerify = true
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			d, err := smpgrpc.New(ctx, opts, smpgrpc.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			c, err := d.Open(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			var ok uint64
+			do := func() (load.Outcome, error) {
+				out, err := c.Do(ctx)
+				if err == nil && !out.Failed {
+					ok++
+				}
+				return out, err
+			}
+			if out, err := do(); err != nil || out.Failed || out.Connect != 0 {
+				t.Fatalf("first call, on Open's connection: %+v, %v", out, err)
+			}
+			const rounds = 3
+			for r := range rounds {
+				srv.CloseConnections()
+				// The call after the close waits for the reconnect, or,
+				// if it raced the close, fails; bounded either way.
+				var connect time.Duration
+				var out load.Outcome
+				reports := 0
+				for try := 0; ; try++ {
+					out, err = do()
+					connect += out.Connect
+					if out.Connect > 0 {
+						reports++
+					}
+					if err == nil && !out.Failed {
+						break
+					}
+					if try == 5 {
+						t.Fatalf("round %d: no successful call after the close: %+v, %v", r, out, err)
+					}
+					t.Logf("round %d: call after the close: %v", r, err)
+				}
+				if connect <= 0 || reports != 1 {
+					t.Errorf("round %d: %d calls reported the reconnect (%v in all), want 1", r, reports, connect)
+				}
+				if out, err := do(); err != nil || out.Failed || out.Connect != 0 {
+					t.Errorf("round %d: call on the new connection: %+v, %v; want no connect time", r, out, err)
+				}
+			}
+			if got := srv.Stats().Requests["grpc"]["OK"]; got != ok {
+				t.Errorf("the target answered %d calls OK, smp counted %d", got, ok)
+			}
+		})
+	}
+}
+
 func TestTargetTLS(t *testing.T) {
 	srv := startTarget(t, target.Config{TLS: true})
 	ca := filepath.Join(t.TempDir(), "ca.pem")

@@ -6,10 +6,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
-	"syscall"
 	"time"
 
 	"github.com/smp-project/smp/load"
@@ -74,9 +72,16 @@ func (c *Conn) drop() {
 
 // Do sends the request and reads the whole response.
 //
-// A kept-alive connection that the server closed while idle is redialled and
-// the request sent again, once, and only if not a byte of a response came
-// back; any other failure is returned, so that no request is silently lost.
+// A request is sent once. When the connection fails — the server reset or
+// closed it, while the request was in flight or while the connection sat
+// idle before it — Do returns the error (load.Classify names it: reset,
+// eof, ...) and drops the connection; the next Do connects a new one.
+// Sending the request again instead would hide the failure from the
+// results, and the server would count two requests where smp counts one.
+//
+// When Do connects (after a failure, or after a response that closed the
+// connection), Outcome.Connect is the time the dial and TLS handshake took,
+// on success and on failure alike; it is 0 on a kept-alive connection.
 func (c *Conn) Do(ctx context.Context) (load.Outcome, error) {
 	if c.closed {
 		return load.Outcome{}, errors.New("http1: Do on a closed Conn")
@@ -87,33 +92,28 @@ func (c *Conn) Do(ctx context.Context) (load.Outcome, error) {
 		return load.Outcome{}, fmt.Errorf("http1: %w", err)
 	}
 	c.link.Watch(ctx)
-	deadline := time.Now().Add(c.d.timeout)
-	for attempt := 0; ; attempt++ {
-		// A connection this Do did not dial may have been closed by the
-		// server while it sat idle; only then is a retry warranted.
-		reused := c.link.Get() != nil
-		if !reused {
-			if err := c.connect(ctx, deadline); err != nil {
-				return load.Outcome{}, stopped(ctx, err)
-			}
-		}
-		res, err := c.exchange(ctx, deadline)
-		if err == nil {
-			// Bytes beyond the response mean the server and we disagree on
-			// framing; the connection cannot be trusted for the next one.
-			if res.close || c.br.Buffered() > 0 {
-				c.drop()
-			}
-			return load.Outcome{Code: res.code, Failed: res.code >= 400, Bytes: res.bytes}, nil
-		}
-		c.drop()
-		if ctx.Err() != nil {
-			return load.Outcome{}, stopped(ctx, err)
-		}
-		if attempt > 0 || !reused || res.received || !staleConnError(err) {
-			return load.Outcome{}, err
+	start := time.Now()
+	deadline := start.Add(c.d.timeout)
+	var out load.Outcome
+	if c.link.Get() == nil {
+		err := c.connect(ctx, deadline)
+		out.Connect = max(time.Since(start), 1) // never 0: a reconnect took place
+		if err != nil {
+			return out, stopped(ctx, err)
 		}
 	}
+	res, err := c.exchange(ctx, deadline)
+	if err != nil {
+		c.drop()
+		return out, stopped(ctx, err)
+	}
+	// Bytes beyond the response mean the server and we disagree on
+	// framing; the connection cannot be trusted for the next one.
+	if res.close || c.br.Buffered() > 0 {
+		c.drop()
+	}
+	out.Code, out.Failed, out.Bytes = res.code, res.code >= 400, res.bytes
+	return out, nil
 }
 
 // exchange writes the request on the current connection and reads the
@@ -131,14 +131,6 @@ func (c *Conn) exchange(ctx context.Context, deadline time.Time) (response, erro
 		return response{}, fmt.Errorf("http1: write request: %w", err)
 	}
 	return readResponse(c.br, c.d.head)
-}
-
-// staleConnError reports whether err is how a write to, or a read from, a
-// connection that the peer has already closed fails.
-func staleConnError(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, syscall.ECONNABORTED)
 }
 
 // stopped reports err as the run stopping when ctx was cancelled.

@@ -168,8 +168,9 @@ func countingServer(t *testing.T, h http.HandlerFunc, idleTimeout time.Duration)
 }
 
 // TestConnectionClose: every response carries Connection: close, so every
-// request needs a new connection, and every one is answered: the server
-// counts as many requests and connections for us as for net/http.
+// request needs a new connection (and reports its connect time), and every
+// one is answered: the server counts as many requests and connections for
+// us as for net/http.
 func TestConnectionClose(t *testing.T) {
 	const n = 20
 	h := func(w http.ResponseWriter, r *http.Request) {
@@ -181,8 +182,13 @@ func TestConnectionClose(t *testing.T) {
 	c := openConn(t, newDriver(t, load.Options{URL: srv.URL}))
 	for i := range n {
 		out, err := c.Do(context.Background())
-		if err != nil || out != (load.Outcome{Code: 200, Bytes: 3}) {
+		if err != nil || out.Code != 200 || out.Bytes != 3 {
 			t.Fatalf("request %d: %+v, %v", i, out, err)
+		}
+		// The first goes on the connection Open made; every other one
+		// reconnects and says how long that took.
+		if (i == 0) != (out.Connect == 0) {
+			t.Errorf("request %d: connect time %v", i, out.Connect)
 		}
 	}
 
@@ -205,8 +211,10 @@ func TestConnectionClose(t *testing.T) {
 }
 
 // TestServerClosesIdle: the server drops keep-alive connections after a
-// short idle time; every request still succeeds, on a new connection, and
-// none is sent twice.
+// short idle time. The request that finds its connection closed fails (EOF
+// or reset) and is not sent again; the next one reconnects, reports its
+// connect time, and succeeds. The server sees each successful request once
+// and none of the failed ones.
 func TestServerClosesIdle(t *testing.T) {
 	const n = 5
 	for _, useTLS := range []bool{false, true} {
@@ -224,18 +232,30 @@ func TestServerClosesIdle(t *testing.T) {
 			}
 			defer srv.Close()
 			c := openConn(t, newDriver(t, load.Options{URL: srv.URL, InsecureSkipVerify: true}))
+			// The idle timeout applies between requests, not before the
+			// first: the first request goes on the connection Open made.
+			if out, err := c.Do(context.Background()); err != nil || out.Code != 200 || out.Connect != 0 {
+				t.Fatalf("first request: %+v, %v", out, err)
+			}
 			for i := range n {
 				time.Sleep(50 * time.Millisecond) // well past the idle timeout
 				out, err := c.Do(context.Background())
-				if err != nil || out.Code != 200 {
-					t.Fatalf("request %d: %+v, %v", i, out, err)
+				if r := load.Classify(err); r != load.ReasonEOF && r != load.ReasonReset {
+					t.Fatalf("request %d on the idle-closed connection: %+v, %v (%q), want an EOF or reset", i, out, err, r)
+				}
+				if out.Connect != 0 {
+					t.Errorf("request %d failed on the old connection but reports a connect time %v", i, out.Connect)
+				}
+				out, err = c.Do(context.Background())
+				if err != nil || out.Code != 200 || out.Connect <= 0 {
+					t.Fatalf("request %d after the failure: %+v, %v; want 200 on a new connection, with its connect time", i, out, err)
 				}
 			}
-			if got := cnt.requests.Load(); got != n {
-				t.Errorf("server saw %d requests, want %d", got, n)
+			if got := cnt.requests.Load(); got != n+1 {
+				t.Errorf("server saw %d requests, want %d (the failed ones never reached it)", got, n+1)
 			}
-			if got := cnt.conns.Load(); got < 2 {
-				t.Errorf("server saw %d connections; the idle timeout never closed one", got)
+			if got := cnt.conns.Load(); got != n+1 {
+				t.Errorf("server saw %d connections, want %d", got, n+1)
 			}
 		})
 	}
@@ -243,112 +263,124 @@ func TestServerClosesIdle(t *testing.T) {
 
 const okResponse = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
-// TestRetryRules pins down when a request is sent again after the
-// connection failed: once, only on a connection Do did not dial itself, and
-// only if not a byte of the response arrived.
-func TestRetryRules(t *testing.T) {
+// TestSentOnce pins down that a request is never sent again, whatever
+// happened to its connection: the failure is returned, classified, and the
+// next Do reconnects by itself (reporting its connect time) and succeeds.
+func TestSentOnce(t *testing.T) {
 	cases := []struct {
 		name string
 		// second is how the server treats the second request on each
 		// connection (the first is answered normally).
-		second    func(c net.Conn)
-		wantErr   error // nil: the second Do succeeds
-		wantConns int64
-		wantReqs  int64
+		second     func(c net.Conn)
+		wantErr    error
+		wantReason string
 	}{
 		{
-			name:      "closed without answering: retried on a new connection",
-			second:    func(c net.Conn) {},
-			wantConns: 2, wantReqs: 3,
+			name:    "closed without answering",
+			second:  func(c net.Conn) {},
+			wantErr: io.EOF, wantReason: load.ReasonEOF,
 		},
 		{
-			name:      "reset without answering: retried on a new connection",
-			second:    func(c net.Conn) { c.(*net.TCPConn).SetLinger(0) },
-			wantConns: 2, wantReqs: 3,
+			name:    "reset without answering",
+			second:  func(c net.Conn) { c.(*net.TCPConn).SetLinger(0) },
+			wantErr: syscall.ECONNRESET, wantReason: load.ReasonReset,
 		},
 		{
-			name:    "partial status line: not retried",
+			name:    "partial status line",
 			second:  func(c net.Conn) { io.WriteString(c, "HTTP/1.1 20") },
-			wantErr: io.ErrUnexpectedEOF, wantConns: 1, wantReqs: 2,
+			wantErr: io.ErrUnexpectedEOF, wantReason: load.ReasonEOF,
 		},
 		{
-			name:    "headers only: not retried",
+			name:    "headers only",
 			second:  func(c net.Conn) { io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n") },
-			wantErr: io.ErrUnexpectedEOF, wantConns: 1, wantReqs: 2,
+			wantErr: io.ErrUnexpectedEOF, wantReason: load.ReasonEOF,
 		},
 		{
-			name:    "truncated body: not retried",
+			name:    "truncated body",
 			second:  func(c net.Conn) { io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc") },
-			wantErr: io.ErrUnexpectedEOF, wantConns: 1, wantReqs: 2,
+			wantErr: io.ErrUnexpectedEOF, wantReason: load.ReasonEOF,
 		},
 		{
-			name:    "truncated chunk: not retried",
+			name:    "truncated chunk",
 			second:  func(c net.Conn) { io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\nabc") },
-			wantErr: io.ErrUnexpectedEOF, wantConns: 1, wantReqs: 2,
+			wantErr: io.ErrUnexpectedEOF, wantReason: load.ReasonEOF,
 		},
 		{
-			name: "missing last chunk: not retried",
+			name: "missing last chunk",
 			second: func(c net.Conn) {
 				io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
 			},
-			wantErr: io.ErrUnexpectedEOF, wantConns: 1, wantReqs: 2,
+			wantErr: io.ErrUnexpectedEOF, wantReason: load.ReasonEOF,
 		},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			srv := startRaw(t, func(s *rawServer, c net.Conn, br *bufio.Reader, _ int64) {
-				for i := 0; s.readRequest(br); i++ {
-					if i == 1 {
-						tc.second(c)
-						return
+		for _, method := range []string{http.MethodGet, http.MethodPost} {
+			t.Run(tc.name+"/"+method, func(t *testing.T) {
+				srv := startRaw(t, func(s *rawServer, c net.Conn, br *bufio.Reader, _ int64) {
+					for i := 0; s.readRequest(br); i++ {
+						if i == 1 {
+							tc.second(c)
+							return
+						}
+						io.WriteString(c, okResponse)
 					}
-					io.WriteString(c, okResponse)
+				})
+				opts := load.Options{URL: srv.url(), Method: method}
+				if method == http.MethodPost {
+					opts.Body = []byte("payload")
+				}
+				c := openConn(t, newDriver(t, opts))
+				if out, err := c.Do(context.Background()); err != nil || out.Connect != 0 {
+					t.Fatalf("first request: %+v, %v; want success on the connection Open made", out, err)
+				}
+				out, err := c.Do(context.Background())
+				if !errors.Is(err, tc.wantErr) || load.Classify(err) != tc.wantReason {
+					t.Fatalf("second request: got %+v, %v (%q), want %v (%q)", out, err, load.Classify(err), tc.wantErr, tc.wantReason)
+				}
+				if out.Connect != 0 {
+					t.Errorf("second request failed on the old connection but reports a connect time %v", out.Connect)
+				}
+				// After an error the Conn reconnects by itself.
+				out, err = c.Do(context.Background())
+				if err != nil || out.Code != 200 || out.Connect <= 0 {
+					t.Errorf("request after the failure: %+v, %v; want 200 with a connect time", out, err)
+				}
+				if got := srv.conns.Load(); got != 2 {
+					t.Errorf("connections: %d, want 2", got)
+				}
+				if got := srv.requests.Load(); got != 3 {
+					t.Errorf("requests: %d, want 3 (none sent twice)", got)
 				}
 			})
-			c := openConn(t, newDriver(t, load.Options{URL: srv.url()}))
-			if _, err := c.Do(context.Background()); err != nil {
-				t.Fatalf("first request: %v", err)
-			}
-			out, err := c.Do(context.Background())
-			switch {
-			case tc.wantErr == nil && err != nil:
-				t.Fatalf("second request: %v", err)
-			case tc.wantErr == nil && out.Code != 200:
-				t.Fatalf("second request: %+v", out)
-			case tc.wantErr != nil && !errors.Is(err, tc.wantErr):
-				t.Fatalf("second request: got error %v, want %v", err, tc.wantErr)
-			}
-			// Let the server finish reading anything in flight.
-			waitFor(t, func() bool { return srv.requests.Load() >= tc.wantReqs })
-			if got := srv.conns.Load(); got != tc.wantConns {
-				t.Errorf("connections: %d, want %d", got, tc.wantConns)
-			}
-			if got := srv.requests.Load(); got != tc.wantReqs {
-				t.Errorf("requests: %d, want %d", got, tc.wantReqs)
-			}
-			// After an error the Conn reconnects by itself.
-			if out, err := c.Do(context.Background()); err != nil || out.Code != 200 {
-				t.Errorf("request after the failure: %+v, %v", out, err)
-			}
-		})
+		}
 	}
 }
 
-// TestRetryOnce: a server that never answers gets the request twice (the
-// idle connection from Open, then a new one), not more, and the error is
-// reported.
-func TestRetryOnce(t *testing.T) {
+// TestSentOnceToSilentCloser: a server that closes every connection without
+// answering gets each request exactly once, and each Do after the first
+// reports the reconnect it made.
+func TestSentOnceToSilentCloser(t *testing.T) {
+	const n = 5
 	srv := startRaw(t, func(s *rawServer, c net.Conn, br *bufio.Reader, _ int64) {
 		s.readRequest(br)
 	})
 	c := openConn(t, newDriver(t, load.Options{URL: srv.url()}))
-	_, err := c.Do(context.Background())
-	if !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
-		t.Fatalf("got %v, want EOF or connection reset", err)
+	for i := range n {
+		out, err := c.Do(context.Background())
+		if !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("request %d: got %v, want EOF or connection reset", i, err)
+		}
+		if (i == 0) != (out.Connect == 0) {
+			t.Errorf("request %d: connect time %v; want 0 on Open's connection, > 0 on a reconnect", i, out.Connect)
+		}
 	}
-	waitFor(t, func() bool { return srv.requests.Load() >= 2 })
-	if got := srv.requests.Load(); got != 2 {
-		t.Errorf("server saw %d requests, want 2", got)
+	waitFor(t, func() bool { return srv.requests.Load() >= n })
+	time.Sleep(20 * time.Millisecond) // room for a request that should not come
+	if got := srv.requests.Load(); got != n {
+		t.Errorf("server saw %d requests, want %d", got, n)
+	}
+	if got := srv.conns.Load(); got != n {
+		t.Errorf("server saw %d connections, want %d", got, n)
 	}
 }
 
@@ -413,6 +445,13 @@ func TestRawFraming(t *testing.T) {
 				if err != nil {
 					t.Fatalf("request %d: %v", i, err)
 				}
+				// A request after a response that ended its connection
+				// reconnects, and says how long that took.
+				reconnect := i > 0 && tc.wantConns > 1
+				if (out.Connect > 0) != reconnect {
+					t.Errorf("request %d: connect time %v, want one: %v", i, out.Connect, reconnect)
+				}
+				out.Connect = 0
 				if out != tc.want {
 					t.Fatalf("request %d: got %+v, want %+v", i, out, tc.want)
 				}
@@ -712,7 +751,12 @@ func TestServerGoesAway(t *testing.T) {
 	srv.close()
 	var err error
 	for range 3 { // the first may fail otherwise (reset, EOF) before the refusal
-		if _, err = c.Do(context.Background()); errors.Is(err, syscall.ECONNREFUSED) {
+		var out load.Outcome
+		if out, err = c.Do(context.Background()); errors.Is(err, syscall.ECONNREFUSED) {
+			// The failed reconnect is reported with the time it took.
+			if out.Connect <= 0 {
+				t.Errorf("refused reconnect: connect time %v, want > 0", out.Connect)
+			}
 			return
 		}
 		if err == nil {

@@ -7,8 +7,6 @@ import (
 	"io"
 	"os"
 
-	"golang.org/x/net/http2"
-
 	"github.com/smp-project/smp/load"
 )
 
@@ -26,45 +24,51 @@ var _ load.Conn = (*Conn)(nil)
 
 // Do sends the request and reads the whole response.
 //
-// When the connection turns out to be dead or going away (closed, GOAWAY,
-// REFUSED_STREAM) before any response arrived, and this Do did not dial it,
-// the request is sent once more on a new connection; any other failure is
-// returned, so that no request is silently lost.
+// A request is sent once. When the connection is known to be unusable
+// before the request goes out (closed, or going away after a GOAWAY), Do
+// dials a new one first and sends the request there; that is not a second
+// sending. Any failure once the request is handed to the connection — the
+// connection breaking, a stream reset, REFUSED_STREAM, a GOAWAY that left
+// the stream unprocessed — is returned, the connection retired if it can
+// take no more requests, and the next Do dials a new one.
+//
+// When this Do dials, Outcome.Connect is the time the dial, TLS handshake
+// and HTTP/2 preface took, on success and on failure alike. Conns of the
+// same group that waited for that dial report 0 (their latency includes
+// the wait).
 func (c *Conn) Do(ctx context.Context) (load.Outcome, error) {
 	if c.closed {
 		return load.Outcome{}, errors.New("http2: Do on a closed Conn")
 	}
 	rctx, cancel := context.WithTimeout(ctx, c.d.timeout)
 	defer cancel()
-	for attempt := 0; ; attempt++ {
-		cc, dialed, err := c.g.conn(rctx)
-		if err != nil {
-			return load.Outcome{}, c.fail(ctx, rctx, err)
-		}
-		// A shallow copy of the shared template carries this request's
-		// context; the template's header map is only ever read. The body
-		// reader is new each time because the transport may still be
-		// reading or closing the previous one when RoundTrip returns.
-		req := c.d.tmpl.WithContext(rctx)
-		if len(c.d.body) > 0 {
-			req.Body = &bodyReader{b: c.d.body}
-		}
-		resp, err := cc.RoundTrip(req)
-		if err != nil {
-			dead := c.g.retire(cc)
-			if attempt == 0 && rctx.Err() == nil && ((dead && !dialed) || refusedStream(err)) {
-				continue
-			}
-			return load.Outcome{}, c.fail(ctx, rctx, fmt.Errorf("http2: round trip: %w", err))
-		}
-		n, err := drain(resp.Body, c.buf)
-		resp.Body.Close()
-		if err != nil {
-			c.g.retire(cc)
-			return load.Outcome{}, c.fail(ctx, rctx, fmt.Errorf("http2: read body (%d bytes in): %w", n, err))
-		}
-		return load.Outcome{Code: resp.StatusCode, Failed: resp.StatusCode >= 400, Bytes: n}, nil
+	var out load.Outcome
+	cc, connect, err := c.g.conn(rctx)
+	out.Connect = connect
+	if err != nil {
+		return out, c.fail(ctx, rctx, err)
 	}
+	// A shallow copy of the shared template carries this request's
+	// context; the template's header map is only ever read. The body
+	// reader is new each time because the transport may still be
+	// reading or closing the previous one when RoundTrip returns.
+	req := c.d.tmpl.WithContext(rctx)
+	if len(c.d.body) > 0 {
+		req.Body = &bodyReader{b: c.d.body}
+	}
+	resp, err := cc.RoundTrip(req)
+	if err != nil {
+		c.g.retire(cc)
+		return out, c.fail(ctx, rctx, fmt.Errorf("http2: round trip: %w", err))
+	}
+	n, err := drain(resp.Body, c.buf)
+	resp.Body.Close()
+	if err != nil {
+		c.g.retire(cc)
+		return out, c.fail(ctx, rctx, fmt.Errorf("http2: read body (%d bytes in): %w", n, err))
+	}
+	out.Code, out.Failed, out.Bytes = resp.StatusCode, resp.StatusCode >= 400, n
+	return out, nil
 }
 
 // fail adds to err why the request's context ended, if it did: the run
@@ -82,13 +86,6 @@ func (c *Conn) fail(ctx, rctx context.Context, err error) error {
 	default:
 		return err
 	}
-}
-
-// refusedStream reports whether the server refused the stream before
-// processing it (RFC 9113 8.7), which makes a retry safe.
-func refusedStream(err error) bool {
-	var se http2.StreamError
-	return errors.As(err, &se) && se.Code == http2.ErrCodeRefusedStream
 }
 
 // drain reads body to its end into buf and returns its length.

@@ -207,45 +207,57 @@ type group struct {
 	cc *http2.ClientConn // nil until dialled, and after it died
 }
 
-// conn returns the group's connection, dialling one if there is none. It
-// reports whether it dialled, in which case the connection is new.
-func (g *group) conn(ctx context.Context) (*http2.ClientConn, bool, error) {
+// conn returns the group's connection, dialling one if there is none or if
+// the one it has can take no more requests (closed, or going away). When it
+// dialled, it returns how long that took (never 0), on failure too;
+// otherwise 0.
+func (g *group) conn(ctx context.Context) (*http2.ClientConn, time.Duration, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.cc != nil {
-		return g.cc, false, nil
+		if !g.forgetLocked(g.cc) {
+			return g.cc, 0, nil
+		}
 	}
 	if g.d.closed.Load() {
-		return nil, false, errors.New("http2: driver is closed")
+		return nil, 0, errors.New("http2: driver is closed")
 	}
+	start := time.Now()
 	cc, err := g.d.dial(ctx)
+	connect := max(time.Since(start), 1)
 	if err != nil {
-		return nil, false, err
+		return nil, connect, err
 	}
 	if g.d.closed.Load() { // Close ran while dialling: it did not see cc
 		cc.Close()
-		return nil, false, errors.New("http2: driver is closed")
+		return nil, connect, errors.New("http2: driver is closed")
 	}
 	g.cc = cc
-	return cc, true, nil
+	return cc, connect, nil
 }
 
-// retire reports whether cc can take no more requests (closed, or told by a
-// GOAWAY to go away) and if so makes the group forget it, so that the next
-// request dials a new connection. Streams still running on a connection
-// that is going away are left to finish.
-func (g *group) retire(cc *http2.ClientConn) bool {
+// retire makes the group forget cc if it can take no more requests, so
+// that the next request dials a new connection.
+func (g *group) retire(cc *http2.ClientConn) {
+	g.mu.Lock()
+	g.forgetLocked(cc)
+	g.mu.Unlock()
+}
+
+// forgetLocked reports whether cc can take no more requests (closed, or
+// told by a GOAWAY to go away) and if so, when cc is the group's
+// connection, makes the group forget it. Streams still running on a
+// connection that is going away are left to finish. g.mu is held.
+func (g *group) forgetLocked(cc *http2.ClientConn) bool {
 	st := cc.State()
 	if !st.Closed && !st.Closing {
 		return false
 	}
-	g.mu.Lock()
-	forget := g.cc == cc
-	if forget {
-		g.cc = nil
+	if g.cc != cc {
+		return true
 	}
-	g.mu.Unlock()
-	if forget && !st.Closed {
+	g.cc = nil
+	if !st.Closed {
 		// Closes the connection once its other streams are done (bounded
 		// by their timeout), rather than leaving that to the server.
 		go func() {

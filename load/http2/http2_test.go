@@ -293,18 +293,24 @@ func TestRequestAsSet(t *testing.T) {
 }
 
 // TestReconnect: when the server drops the connection, or sends GOAWAY on
-// idle, the next request goes out on a new one, and no request is sent
-// twice.
+// idle, the next request goes out on a new connection, reports the time it
+// took to set up, and no request is sent twice.
 func TestReconnect(t *testing.T) {
 	const n = 5
 	t.Run("server closes connections", func(t *testing.T) {
 		srv, cnt := h2Server(t, false, func(w http.ResponseWriter, r *http.Request) {})
 		c := openConn(t, newDriver(t, load.Options{URL: srv.URL}))
 		for i := range n {
-			if out, err := c.Do(context.Background()); err != nil || out.Code != 200 {
+			out, err := c.Do(context.Background())
+			if err != nil || out.Code != 200 {
 				t.Fatalf("request %d: %+v, %v", i, out, err)
 			}
+			// The first goes on the connection Open made.
+			if (i > 0) != (out.Connect > 0) {
+				t.Errorf("request %d: connect time %v", i, out.Connect)
+			}
 			srv.CloseClientConnections()
+			waitUnusable(t, c)
 		}
 		if got := cnt.requests.Load(); got != n {
 			t.Errorf("server saw %d requests, want %d", got, n)
@@ -313,14 +319,43 @@ func TestReconnect(t *testing.T) {
 			t.Errorf("server saw %d connections, want %d", got, n)
 		}
 	})
+	t.Run("server closes connections, no waiting", func(t *testing.T) {
+		// The next request may go out before the client has seen the
+		// close: it then fails, and is not sent again; the one after
+		// reconnects.
+		srv, cnt := h2Server(t, false, func(w http.ResponseWriter, r *http.Request) {})
+		c := openConn(t, newDriver(t, load.Options{URL: srv.URL}))
+		var ok int64
+		for i := range n {
+			srv.CloseClientConnections()
+			out, err := c.Do(context.Background())
+			if err != nil {
+				if out.Connect != 0 {
+					t.Errorf("request %d failed on the old connection but reports a connect time %v", i, out.Connect)
+				}
+				out, err = c.Do(context.Background())
+			}
+			if err != nil || out.Code != 200 || out.Connect <= 0 {
+				t.Fatalf("request %d: %+v, %v; want 200 on a new connection, with its connect time", i, out, err)
+			}
+			ok++
+		}
+		if got := cnt.requests.Load(); got != ok {
+			t.Errorf("server saw %d requests, want %d", got, ok)
+		}
+	})
 	t.Run("idle timeout", func(t *testing.T) {
 		srv, cnt := h2Server(t, false, func(w http.ResponseWriter, r *http.Request) {},
 			func(s *http.Server) { s.IdleTimeout = 10 * time.Millisecond })
 		c := openConn(t, newDriver(t, load.Options{URL: srv.URL, Streams: 2}))
 		for i := range n {
 			time.Sleep(50 * time.Millisecond)
-			if out, err := c.Do(context.Background()); err != nil || out.Code != 200 {
+			out, err := c.Do(context.Background())
+			if err != nil || out.Code != 200 {
 				t.Fatalf("request %d: %+v, %v", i, out, err)
+			}
+			if out.Connect <= 0 {
+				t.Errorf("request %d after the idle timeout: no connect time", i)
 			}
 		}
 		if got := cnt.requests.Load(); got != n {
@@ -330,6 +365,27 @@ func TestReconnect(t *testing.T) {
 			t.Errorf("server saw %d connections; the idle timeout never closed one", got)
 		}
 	})
+}
+
+// waitUnusable waits until the client has seen that c's connection is
+// closed or going away.
+func waitUnusable(t *testing.T, c load.Conn) {
+	t.Helper()
+	g := c.(*Conn).g
+	for deadline := time.Now().Add(testTimeout); ; time.Sleep(time.Millisecond) {
+		g.mu.Lock()
+		cc := g.cc
+		g.mu.Unlock()
+		if cc == nil {
+			return
+		}
+		if st := cc.State(); st.Closed || st.Closing {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the client never saw its connection close")
+		}
+	}
 }
 
 // TestStreamErrorKeepsConnection: a stream the server resets fails that

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"syscall"
 	"time"
 
 	"github.com/smp-project/smp/load"
@@ -60,38 +58,41 @@ func (c *Conn) drop() {
 
 // Do writes the payload and reads the response.
 //
-// On a persistent connection that the server closed while it was idle, the
-// request is sent again on a new connection, once, and only if not a byte
-// of the response came back; any other failure is returned, and the next Do
-// reconnects.
+// A request is sent once. When the connection fails — the server reset or
+// closed it, while the request was in flight or while the connection sat
+// idle before it — Do returns the error (load.Classify names it: reset,
+// eof, ...) and drops the connection; the next Do connects a new one.
+//
+// When Do connects, Outcome.Connect is the time the dial took, on success
+// and on failure alike; it is 0 on a persistent connection that was reused.
+// With connection_per_request every Do connects, so every Outcome carries
+// its connect time: it is part of the request's latency there (that is what
+// the mode measures), and reported apart as well.
 func (c *Conn) Do(ctx context.Context) (load.Outcome, error) {
 	if c.closed {
 		return load.Outcome{}, errors.New("tcp: Do on a closed Conn")
 	}
 	c.link.Watch(ctx)
-	deadline := time.Now().Add(c.d.timeout)
-	for attempt := 0; ; attempt++ {
-		reused := c.link.Get() != nil
-		if !reused {
-			if err := c.connect(ctx, deadline); err != nil {
-				return load.Outcome{}, stopped(ctx, err)
-			}
-		}
-		n, err := c.exchange(ctx, deadline)
-		if err == nil {
-			if c.d.perRequest {
-				c.drop()
-			}
-			return load.Outcome{Bytes: int64(n)}, nil
-		}
-		c.drop()
-		if ctx.Err() != nil {
-			return load.Outcome{}, stopped(ctx, err)
-		}
-		if attempt > 0 || !reused || n > 0 || !staleConnError(err) {
-			return load.Outcome{}, err
+	start := time.Now()
+	deadline := start.Add(c.d.timeout)
+	var out load.Outcome
+	if c.link.Get() == nil {
+		err := c.connect(ctx, deadline)
+		out.Connect = max(time.Since(start), 1) // never 0: a connect took place
+		if err != nil {
+			return out, stopped(ctx, err)
 		}
 	}
+	n, err := c.exchange(ctx, deadline)
+	if err != nil {
+		c.drop()
+		return out, stopped(ctx, err)
+	}
+	if c.d.perRequest {
+		c.drop()
+	}
+	out.Bytes = int64(n)
+	return out, nil
 }
 
 // exchange writes the payload on the current connection and reads the
@@ -109,13 +110,6 @@ func (c *Conn) exchange(ctx context.Context, deadline time.Time) (int, error) {
 		return 0, fmt.Errorf("tcp: write payload: %w", err)
 	}
 	return c.d.readResponse(c.link.Get(), c.buf)
-}
-
-// staleConnError reports whether err is how I/O on a connection that the
-// peer has already closed fails.
-func staleConnError(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED)
 }
 
 // stopped reports err as the run stopping when ctx was cancelled, keeping

@@ -15,13 +15,18 @@ import (
 
 func startTarget(t *testing.T, cfg target.Config) string {
 	t.Helper()
+	return "tcp://" + startTargetServer(t, cfg).Addrs().TCP
+}
+
+func startTargetServer(t *testing.T, cfg target.Config) *target.Server {
+	t.Helper()
 	cfg.TCP = "127.0.0.1:0"
 	srv, err := target.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	return "tcp://" + srv.Addrs().TCP
+	return srv
 }
 
 // TestTarget runs requests against smp target's TCP echo, on persistent
@@ -80,6 +85,76 @@ func TestTargetResets(t *testing.T) {
 	_, err = c.Do(context.Background())
 	if !errors.Is(err, syscall.ECONNRESET) || load.Classify(err) != load.ReasonReset {
 		t.Errorf("got %v (%s), want a reset", err, load.Classify(err))
+	}
+}
+
+// TestTargetResetsCounted: the target resets 20% of TCP requests
+// (`smp target --error reset:0.2`) and one Conn sends n requests in a row.
+// Each reaches the target once — it counts n reads — and every reset it
+// made is a Do error classified as a reset. On a persistent connection the
+// Do after a reset reconnects and reports its connect time, and a Do on the
+// connection kept reports none; with a connection per request every Do
+// reports one.
+func TestTargetResetsCounted(t *testing.T) {
+	const n = 1000
+	for _, perRequest := range []bool{false, true} {
+		name := "persistent"
+		if perRequest {
+			name = "connection per request"
+		}
+		t.Run(name, func(t *testing.T) {
+			var b target.Behavior
+			if err := b.Set("error", "reset:0.2"); err != nil {
+				t.Fatal(err)
+			}
+			srv := startTargetServer(t, target.Config{Defaults: b})
+			d, err := tcp.New(load.Options{URL: "tcp://" + srv.Addrs().TCP, Timeout: 10 * time.Second},
+				tcp.Config{ConnectionPerRequest: perRequest})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			c, err := d.Open(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			var ok, resets, connects uint64
+			failed := false
+			for i := range n {
+				out, err := c.Do(ctx)
+				if want := perRequest || failed; (out.Connect > 0) != want {
+					t.Errorf("request %d: connect time %v, want one: %v", i, out.Connect, want)
+				}
+				if out.Connect > 0 {
+					connects++
+				}
+				switch {
+				case err == nil && out.Bytes == int64(len(tcp.DefaultPayload)):
+					ok++
+				case load.Classify(err) == load.ReasonReset:
+					resets++
+				default:
+					t.Fatalf("request %d: %+v, %v (%q), want an echo or a reset", i, out, err, load.Classify(err))
+				}
+				failed = err != nil
+			}
+			st := srv.Stats()
+			echoed, reset := st.Requests["tcp"]["ok"], st.Resets["tcp"]
+			t.Logf("smp: %d ok, %d resets, %d connects; target: %d reads, %d echoed, %d resets",
+				ok, resets, connects, echoed+reset, echoed, reset)
+			if echoed+reset != n {
+				t.Errorf("the target read %d requests, want %d", echoed+reset, n)
+			}
+			if resets != reset || ok != echoed {
+				t.Errorf("smp counted %d resets and %d echoes; the target made %d and %d", resets, ok, reset, echoed)
+			}
+			if resets == 0 || resets == n {
+				t.Errorf("%d resets of %d requests at a 20%% rate", resets, n)
+			}
+		})
 	}
 }
 

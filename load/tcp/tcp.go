@@ -24,7 +24,8 @@
 //	                         (default 1 MiB)
 //	"connection_per_request" bool: open a new connection for each request
 //	                         and close it after the response (latency then
-//	                         includes the TCP handshake)
+//	                         includes the TCP handshake, which each
+//	                         Outcome.Connect also reports apart)
 //	"linger_zero"            bool: with connection_per_request, close with a
 //	                         reset (SO_LINGER 0), so that the client's ports
 //	                         are not held in TIME_WAIT at high connection rates

@@ -253,8 +253,13 @@ func TestExchange(t *testing.T) {
 				c := openConn(t, newDriver(t, load.Options{URL: "tcp://" + tc.addr, Body: []byte(tc.body)}, cfg))
 				for i := range 3 {
 					out, err := c.Do(context.Background())
-					if err != nil || out != (load.Outcome{Bytes: tc.bytes}) {
+					if err != nil || out.Bytes != tc.bytes || out.Code != 0 || out.Failed {
 						t.Fatalf("request %d: got %+v, %v; want %d bytes", i, out, err, tc.bytes)
+					}
+					// Every request connects in the per-request mode and
+					// reports it; none does on a persistent connection.
+					if (out.Connect > 0) != perRequest {
+						t.Errorf("request %d: connect time %v", i, out.Connect)
 					}
 				}
 			})
@@ -316,22 +321,43 @@ func TestConnections(t *testing.T) {
 }
 
 // TestStaleConnection: a server that closes each connection after one
-// answer costs a reconnect, not an error.
+// answer. The request that finds the connection closed fails (EOF or
+// reset) and is not sent again; the next one reconnects, reports its
+// connect time, and is answered. The server reads each request once.
 func TestStaleConnection(t *testing.T) {
+	const rounds = 3
+	var reads atomic.Int64
 	srv := startServer(t, func(c net.Conn) {
 		buf := make([]byte, 64)
 		n, _ := c.Read(buf)
+		if n > 0 {
+			reads.Add(1)
+		}
 		c.Write(buf[:n])
 	})
 	c := openConn(t, newDriver(t, load.Options{URL: "tcp://" + srv.addr}, Config{}))
-	for i := range 3 {
-		if out, err := c.Do(context.Background()); err != nil || out.Bytes != int64(len(DefaultPayload)) {
-			t.Fatalf("request %d: %+v, %v", i, out, err)
-		}
-		time.Sleep(20 * time.Millisecond) // let the FIN arrive
+	if out, err := c.Do(context.Background()); err != nil || out.Bytes != int64(len(DefaultPayload)) || out.Connect != 0 {
+		t.Fatalf("first request: %+v, %v", out, err)
 	}
-	if srv.accepts.Load() != 3 {
-		t.Errorf("%d connections, want 3", srv.accepts.Load())
+	for i := range rounds {
+		time.Sleep(20 * time.Millisecond) // let the FIN arrive
+		out, err := c.Do(context.Background())
+		if r := load.Classify(err); r != load.ReasonEOF && r != load.ReasonReset {
+			t.Fatalf("round %d, on the closed connection: %+v, %v (%q), want EOF or a reset", i, out, err, r)
+		}
+		if out.Connect != 0 {
+			t.Errorf("round %d: the failed request reports a connect time %v", i, out.Connect)
+		}
+		out, err = c.Do(context.Background())
+		if err != nil || out.Bytes != int64(len(DefaultPayload)) || out.Connect <= 0 {
+			t.Fatalf("round %d, after the failure: %+v, %v; want an answer on a new connection, with its connect time", i, out, err)
+		}
+	}
+	if got := srv.accepts.Load(); got != rounds+1 {
+		t.Errorf("%d connections, want %d", got, rounds+1)
+	}
+	if got := reads.Load(); got != rounds+1 {
+		t.Errorf("the server read %d requests, want %d", got, rounds+1)
 	}
 }
 
@@ -371,7 +397,13 @@ func TestErrors(t *testing.T) {
 			c, err := d.Open(context.Background())
 			if err == nil {
 				defer c.Close()
-				_, err = c.Do(context.Background())
+				var out load.Outcome
+				out, err = c.Do(context.Background())
+				// A Do that connects reports the time it took, even when
+				// connecting was what failed.
+				if (out.Connect > 0) != tc.cfg.ConnectionPerRequest {
+					t.Errorf("connect time %v", out.Connect)
+				}
 			}
 			if err == nil {
 				t.Fatal("no error")
