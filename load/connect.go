@@ -120,7 +120,7 @@ func probeOne(ctx context.Context, e Endpoint, p *plan, notify func(string)) (Co
 	}
 	o, err := conn.Do(ctx)
 	if o.Connect > 0 {
-		p.conns.reconnect(o.Connect, err == nil)
+		p.conns.reconnect(o.Connect, err == nil || !IsConnectError(err))
 	}
 	return conn, err
 }

@@ -25,9 +25,11 @@ type Outcome struct {
 	Bytes int64
 	// Connect is the set-up time (dial, TLS and protocol handshakes) when
 	// this Do had to open a new connection first — a reconnect after the
-	// previous connection failed or was closed; 0 when it reused one. It is
-	// set on failure too when the failure was the reconnect itself, so the
-	// engine can count reconnects and time them apart from requests.
+	// previous connection failed or was closed (or every request, for a
+	// connection-per-request mode); 0 when it reused one. It is set when
+	// the Do failed too, whether the reconnect itself failed or the request
+	// after it, so the engine can count reconnects and time them apart from
+	// requests.
 	Connect time.Duration
 }
 

@@ -120,7 +120,7 @@ func (w *worker) openSlot(ctx context.Context, sl *sleeper, i uint64) bool {
 	if i >= p.lWarm {
 		w.shard.record(due, max(due, w.idle), now, done, true, o, err, w.stopReason(ctx, err))
 	}
-	w.connected(o)
+	w.connected(o, err)
 	w.idle = done
 	return ctx.Err() == nil
 }
@@ -157,14 +157,16 @@ func (w *worker) closedOnce(ctx context.Context) bool {
 	if sent >= w.warm {
 		w.shard.record(sent, sent, sent, done, false, o, err, w.stopReason(ctx, err))
 	}
-	w.connected(o)
+	w.connected(o, err)
 	return ctx.Err() == nil
 }
 
-// connected counts a reconnect the driver made inside Do.
-func (w *worker) connected(o Outcome) {
+// connected counts a reconnect the driver made inside Do: failed when the
+// request's error is the connection's (the request may also fail after a
+// good reconnect).
+func (w *worker) connected(o Outcome, err error) {
 	if o.Connect > 0 {
-		w.plan.conns.reconnect(o.Connect, true)
+		w.plan.conns.reconnect(o.Connect, err == nil || !IsConnectError(err))
 	}
 }
 
