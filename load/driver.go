@@ -75,6 +75,8 @@ type Options struct {
 	CAFile             string // PEM bundle to trust (the SMP ssl_certificate)
 	CertFile, KeyFile  string // client certificate
 	// Streams is the number of concurrent streams per connection for
-	// multiplexing protocols (HTTP/2, gRPC); 1 otherwise.
+	// multiplexing protocols (HTTP/2, gRPC), and the number of Conns
+	// sharing one socket for UDP (their datagrams matched by sequence
+	// number); 1 otherwise.
 	Streams int
 }

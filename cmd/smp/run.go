@@ -148,7 +148,7 @@ result), 2 bad input, 3 the target was unreachable.`,
 	f.StringArrayVarP(&fl.files, "file", "f", nil, "SMP test config `FILE` (YAML or JSON; Meshery files too); several are variants")
 	f.Int64Var(&fl.qps, "qps", 1000, "target rate in requests/s across all connections; 0 = closed loop")
 	f.IntVarP(&fl.connections, "connections", "c", smprun.DefaultConnections, "connections per client")
-	f.IntVar(&fl.streams, "streams", 1, "concurrent streams per connection (HTTP/2, gRPC)")
+	f.IntVar(&fl.streams, "streams", 1, "concurrent streams per connection (HTTP/2, gRPC); for UDP, workers sharing a socket")
 	f.DurationVarP(&fl.duration, "duration", "d", smprun.DefaultDuration, "measured duration of each run (after the warm-up)")
 	f.DurationVar(&fl.warmup, "warmup", 0, "warm-up sent first and excluded from the results")
 	f.DurationVar(&fl.timeout, "timeout", 0, "per-request timeout (default 30s; 1s for UDP)")

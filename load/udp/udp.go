@@ -10,15 +10,44 @@
 // Headers, cookies, HTTP method, content type and TLS options have no
 // meaning here and are rejected.
 //
+// # Sockets and streams
+//
+// Options.Streams Conns share one connected socket (one local port), in
+// the order they are opened, as Options.Streams Conns share one connection
+// in the HTTP/2 and gRPC drivers: N*S Conns make N sockets with up to S
+// datagrams in flight on each. A Conn still has at most one request in
+// flight; a Conn whose datagram was lost waits out its timeout alone,
+// while the other Conns on its socket go on sending and receiving. With
+// Streams 1 (the default) every Conn has a socket of its own.
+//
+// Each socket has one reader goroutine, which reads every reply and hands
+// it to the Conn waiting for it. Replies wait for the reader in the
+// socket's receive buffer (the kernel's net.core.rmem_default): a burst of
+// replies larger than that is dropped by the kernel and counted as lost.
+//
 // # Matching replies to requests
 //
-// A reply that comes after its request timed out must not be taken for
-// the reply to the next request. With sequence numbers on (the default
-// with the built-in payload), each datagram starts with an 8-byte request
-// number, big-endian, before the payload; a reply must start with the same
-// 8 bytes (an echo server's do), and replies to earlier requests are
-// skipped. With a payload of your own the datagram is sent as given, and
-// any datagram from the server is the reply.
+// With sequence numbers on (the default with the built-in payload), each
+// datagram starts with an 8-byte request number, big-endian, before the
+// payload, and a reply must start with the same 8 bytes (an echo server's
+// do). The numbers are unique on a socket: the Conn at place i of a socket
+// shared by S (i from 0 to S-1) numbers its n-th request n*S+i, so the
+// reader finds the Conn from the number alone (its remainder by S) and
+// hands it the reply only if that Conn waits for exactly that number. A
+// reply that comes after its request timed out, one too short to hold a
+// number, and one whose number no Conn waits for are discarded: a reply
+// is never taken for another request's.
+//
+// With a payload of your own the datagram is sent as given, and the first
+// datagram from the server while a request waits is its reply (one that
+// comes while none waits is discarded). Such replies cannot be told
+// apart, so Streams must then be 1: New rejects more. Set "sequence": true
+// if the server echoes the first 8 bytes, or use more connections instead
+// of more streams.
+//
+// An ICMP error (port unreachable, reported as ECONNREFUSED) belongs to
+// the socket, not to a datagram: it fails every request waiting on the
+// socket when it comes.
 //
 // # additional_options
 //
@@ -32,7 +61,9 @@
 //
 // Unknown keys are an error.
 //
-// Do allocates nothing when the reply comes (a loss allocates its error).
+// Do allocates nothing when the reply comes (a loss allocates its error):
+// it waits in a select on a channel and a time.Timer that its Conn made at
+// Open, and on the run context's Done channel.
 package udp
 
 import (
@@ -40,9 +71,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
-	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,14 +143,20 @@ func (c *Config) check() error {
 	return nil
 }
 
-// Driver opens UDP sockets to one endpoint. It is safe for concurrent use.
+// Driver opens Conns to one endpoint, Options.Streams of them on each
+// socket. It is safe for concurrent use.
 type Driver struct {
 	addr     string
 	payload  []byte // without the sequence number
 	sequence bool
 	maxResp  int
 	timeout  time.Duration
-	closed   atomic.Bool
+	streams  int
+
+	mu      sync.Mutex
+	closed  bool
+	filling *group // the socket new Conns join until it has streams of them
+	groups  map[*group]struct{}
 }
 
 var _ load.Driver = (*Driver)(nil)
@@ -135,6 +173,9 @@ func New(opts load.Options, cfg Config) (*Driver, error) {
 	if opts.Timeout < 0 {
 		return nil, fmt.Errorf("udp: negative timeout %v", opts.Timeout)
 	}
+	if opts.Streams < 0 {
+		return nil, fmt.Errorf("udp: negative streams per connection %d", opts.Streams)
+	}
 	switch {
 	case len(opts.Headers) > 0 || len(opts.Cookies) > 0:
 		return nil, errors.New("udp: headers and cookies have no meaning for UDP")
@@ -143,7 +184,14 @@ func New(opts load.Options, cfg Config) (*Driver, error) {
 	case opts.InsecureSkipVerify || opts.CAFile != "" || opts.CertFile != "" || opts.KeyFile != "":
 		return nil, errors.New("udp: TLS (DTLS) is not supported by the UDP driver")
 	}
-	d := &Driver{addr: addr, payload: opts.Body, maxResp: cfg.MaxResponseBytes, timeout: opts.Timeout}
+	d := &Driver{
+		addr:    addr,
+		payload: opts.Body,
+		maxResp: cfg.MaxResponseBytes,
+		timeout: opts.Timeout,
+		streams: max(opts.Streams, 1),
+		groups:  make(map[*group]struct{}),
+	}
 	if d.timeout == 0 {
 		d.timeout = DefaultTimeout
 	}
@@ -156,6 +204,11 @@ func New(opts load.Options, cfg Config) (*Driver, error) {
 	}
 	if cfg.Sequence != nil {
 		d.sequence = *cfg.Sequence
+	}
+	if !d.sequence && d.streams > 1 {
+		return nil, fmt.Errorf("udp: %d streams per connection need sequence numbers to tell the replies on a shared socket apart, "+
+			"and they are off (a payload of your own is sent as given): set \"sequence\": true in additional_options "+
+			"if the server echoes the first 8 bytes, or use streams 1 and more connections", d.streams)
 	}
 	size := len(d.payload)
 	if d.sequence {
@@ -185,133 +238,334 @@ func parseURL(raw string) (string, error) {
 	return net.JoinHostPort(u.Hostname(), u.Port()), nil
 }
 
-// Open returns a Conn with its own connected socket (its own local port,
-// so that replies reach the Conn that asked).
+// Open returns a Conn. Conns are grouped Options.Streams to a connected
+// socket, in the order they are opened; the first Conn of a group makes
+// the socket, so that an address that cannot be used is reported here.
 func (d *Driver) Open(ctx context.Context) (load.Conn, error) {
-	if d.closed.Load() {
-		return nil, errors.New("udp: open: driver is closed")
+	d.mu.Lock()
+	if c, err := d.join(); c != nil || err != nil {
+		d.mu.Unlock()
+		return c, err
 	}
+	d.mu.Unlock()
+
+	// The socket is made outside the lock: resolving the host may take a
+	// while. Opens running at the same time may each make one; those that
+	// then find a group with room join it and close theirs.
 	var dialer net.Dialer
 	nc, err := dialer.DialContext(ctx, "udp", d.addr)
 	if err != nil {
 		return nil, fmt.Errorf("udp: open socket to %s: %w", d.addr, err)
 	}
-	c := &Conn{d: d, nc: nc, in: make([]byte, d.maxResp+1)}
-	if d.sequence {
-		c.out = make([]byte, seqLen+len(d.payload))
-		copy(c.out[seqLen:], d.payload)
-	} else {
-		c.out = d.payload
+
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if c, err := d.join(); c != nil || err != nil {
+		nc.Close() // another Open made the group this Conn joined
+		return c, err
 	}
-	c.abortFn = c.abort
+	g := newGroup(d, nc.(*net.UDPConn))
+	d.filling = g
+	d.groups[g] = struct{}{}
+	c := g.add()
+	go g.read()
 	return c, nil
 }
 
-// Close makes later Opens fail; open Conns stay usable until closed.
-func (d *Driver) Close() error {
-	d.closed.Store(true)
+// join adds a Conn to the group being filled, if there is one with room.
+// d.mu is held.
+func (d *Driver) join() (*Conn, error) {
+	if d.closed {
+		return nil, errors.New("udp: open: driver is closed")
+	}
+	if g := d.filling; g != nil && g.joined < d.streams {
+		return g.add(), nil
+	}
+	return nil, nil
+}
+
+// leave takes a Conn out of g, closing g's socket after the last one.
+func (d *Driver) leave(g *group) error {
+	d.mu.Lock()
+	g.members--
+	last := g.members == 0
+	if last {
+		delete(d.groups, g)
+		if d.filling == g {
+			d.filling = nil
+		}
+	}
+	d.mu.Unlock()
+	if last {
+		return g.close()
+	}
 	return nil
 }
 
-// Conn is one UDP socket. It is used by one goroutine at a time, as
-// load.Conn requires.
-type Conn struct {
-	d   *Driver
-	nc  net.Conn
-	out []byte // the datagram; its first 8 bytes are the sequence number
-	in  []byte // one byte more than the largest reply, to see a longer one
-	seq uint64
+// Close makes later Opens fail and closes every socket; Conns still open
+// fail their requests from then on, and their Close is harmless.
+func (d *Driver) Close() error {
+	d.mu.Lock()
+	d.closed = true
+	groups := slices.Collect(maps.Keys(d.groups))
+	clear(d.groups)
+	d.filling = nil
+	d.mu.Unlock()
+	var errs []error
+	for _, g := range groups {
+		if err := g.close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
 
-	mu        sync.Mutex // guards the deadline set by abort against Close
-	abortFn   func()
-	watched   <-chan struct{}
-	stopWatch func() bool
-	closed    bool
+// group is a socket, the Conns that share it and its reader.
+type group struct {
+	d       *Driver
+	nc      *net.UDPConn
+	joined  int // Conns that joined, the next one's place; guarded by d.mu
+	members int // Conns not yet closed; guarded by d.mu
+
+	// conns holds the Conns by place; the reader looks a reply's Conn up
+	// here without a lock. A closed Conn's place is nil.
+	conns []atomic.Pointer[Conn]
+	buf   []byte // the reader's: one byte more than the largest reply
+
+	// discarded counts the datagrams no Conn waited for: late replies,
+	// replies too short to hold a sequence number, strangers.
+	discarded atomic.Int64
+
+	closeOnce sync.Once
+	closeErr  error
+	done      chan struct{} // closed when the reader has returned
+}
+
+func newGroup(d *Driver, nc *net.UDPConn) *group {
+	return &group{
+		d:     d,
+		nc:    nc,
+		conns: make([]atomic.Pointer[Conn], d.streams),
+		buf:   make([]byte, d.maxResp+1),
+		done:  make(chan struct{}),
+	}
+}
+
+// add makes the Conn at the next place of g. d.mu is held.
+func (g *group) add() *Conn {
+	c := &Conn{
+		g:     g,
+		place: uint64(g.joined),
+		size:  uint64(g.d.streams),
+		reply: make(chan reply, 1),
+		timer: time.NewTimer(time.Hour),
+	}
+	c.timer.Stop()
+	if g.d.sequence {
+		c.out = make([]byte, seqLen+len(g.d.payload))
+		copy(c.out[seqLen:], g.d.payload)
+	} else {
+		c.out = g.d.payload
+	}
+	g.conns[c.place].Store(c)
+	g.joined++
+	g.members++
+	return c
+}
+
+// close closes the socket and waits for the reader to return. It is safe
+// to call more than once.
+func (g *group) close() error {
+	g.closeOnce.Do(func() {
+		if err := g.nc.Close(); err != nil {
+			g.closeErr = fmt.Errorf("udp: close socket: %w", err)
+		}
+	})
+	<-g.done
+	return g.closeErr
+}
+
+// read is the group's reader: it hands every datagram that comes to the
+// Conn waiting for it, until the socket is closed.
+func (g *group) read() {
+	defer close(g.done)
+	failedBefore := false
+	for {
+		n, err := g.nc.Read(g.buf)
+		if err != nil {
+			// An ICMP error (ECONNREFUSED: port unreachable) is the
+			// socket's, not one datagram's.
+			g.failWaiting(err)
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if failedBefore {
+				// Errors one after another without a datagram between
+				// them: pause so that one that persists cannot spin.
+				time.Sleep(time.Millisecond)
+			}
+			failedBefore = true
+			continue
+		}
+		failedBefore = false
+		var c *Conn
+		var seq uint64
+		if g.d.sequence {
+			if n < seqLen {
+				g.discarded.Add(1)
+				continue
+			}
+			seq = binary.BigEndian.Uint64(g.buf)
+			c = g.conns[seq%uint64(len(g.conns))].Load()
+		} else if c = g.conns[0].Load(); c != nil {
+			seq = c.want.Load() // any datagram answers the request waiting
+		}
+		if c == nil || seq == 0 || !c.want.CompareAndSwap(seq, 0) {
+			g.discarded.Add(1) // late, or for no request of ours
+			continue
+		}
+		c.reply <- reply{n: n}
+	}
+}
+
+// failWaiting ends every request waiting on the socket with err.
+func (g *group) failWaiting(err error) {
+	for i := range g.conns {
+		c := g.conns[i].Load()
+		if c == nil {
+			continue
+		}
+		if seq := c.want.Load(); seq != 0 && c.want.CompareAndSwap(seq, 0) {
+			c.reply <- reply{err: err}
+		}
+	}
+}
+
+// reply is what the reader hands a Conn: the length of its reply, or the
+// socket's error.
+type reply struct {
+	n   int
+	err error
+}
+
+// Conn is one place on a shared socket: one request in flight at a time.
+// It is used by one goroutine at a time, as load.Conn requires.
+//
+// A request is the Conn's want, the sequence number it waits for (0 when
+// none). Whoever sets want back to 0 by compare-and-swap owns the
+// request's end: the reader when the reply comes, which then sends the
+// reply on the Conn's channel, or Do when the timeout passes or the run is
+// cancelled. Exactly one of them wins, so the channel (of one place) never
+// holds a stale reply, and a reply that comes after the timeout finds
+// want changed and is discarded.
+//
+// Numbering requests n*S+place lets the reader find the Conn by indexing
+// a fixed table with the number's remainder by S and check the rest with
+// one compare-and-swap: no map, no lock and no allocation per request,
+// and a number is never used twice on a socket. The wait is a select on
+// the channel, a timer reused from request to request and the run
+// context's Done channel, so cancellation needs no context.AfterFunc and
+// the deadline no new timer.
+type Conn struct {
+	g     *group
+	place uint64 // in the group
+	size  uint64 // the group's places
+	out   []byte // the datagram; its first 8 bytes are the sequence number
+	n     uint64 // requests sent; the next is numbered (n+1)*size + place
+
+	want   atomic.Uint64
+	reply  chan reply
+	timer  *time.Timer
+	closed bool
 }
 
 var _ load.Conn = (*Conn)(nil)
-
-func (c *Conn) abort() {
-	c.mu.Lock()
-	if !c.closed {
-		c.nc.SetDeadline(time.Unix(1, 0))
-	}
-	c.mu.Unlock()
-}
-
-func (c *Conn) watch(ctx context.Context) {
-	done := ctx.Done()
-	if done == c.watched {
-		return
-	}
-	if c.stopWatch != nil {
-		c.stopWatch()
-		c.stopWatch = nil
-	}
-	c.watched = done
-	if done != nil {
-		c.stopWatch = context.AfterFunc(ctx, c.abortFn)
-	}
-}
 
 // Do sends one datagram and waits for its reply, until the timeout.
 func (c *Conn) Do(ctx context.Context) (load.Outcome, error) {
 	if c.closed {
 		return load.Outcome{}, errors.New("udp: Do on a closed Conn")
 	}
-	c.watch(ctx)
-	if err := c.nc.SetDeadline(time.Now().Add(c.d.timeout)); err != nil {
-		return load.Outcome{}, fmt.Errorf("udp: set deadline: %w", err)
-	}
 	if err := ctx.Err(); err != nil {
 		return load.Outcome{}, fmt.Errorf("udp: %w", err)
 	}
-	c.seq++
-	if c.d.sequence {
-		binary.BigEndian.PutUint64(c.out, c.seq)
+	c.n++
+	seq := c.n*c.size + c.place // never 0: c.n and c.size are at least 1
+	if c.g.d.sequence {
+		binary.BigEndian.PutUint64(c.out, seq)
 	}
-	if _, err := c.nc.Write(c.out); err != nil {
+	c.timer.Reset(c.g.d.timeout)
+	c.want.Store(seq) // before the datagram goes, so that its reply finds it
+	if _, err := c.g.nc.Write(c.out); err != nil {
+		c.timer.Stop()
+		if r, ok := c.withdraw(seq); ok && r.err != nil {
+			err = r.err // the socket's error, which the reader got first
+		}
 		return load.Outcome{}, c.ioError(ctx, "send", err)
 	}
-	for {
-		n, err := c.nc.Read(c.in)
-		if err != nil {
-			return load.Outcome{}, c.ioError(ctx, "receive", err)
+	var r reply
+	select {
+	case r = <-c.reply:
+		c.timer.Stop()
+	case <-c.timer.C:
+		var ok bool
+		if r, ok = c.withdraw(seq); !ok {
+			return load.Outcome{}, c.lost(ctx)
 		}
-		if c.d.sequence && (n < seqLen || binary.BigEndian.Uint64(c.in) != c.seq) {
-			continue // a late reply to an earlier request
+		// The reply came as the timer fired: it is in time.
+	case <-ctx.Done():
+		c.timer.Stop()
+		var ok bool
+		if r, ok = c.withdraw(seq); !ok {
+			return load.Outcome{}, fmt.Errorf("udp: receive: %w", ctx.Err())
 		}
-		if n > c.d.maxResp {
-			return load.Outcome{}, fmt.Errorf("udp: reply longer than max_response_bytes (%d)", c.d.maxResp)
-		}
-		return load.Outcome{Bytes: int64(n)}, nil
+		// The reply came as the run stopped: the exchange is complete.
 	}
+	if r.err != nil {
+		return load.Outcome{}, c.ioError(ctx, "receive", r.err)
+	}
+	if r.n > c.g.d.maxResp {
+		return load.Outcome{}, fmt.Errorf("udp: reply longer than max_response_bytes (%d)", c.g.d.maxResp)
+	}
+	return load.Outcome{Bytes: int64(r.n)}, nil
 }
 
-// ioError wraps a socket error: a deadline is a lost datagram, unless the
-// run was stopped; anything else (ECONNREFUSED from an ICMP port
-// unreachable) is wrapped as it is.
+// withdraw ends the wait for seq. If the reader got there first it
+// returns what the reader sent, which is on its way.
+func (c *Conn) withdraw(seq uint64) (reply, bool) {
+	if c.want.CompareAndSwap(seq, 0) {
+		return reply{}, false
+	}
+	return <-c.reply, true
+}
+
+// ioError wraps a socket error (ECONNREFUSED from an ICMP port
+// unreachable, or the socket closed) as it is.
 func (c *Conn) ioError(ctx context.Context, op string, err error) error {
-	if ctx.Err() != nil {
-		return fmt.Errorf("udp: %s: %w (run stopped: %w)", op, err, ctx.Err())
-	}
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return fmt.Errorf("udp: no reply within %v: %w", c.d.timeout, ErrLost)
-	}
-	return fmt.Errorf("udp: %s: %w", op, err)
+	return stopped(ctx, fmt.Errorf("udp: %s: %w", op, err))
 }
 
-// Close closes the socket. It is safe to call more than once.
-func (c *Conn) Close() error {
-	if c.stopWatch != nil {
-		c.stopWatch()
-		c.stopWatch = nil
+// lost is the error of a request whose reply did not come in time.
+func (c *Conn) lost(ctx context.Context) error {
+	return stopped(ctx, fmt.Errorf("udp: no reply within %v: %w", c.g.d.timeout, ErrLost))
+}
+
+// stopped marks err when the run was stopped meanwhile.
+func stopped(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w (run stopped: %w)", err, ctx.Err())
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	return err
+}
+
+// Close gives the Conn's place up; the last Conn of a socket closes it. It
+// is safe to call more than once.
+func (c *Conn) Close() error {
 	if c.closed {
 		return nil
 	}
 	c.closed = true
-	return c.nc.Close()
+	c.timer.Stop()
+	c.g.conns[c.place].CompareAndSwap(c, nil)
+	return c.g.d.leave(c.g)
 }

@@ -26,7 +26,7 @@ type server struct {
 	answered atomic.Int64
 }
 
-func startServer(t *testing.T, reply func(in []byte) []byte) *server {
+func startServer(t testing.TB, reply func(in []byte) []byte) *server {
 	t.Helper()
 	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -59,7 +59,7 @@ func startServer(t *testing.T, reply func(in []byte) []byte) *server {
 
 func echo(in []byte) []byte { return in }
 
-func newDriver(t *testing.T, opts load.Options, cfg Config) *Driver {
+func newDriver(t testing.TB, opts load.Options, cfg Config) *Driver {
 	t.Helper()
 	if opts.Timeout == 0 {
 		opts.Timeout = testTimeout
@@ -72,7 +72,7 @@ func newDriver(t *testing.T, opts load.Options, cfg Config) *Driver {
 	return d
 }
 
-func openConn(t *testing.T, d *Driver) load.Conn {
+func openConn(t testing.TB, d *Driver) load.Conn {
 	t.Helper()
 	c, err := d.Open(context.Background())
 	if err != nil {
