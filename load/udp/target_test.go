@@ -155,15 +155,22 @@ func TestAccuracyUDPLossStreams(t *testing.T) {
 	if race.Enabled {
 		t.Skip("timing accuracy is not measurable under the race detector")
 	}
+	// The case: 1% of datagrams dropped, 1,000/s over 8 sockets,
+	// each with 32 datagrams in flight (smp run's default for UDP). A loss
+	// holds one stream for the 1 s timeout; the shared dispatch sends the
+	// next slots on the others.
 	srv := startTarget(t, target.Config{UDPDrop: 0.01})
-	f := runEngineStreams(t, "udp://"+srv.Addrs().UDP, 1000, 8, 16, time.Second, 2*time.Second)
+	f := runEngineStreams(t, "udp://"+srv.Addrs().UDP, 1000, 8, 32, time.Second, 5*time.Second)
 	lost := f.ErrorReasons[load.ReasonLost]
-	t.Logf("%d workers: %d requests at %.1f/s, %d lost; corrected p50 %v, p99 %v; lateness p50 %v; %d late sends",
-		f.Workers, f.Requests, f.ActualQPS, lost, f.Latency.Percentile(50), f.Latency.Percentile(99), f.Lateness.Percentile(50), f.LateSends)
-	if p50 := f.Latency.Percentile(50); p50 > 5*time.Millisecond {
-		t.Errorf("corrected p50 %v, want under 5 ms: the generator fell behind", p50)
+	t.Logf("%d workers: %d requests at %.1f/s, %d lost; corrected p50 %v, p95 %v, p99 %v; lateness p50 %v; %d late sends",
+		f.Workers, f.Requests, f.ActualQPS, lost, f.Latency.Percentile(50), f.Latency.Percentile(95), f.Latency.Percentile(99), f.Lateness.Percentile(50), f.LateSends)
+	if p95 := f.Latency.Percentile(95); p95 > 2*time.Millisecond {
+		t.Errorf("corrected p95 %v, want under 2 ms: the generator fell behind", p95)
 	}
-	if f.Requests < 1980 || f.Requests > 2020 || f.Errors != lost {
-		t.Errorf("requests %d, errors %d (%v): want 2000 ± 1%%, and only losses", f.Requests, f.Errors, f.ErrorReasons)
+	if frac := float64(lost) / float64(f.Requests); frac < 0.005 || frac > 0.015 {
+		t.Errorf("%d lost of %d (%.2f%%), want 0.5%% to 1.5%%", lost, f.Requests, 100*frac)
+	}
+	if f.Requests < 4950 || f.Requests > 5050 || f.Errors != lost {
+		t.Errorf("requests %d, errors %d (%v): want 5000 ± 1%%, and only losses", f.Requests, f.Errors, f.ErrorReasons)
 	}
 }
