@@ -10,6 +10,8 @@ type sleeper struct {
 	clk   *clock
 	timer *time.Timer
 	done  <-chan struct{}
+	// woke is the clock's reading when the last sleep returned true.
+	woke time.Duration
 }
 
 func newSleeper(clk *clock, done <-chan struct{}) *sleeper {
@@ -19,6 +21,7 @@ func newSleeper(clk *clock, done <-chan struct{}) *sleeper {
 func (s *sleeper) sleep(due time.Duration) bool {
 	d := due - s.clk.since()
 	if d <= 0 {
+		s.woke = s.clk.since()
 		return true
 	}
 	if s.timer == nil {
@@ -28,6 +31,7 @@ func (s *sleeper) sleep(due time.Duration) bool {
 	}
 	select {
 	case <-s.timer.C:
+		s.woke = s.clk.since()
 		return true
 	case <-s.done:
 		s.timer.Stop()

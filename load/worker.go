@@ -112,7 +112,7 @@ func (w *worker) openSlot(ctx context.Context, sl *sleeper, i uint64) bool {
 			// Stopped before the slot was due: not an overdue slot.
 			return false
 		}
-		now = w.clk.since()
+		now = sl.woke
 	}
 	w.lastSend = now
 	o, err := w.do(ctx)
