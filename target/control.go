@@ -12,7 +12,8 @@ import (
 
 // controlHelp is served at /_smp/.
 const controlHelp = `smp target control endpoints
-GET  /_smp/stats                    counters (JSON); always on
+GET  /_smp/stats                    counters and arrival gaps (JSON); always on
+POST /_smp/stats/reset              empty the arrival gaps (counters stay), answering what they held
 GET  /_smp/defaults                 the default behaviour (JSON)
 POST /_smp/defaults?delay=..&size=..&status=..&error=..&echo=..
                                     change the defaults; parameters not given keep their value
@@ -35,7 +36,7 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, http.StatusOK, s.Stats())
 		return
-	case "stall", "close", "defaults":
+	case "stall", "close", "defaults", "stats/reset":
 	default:
 		http.Error(w, "smp target: no such endpoint; see /_smp/", http.StatusNotFound)
 		return
@@ -65,6 +66,11 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]int{"closed": n})
 	case "defaults":
 		s.controlDefaults(w, r)
+	case "stats/reset":
+		if !allowMethod(w, r, http.MethodPost) {
+			return
+		}
+		writeJSON(w, http.StatusOK, ArrivalGapsReset{ArrivalGaps: s.ResetArrivalGaps()})
 	}
 }
 

@@ -69,7 +69,44 @@
 //
 // /_smp/stats (JSON) and /metrics (Prometheus) are always served on the
 // HTTP listener. With Config.Control, loopback clients (any client with
-// Config.ControlRemote) can also POST /_smp/stall?for=1s, POST /_smp/close
-// and GET or POST /_smp/defaults?delay=...; tests call Server.Stall,
-// Server.CloseConnections and Server.SetDefaults instead.
+// Config.ControlRemote) can also POST /_smp/stall?for=1s, POST /_smp/close,
+// POST /_smp/stats/reset and GET or POST /_smp/defaults?delay=...; tests
+// call Server.Stall, Server.CloseConnections, Server.ResetArrivalGaps and
+// Server.SetDefaults instead. FetchStats and ResetRemoteArrivalGaps do the
+// same from another process.
+//
+// # Arrival gaps
+//
+// Every listener records the gaps between consecutive workload request
+// arrivals, over all its connections: how evenly a load generator, smp or
+// another, spaces its requests, as the server sees them. An arrival is, on
+// the HTTP listener, an HTTP/1.1 request whose head has been read or an
+// HTTP/2 request whose handler starts (one series for both); a gRPC Echo or
+// Stream call whose handler starts; a TCP read; a UDP datagram, echoed or
+// not. The target's own pages (/_smp/, /metrics) are not arrivals.
+// Arrivals are timed by the monotonic clock when the server gets to them,
+// so a busy server adds its own scheduling to the gaps, and pipelined
+// HTTP/1.1 requests read in one go arrive back to back.
+//
+// /_smp/stats has them under "arrival_gap_us", by listener (http, grpc,
+// tcp, udp): count, sum, min, p1, p10, p50, p90, p99, p999, max, mean and
+// stddev, in microseconds to the nanosecond (HdrHistogram of nanoseconds,
+// 3 significant digits; count, sum, min, max and mean exact). /metrics has
+// the summary smp_target_arrival_gap_seconds{listener, quantile} with the
+// same percentiles, quantile 0 and 1 for the minimum and maximum. Both
+// cover the time since the start or the last POST /_smp/stats/reset, which
+// answers the gaps it discarded, so that resetting before and after a run
+// gives exactly that run's. The request counters are never reset.
+//
+// Recording an arrival is a monotonic clock read, then a histogram
+// increment under a lock per listener; it allocates nothing. Measured on
+// the 2-core development VM while it was shared with other work (figures
+// move by ±20%): 55 ns per arrival, 37 ns of it the clock read
+// (BenchmarkArrivalGap, BenchmarkMonoNow); the HTTP/1.1 fast path without
+// system calls went from 270 to 304 ns per request
+// (BenchmarkHTTP1ServeArrivalGaps); a CPU profile of the target under wrk
+// (64 connections, one core) put recording at 1.2% of the server's CPU
+// time. In TestAccuracyArrivalGaps (requests paced 2 ms, 250 µs and 100 µs
+// apart on each listener) 35 medians of 5 runs were within 1.5% of the
+// client's own, most within 0.3%.
 package target

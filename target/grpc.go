@@ -24,6 +24,7 @@ type grpcService struct {
 }
 
 func (g *grpcService) Echo(ctx context.Context, req *targetpb.EchoRequest) (*targetpb.EchoResponse, error) {
+	g.s.gaps[listenGRPC].arrive()
 	b, err := g.begin(ctx)
 	if err != nil {
 		return nil, err
@@ -37,6 +38,7 @@ func (g *grpcService) Echo(ctx context.Context, req *targetpb.EchoRequest) (*tar
 }
 
 func (g *grpcService) Stream(req *targetpb.StreamRequest, stream grpc.ServerStreamingServer[targetpb.EchoResponse]) error {
+	g.s.gaps[listenGRPC].arrive() // one arrival per call, not per message
 	n := int(req.GetCount())
 	if n == 0 {
 		n = 1

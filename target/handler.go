@@ -31,6 +31,7 @@ func (h httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serveWorkloadHTTP2 is the workload for HTTP/2 requests (h2c and TLS):
 // the same behaviour as the HTTP/1.1 fast path, through net/http's API.
 func (s *Server) serveWorkloadHTTP2(w http.ResponseWriter, r *http.Request) {
+	s.gaps[listenHTTP].arrive()
 	b := s.defaults.Load().b
 	var unknown unknownList
 	err := resolveHTTP(&b, r, &unknown)

@@ -102,6 +102,8 @@ func (hc *h1conn) serve() {
 		if isServerPath(r.bytes(r.target)) {
 			err = hc.serveHandler()
 		} else {
+			// The request's arrival: its head has been read.
+			hc.s.gaps[listenHTTP].arrive()
 			err = hc.serveWorkload()
 		}
 		if err != nil {

@@ -2,6 +2,7 @@ package target
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -14,6 +15,7 @@ type collector struct {
 	s                                         *Server
 	requests, rejected, resets, dropped       *prometheus.Desc
 	inFlight, queueLength, connections, stall *prometheus.Desc
+	arrivalGap                                *prometheus.Desc
 }
 
 func newCollector(s *Server) *collector {
@@ -36,11 +38,14 @@ func newCollector(s *Server) *collector {
 			"Open TCP connections over all listeners.", nil, nil),
 		stall: prometheus.NewDesc("smp_target_stalled",
 			"1 while a stall holds responses back.", nil, nil),
+		arrivalGap: prometheus.NewDesc("smp_target_arrival_gap_seconds",
+			"Gaps between consecutive workload request arrivals on a listener (http: HTTP/1.1 and HTTP/2), since the start or the last POST /_smp/stats/reset; quantile 0 and 1 are the exact minimum and maximum.",
+			[]string{"listener"}, nil),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.requests, c.rejected, c.resets, c.dropped, c.inFlight, c.queueLength, c.connections, c.stall} {
+	for _, d := range []*prometheus.Desc{c.requests, c.rejected, c.resets, c.dropped, c.inFlight, c.queueLength, c.connections, c.stall, c.arrivalGap} {
 		ch <- d
 	}
 }
@@ -65,7 +70,32 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		stalled = 1
 	}
 	emit(ch, c.stall, prometheus.GaugeValue, stalled)
+	for l, g := range c.s.gaps {
+		if g == nil {
+			continue
+		}
+		a := g.read(false)
+		q := make(map[float64]float64, 8)
+		for i, v := range []float64{a.Min, a.P1, a.P10, a.P50, a.P90, a.P99, a.P999, a.Max} {
+			if a.Count == 0 {
+				v = math.NaN() // as client_golang's own summaries report no observations
+			}
+			q[gapQuantiles[i]] = seconds(v)
+		}
+		if m, err := prometheus.NewConstSummary(c.arrivalGap, uint64(a.Count), seconds(a.Sum), q, listener(l).String()); err == nil {
+			ch <- m
+		}
+	}
 }
+
+// seconds converts ArrivalGaps' microseconds (whole nanoseconds) to
+// seconds, by way of the integer nanoseconds so that 20529.151 µs reads
+// 0.020529151 and not 0.020529151000000002.
+func seconds(us float64) float64 { return math.Round(us*1e3) / 1e9 }
+
+// gapQuantiles are the summary quantiles of smp_target_arrival_gap_seconds:
+// ArrivalGaps' minimum, percentiles and maximum.
+var gapQuantiles = []float64{0, 0.01, 0.1, 0.5, 0.9, 0.99, 0.999, 1}
 
 // newRegistry builds the Server's own registry: no global registry, so two
 // targets in one test process do not share or clash.

@@ -42,6 +42,7 @@ type Server struct {
 	clock    *delayClock // response delays
 	conns    *connSet
 	counters *counters
+	gaps     [numListeners]*gapRecorder // nil for a listener that is off
 	filler   []byte
 
 	handler http.Handler // HTTP/2 and the target's pages
@@ -74,6 +75,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		stall:    newStallGate(),
 		conns:    newConnSet(),
 		counters: &counters{start: time.Now()},
+		gaps:     newGapRecorders(cfg),
 		filler:   newFiller(),
 	}
 	s.defaults.Store(newDefaultsState(cfg.Defaults, s.filler))

@@ -81,6 +81,11 @@ type Stats struct {
 	// StalledUntil is the end of the stall in force, if any.
 	StalledUntil *time.Time `json:"stalled_until,omitempty"`
 	Defaults     Behavior   `json:"defaults"`
+	// ArrivalGaps are the gaps between consecutive workload requests by
+	// listener (http, grpc, tcp, udp; only those that are open), since the
+	// start or the last reset (POST /_smp/stats/reset, ResetArrivalGaps).
+	// The counters above are never reset.
+	ArrivalGaps map[string]ArrivalGaps `json:"arrival_gap_us"`
 }
 
 // Stats returns a snapshot of the counters.
@@ -96,6 +101,7 @@ func (s *Server) Stats() Stats {
 		QueueLength:   s.adm.queued(),
 		Connections:   s.conns.len(),
 		Defaults:      s.defaults.Load().b,
+		ArrivalGaps:   s.arrivalGaps(false),
 	}
 	for p := protocol(0); p < numProtocols; p++ {
 		for code := range c.byCode[p] {

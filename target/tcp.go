@@ -21,6 +21,7 @@ func (s *Server) serveTCP(c net.Conn) {
 	for {
 		n, err := c.Read(buf)
 		if n > 0 {
+			s.gaps[listenTCP].arrive()
 			if s.adm != nil && !s.adm.acquire(nil, s.done) {
 				s.counters.rejected[protoTCP].Add(1)
 				resetConn(c)

@@ -35,6 +35,7 @@ func (s *Server) serveUDP(pc *net.UDPConn) {
 			}
 			continue
 		}
+		s.gaps[listenUDP].arrive() // dropped or not, it arrived
 		if s.cfg.UDPDrop > 0 && rand.Float64() < s.cfg.UDPDrop {
 			s.counters.udpDropped.Add(1)
 			continue

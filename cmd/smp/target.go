@@ -38,9 +38,12 @@ metadata. Unknown parameters are listed in the X-Smp-Unknown-Params header.
 Capacity: --capacity concurrent requests and/or --max-rps; beyond them up to
 --queue requests wait, the rest get 503 / UNAVAILABLE at once.
 
-Counters: GET /_smp/stats (JSON) and /metrics (Prometheus). With --control,
-loopback clients may POST /_smp/stall?for=1s, /_smp/close and
-/_smp/defaults?delay=...; see GET /_smp/.`
+Counters: GET /_smp/stats (JSON) and /metrics (Prometheus), including, per
+listener, the gaps between consecutive request arrivals (how evenly a load
+generator spaces its requests): "arrival_gap_us" in the JSON,
+smp_target_arrival_gap_seconds in /metrics. With --control, loopback clients
+may POST /_smp/stall?for=1s, /_smp/close, /_smp/stats/reset (empties the
+arrival gaps) and /_smp/defaults?delay=...; see GET /_smp/.`
 
 // targetFlags are the command line of smp target.
 type targetFlags struct {
