@@ -127,15 +127,26 @@ func isTLS(err error) bool {
 		errors.As(err, &he) || errors.As(err, &ci) || errors.As(err, &ech)
 }
 
-// IsConnectError reports whether err means the connection could not be
-// established at all: refused, a failed dial (no route, DNS failure, dial
-// timeout). The start-up probe uses it to tell an unreachable target from
-// one that answers badly.
+// IsConnectError reports whether err means that no exchange with the
+// endpoint took place, so that a test against it cannot run: the
+// connection could not be established (refused, no route, DNS failure,
+// dial timeout), the TLS handshake failed on the server's certificate
+// (untrusted, for another name, expired) or because the other side does
+// not speak TLS, or no answer came within the timeout. The start-up probe
+// uses it to tell a target that cannot be measured from one that answers,
+// if badly. A lost datagram (UDP) is no connect error: datagrams are lost
+// at random, and the next one may get its echo.
 func IsConnectError(err error) bool {
 	if err == nil {
 		return false
 	}
 	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {
+		return true
+	}
+	if isHandshakeFailure(err) {
+		return true
+	}
+	if isTimeout(err) && !isLost(err) {
 		return true
 	}
 	var dns *net.DNSError
@@ -144,4 +155,20 @@ func IsConnectError(err error) bool {
 	}
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// isHandshakeFailure reports whether err is a TLS handshake that failed on
+// our side: the server's certificate did not verify, or what answered is
+// not TLS. (An alert the server sends is not counted: a TLS server that
+// does not offer the application protocol asked for, HTTP/2 for gRPC,
+// says so with one, and that is the wrong server rather than no server.)
+func isHandshakeFailure(err error) bool {
+	var (
+		rh tls.RecordHeaderError
+		cv *tls.CertificateVerificationError
+		ua x509.UnknownAuthorityError
+		he x509.HostnameError
+		ci x509.CertificateInvalidError
+	)
+	return errors.As(err, &rh) || errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
 }

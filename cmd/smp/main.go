@@ -13,16 +13,33 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Exit codes, the command-line contract in DESIGN.md.
+// Exit codes, the command-line contract in DESIGN.md; exitCodesHelp says
+// the same to the user, and so does the README.
 const (
-	exitOK        = 0
-	exitThreshold = 1 // the test ran but failed a threshold (SLO)
-	exitBadInput  = 2 // bad config, flags or files
-	exitCannotRun = 3 // target unreachable at start, agent lost...
+	exitOK          = 0
+	exitThreshold   = 1 // the test ran but failed a threshold (SLO, regression budget)
+	exitBadInput    = 2 // bad config, flags, files or output paths
+	exitCannotRun   = 3 // target unreachable or untrusted at the start
+	exitPartial     = 4 // interrupted, or otherwise partial
+	exitOutputError = 5 // measured, but an output could not be written
 )
 
+// exitCodesHelp is the exit code table of smp --help.
+const exitCodesHelp = `Exit codes:
+  0  success
+  1  the test ran but failed a threshold (--slo, compare --max-regression)
+  2  bad input: config, flags, files, output paths; a test that needs more
+     open files than the process may have (ulimit -n)
+  3  the test could not run: the target refused, did not answer, or its
+     TLS certificate is not trusted (--cacert, -k) at the start
+  4  interrupted (Ctrl-C, SIGTERM) or otherwise partial: the partial result
+     is still reported and written
+  5  the measurement was taken but an output (-o, --report, --hdr-log,
+     --junit, stdout) could not be written`
+
 // exitError carries the exit code a command wants. Commands wrap errors with
-// badInput, thresholdFailed or cannotRun; any other error exits 1.
+// badInput, thresholdFailed, cannotRun, partial or outputFailed; any other
+// error exits 1.
 type exitError struct {
 	code int
 	err  error
@@ -34,11 +51,18 @@ func (e *exitError) Unwrap() error { return e.err }
 func badInput(err error) error        { return &exitError{exitBadInput, err} }
 func thresholdFailed(err error) error { return &exitError{exitThreshold, err} }
 func cannotRun(err error) error       { return &exitError{exitCannotRun, err} }
+func partial(err error) error         { return &exitError{exitPartial, err} }
+func outputFailed(err error) error    { return &exitError{exitOutputError, err} }
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "smp",
-		Short:         "Service Mesh Performance: load, measure, compare",
+		Use:   "smp",
+		Short: "Service Mesh Performance: load, measure, compare",
+		Long: `smp generates load over HTTP/1.1, HTTP/2, gRPC, TCP and UDP with latency measured
+from each request's intended send time, serves a built-in workload (smp target),
+writes SMP results, compares runs and computes MeshMark.
+
+` + exitCodesHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/smp-project/smp/internal/fdlimit"
 	"github.com/smp-project/smp/load"
 	"github.com/smp-project/smp/load/smprun"
 	"github.com/smp-project/smp/meshery"
@@ -132,8 +133,15 @@ drift of the machine hits every variant alike. Each variant gets its own result:
 -o out.yaml writes out-NAME.yaml per variant, which smp compare reads directly. The
 comparison of every variant with the first is printed at the end.
 
-Exit codes: 0 success, 1 an --slo failed or the run was interrupted (partial
-result), 2 bad input, 3 the target was unreachable.`,
+Before the schedule starts, every endpoint gets one connection and one request:
+a target that refuses the connection, does not answer within --timeout, or whose
+TLS certificate is not trusted stops the test there (exit 3), with what to do
+(--cacert FILE trusts the CA that signed the target's certificate; -k skips
+verification, not for production measurements). A test that needs more open
+files than the process may have (about connections × endpoints, ulimit -n) is
+refused before it starts (exit 2).
+
+` + exitCodesHelp,
 		Example: `  smp run --qps 2000 -c 16 -d 30s http://127.0.0.1:8080/
   smp run --qps 0 -c 8 -d 10s --protocol http2 https://127.0.0.1:8443/ --insecure
   smp run --qps 500 grpc://127.0.0.1:8079/smp.target.v1.Echo/Echo --body '{"payload":"aGk="}'
@@ -206,7 +214,29 @@ func runRun(cmd *cobra.Command, fl *runFlags, urls []string) error {
 	if len(vs) > 1 && fl.format != "text" {
 		return badInput(fmt.Errorf("--format %s prints one result; with %d variants use -o, which writes one result per variant", fl.format, len(vs)))
 	}
+	if err := checkFiles(vs); err != nil {
+		return err
+	}
 	return execute(cmd, vs, smprun.SeriesOptions{Runs: fl.runs, Pause: fl.pause}, fl.outputFlags)
+}
+
+// openFileLimit raises the limit on open files as far as it goes and
+// returns it (0 when unknown); tests replace it.
+var openFileLimit = fdlimit.Raise
+
+// checkFiles refuses variants that need more open files than the process
+// may have.
+func checkFiles(vs []smprun.Variant) error {
+	limit := openFileLimit()
+	for _, v := range vs {
+		if err := smprun.CheckFiles(v.Config, limit); err != nil {
+			if v.Name != "" {
+				err = fmt.Errorf("variant %s: %w", v.Name, err)
+			}
+			return badInput(err)
+		}
+	}
+	return nil
 }
 
 // variantList turns -f files, --variant flags and URLs into the variants
@@ -449,11 +479,11 @@ func execute(cmd *cobra.Command, vs []smprun.Variant, so smprun.SeriesOptions, o
 	}
 	stopped := err // a later run could not start: report what ran, then fail
 	if err := writeOutputs(cmd.OutOrStdout(), outcomes, out); err != nil {
-		return err
+		return outputFailed(err)
 	}
 	checks := smprun.CheckSLOs(outcomes, out.slos)
 	if err := sloOutputs(cmd, outcomes, checks, out); err != nil {
-		return err
+		return outputFailed(err)
 	}
 	if len(outcomes) > 1 {
 		cs, err := smprun.Compare(outcomes, stats.Options{})
@@ -462,19 +492,23 @@ func execute(cmd *cobra.Command, vs []smprun.Variant, so smprun.SeriesOptions, o
 		}
 		fmt.Fprintln(cmd.OutOrStdout())
 		if err := stats.WriteComparisons(cmd.OutOrStdout(), cs, "text"); err != nil {
-			return err
+			return outputFailed(err)
 		}
 	}
 
 	if stopped != nil {
 		return cannotRun(stopped)
 	}
+	// A partial result exits 4 once it is reported and written; a failed
+	// SLO of a run that went on to its end but is partial (requests left
+	// unsent) still exits 1, with the partial result as a warning.
+	var partials []string
 	for _, oc := range outcomes {
 		if oc.Result.GetPartial() {
 			if ctx.Err() != nil {
-				return fmt.Errorf("the result is partial: %s", oc.Result.GetPartialReason())
+				return partial(fmt.Errorf("the result is partial: %s", oc.Result.GetPartialReason()))
 			}
-			fmt.Fprintf(stderr, "smp: warning: the result is partial: %s\n", oc.Result.GetPartialReason())
+			partials = append(partials, "the result is partial: "+oc.Result.GetPartialReason())
 		}
 	}
 	var failed []string
@@ -484,7 +518,13 @@ func execute(cmd *cobra.Command, vs []smprun.Variant, so smprun.SeriesOptions, o
 		}
 	}
 	if len(failed) > 0 {
+		for _, p := range partials {
+			fmt.Fprintf(stderr, "smp: warning: %s\n", p)
+		}
 		return thresholdFailed(errors.New(strings.Join(failed, "\n")))
+	}
+	if len(partials) > 0 {
+		return partial(errors.New(strings.Join(partials, "\n")))
 	}
 	return nil
 }

@@ -88,7 +88,7 @@ func TestRunExitCodes(t *testing.T) {
 		code int
 		want string
 	}{
-		{"unreachable", []string{"run", "http://127.0.0.1:1/", "-d", "1s"}, 3, "target unreachable"},
+		{"unreachable", []string{"run", "http://127.0.0.1:1/", "-d", "1s"}, 3, "connection refused at 127.0.0.1:1: is the target running"},
 		{"no target", []string{"run"}, 2, "no target"},
 		{"bad format", []string{"run", "http://127.0.0.1:1/", "--format", "xml"}, 2, "--format"},
 		{"bad output name", []string{"run", "http://127.0.0.1:1/", "-o", filepath.Join(dir, "r.txt")}, 2, ".json, .yaml"},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -319,8 +320,10 @@ func TestRunInterruptedWritesEverything(t *testing.T) {
 		"-o", out, "--report", html, "--hdr-log", hlog, "--junit", junit, "--slo", "p99<1s"})
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
-	if err := root.ExecuteContext(ctx); err == nil || !strings.Contains(err.Error(), "partial") {
-		t.Fatalf("err = %v, want a partial result\n%s%s", err, stdout.String(), stderr.String())
+	err := root.ExecuteContext(ctx)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != exitPartial || !strings.Contains(err.Error(), "partial") {
+		t.Fatalf("err = %v, want a partial result (exit %d)\n%s%s", err, exitPartial, stdout.String(), stderr.String())
 	}
 	r := loadResultFile(t, out)
 	if !r.GetPartial() || len(r.Runs) != 2 || r.Runs[0].GetPartial() || !r.Runs[1].GetPartial() {

@@ -68,6 +68,8 @@ func newTargetCmd() *cobra.Command {
 			if err != nil {
 				return badInput(err)
 			}
+			// Every connection the target accepts is an open file.
+			openFileLimit()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			srv, err := target.Start(ctx, cfg)

@@ -10,16 +10,17 @@ import (
 )
 
 // Execute runs cfg and returns the engine's result and the SMP result.
-// Errors wrap load.ErrInvalid (bad input) or load.ErrUnreachable (the
-// target was not there at the start); a cancelled ctx still returns the
-// partial results.
+// Errors wrap load.ErrInvalid (bad input), or are a *StartError wrapping
+// load.ErrUnreachable (no endpoint answered at the start: refused,
+// untrusted, silent...); a cancelled ctx still returns the partial
+// results.
 func Execute(ctx context.Context, cfg *spec.PerformanceTestConfig, po PlanOptions, ro ResultOptions) (*load.Result, *spec.PerformanceTestResult, error) {
 	plan, err := NewPlan(ctx, cfg, po)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer plan.Close()
-	res, err := load.Run(ctx, plan.Load)
+	res, err := plan.run(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -226,6 +226,9 @@ type Plan struct {
 	// e.g. additional_options that the HTTP drivers ignore.
 	Notes   []string
 	drivers []load.Driver
+	// endpoints explain failures at the start, in the order of the
+	// engine's clients and endpoints.
+	endpoints []endpointInfo
 }
 
 // Close releases the drivers.
@@ -267,8 +270,9 @@ const UDPStreams = 32
 // client with rps > 0 (a closed loop otherwise). ctx bounds what building
 // a driver may do on the network (a gRPC driver asks the server's
 // reflection service for a method's descriptor). Errors are bad input
-// (they wrap load.ErrInvalid), or wrap load.ErrUnreachable when a driver
-// had to reach the target and could not.
+// (they wrap load.ErrInvalid), or a *StartError (wrapping
+// load.ErrUnreachable) when a driver had to reach the target and could
+// not.
 func NewPlan(ctx context.Context, cfg *spec.PerformanceTestConfig, o PlanOptions) (*Plan, error) {
 	p := &Plan{Config: cfg, Load: load.Config{Progress: o.Progress, Notify: o.Notify, MaxDuration: o.MaxDuration}}
 	var err error
@@ -352,13 +356,21 @@ func (p *Plan) client(ctx context.Context, i int, c *spec.PerformanceTestConfig_
 	}
 	for j, raw := range c.GetEndpointUrls() {
 		opts.URL = endpointURL(proto, raw)
+		ep := endpointInfo{url: raw, protocol: proto, caFile: opts.CAFile, timeout: timeout}
+		if ep.timeout == 0 {
+			ep.timeout = defaultTimeout(proto)
+		}
 		d, err := newDriver(ctx, opts)
 		if err != nil {
 			if load.IsConnectError(err) {
-				return lc, "", fmt.Errorf("%w: %s.endpoint_urls[%d] %s: %w", load.ErrUnreachable, where, j, raw, err)
+				return lc, "", &StartError{
+					Failures: []EndpointFailure{ep.failure(err)},
+					Err:      fmt.Errorf("%w: %s.endpoint_urls[%d] %s: %w", load.ErrUnreachable, where, j, raw, err),
+				}
 			}
 			return lc, "", invalid("%s.endpoint_urls[%d]: %v", where, j, err)
 		}
+		p.endpoints = append(p.endpoints, ep)
 		p.drivers = append(p.drivers, d)
 		lc.Endpoints = append(lc.Endpoints, load.Endpoint{URL: raw, Driver: d})
 	}

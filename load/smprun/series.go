@@ -186,7 +186,7 @@ func runOnce(ctx context.Context, v Variant, ri RunInfo, progress func(RunInfo, 
 		return nil, err
 	}
 	defer plan.Close()
-	res, err := load.Run(ctx, plan.Load)
+	res, err := plan.run(ctx)
 	if err == nil {
 		dropCodes(res, plan.Protocols)
 	}
