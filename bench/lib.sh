@@ -12,3 +12,9 @@ if [ "$(nproc)" -lt 2 ]; then
   exit 1
 fi
 run_bench() { "$bin/smpbench" -smp "$bin/smp" "$@"; }
+# need_fortio builds Fortio (the peer of the open-loop benchmark) into the
+# temporary directory: v1.66.0, the newest whose dependencies the module
+# proxy serves here.
+need_fortio() {
+  GOBIN="$bin" go install fortio.org/fortio@v1.66.0
+}

@@ -31,6 +31,12 @@ type Result struct {
 	PartialReason string
 	// Share is the part of the schedule this generator ran.
 	Share Share
+	// CPU is what the generator's process spent from the start of the
+	// schedule to the end of the run (the whole process: a target run in
+	// the same process counts too), and Cores the cores it could use
+	// (GOMAXPROCS).
+	CPU   CPU
+	Cores int
 	// Total sums every client; with one client it equals Clients[0] apart
 	// from the name.
 	Total   Figures
@@ -103,6 +109,18 @@ type Interval struct {
 	// Histogram is the interval's corrected latency histogram, encoded
 	// (hist.Encode), for interval logs and percentiles over time.
 	Histogram string
+}
+
+// CPU is processor time in user space and in the kernel. On loopback the
+// kernel time includes delivering each request to the server and waking it.
+type CPU struct{ User, Sys time.Duration }
+
+// Busy is the share of cores the process kept busy over d.
+func (c CPU) Busy(d time.Duration, cores int) float64 {
+	if d <= 0 || cores <= 0 {
+		return 0
+	}
+	return (c.User + c.Sys).Seconds() / (d.Seconds() * float64(cores))
 }
 
 // Saturation sums the waits of slots that were due while every connection

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -302,6 +303,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	defer stop(nil)
 
 	clk := newClock(startLead)
+	user0, sys0 := processCPU()
 	stopAt := func(at time.Duration, cause error) func() bool {
 		return time.AfterFunc(time.Until(clk.t0.Add(at)), func() { stop(cause) }).Stop
 	}
@@ -326,6 +328,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	colErr := make(chan error, 1)
 	go func() { colErr <- col.run(clk, warm, cfg.Duration, cfg.Progress, done, &finish) }()
 	wg.Wait()
+	user1, sys1 := processCPU()
 	cancelled := ctx.Err() != nil
 	finish = clk.since()
 	stopT := finish // when the run stopped, for the count of overdue slots
@@ -355,7 +358,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	for _, p := range plans {
 		p.stopT = stopT
 	}
-	return buildResult(cfg, plans, col, clk, finish, span, context.Cause(runCtx), cancelled), nil
+	r := buildResult(cfg, plans, col, clk, finish, span, context.Cause(runCtx), cancelled)
+	r.CPU, r.Cores = CPU{User: user1 - user0, Sys: sys1 - sys0}, runtime.GOMAXPROCS(0)
+	return r, nil
 }
 
 // run drives the collector: warm-up progress, one flush per step, and a

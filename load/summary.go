@@ -118,6 +118,7 @@ func (r *Result) WriteText(w io.Writer) error {
 			b.WriteString("           more than 1% of sends were late: the generator (its CPU) could not keep its\n" +
 				"           schedule, and its own delay is part of the corrected latency\n")
 		}
+		busy := r.CPU.Busy(r.Elapsed+r.Warmup, r.Cores)
 		if sat := t.Saturation; sat.Slots > 0 {
 			fmt.Fprintf(&b, "saturation %d requests (%s) waited for a free connection, %s s in all, max %s ms\n",
 				sat.Slots, percent(sat.Slots, t.Requests), fmt.Sprintf("%.3f", sat.Wait.Seconds()), ms(sat.Max))
@@ -129,7 +130,21 @@ func (r *Result) WriteText(w io.Writer) error {
 					"           delayed them; about %d would carry %.0f/s at this p99 (%s × %s ms)\n",
 					t.Workers, max(need, t.Workers+1), t.RequestedQPS, fmt.Sprintf("%.0f/s", t.RequestedQPS), ms(t.Uncorrected.Percentile(99)))
 			}
+			if busy > 0.8 {
+				// A connection is busy until its worker has read the
+				// answer: with the CPU saturated, answers are read late
+				// and the wait is partly the generator's own.
+				fmt.Fprintf(&b, "           the generator's CPU was %.0f%% busy: part of these waits is its own, reading answers late\n", 100*busy)
+			}
 		}
+	}
+	if c := r.CPU; c.User+c.Sys > 0 {
+		fmt.Fprintf(&b, "client CPU user %.2f s, kernel %.2f s (%.0f%% of %d %s)", c.User.Seconds(), c.Sys.Seconds(),
+			100*r.CPU.Busy(r.Elapsed+r.Warmup, r.Cores), r.Cores, plural(r.Cores, "core", "cores"))
+		if t.Requests > 0 {
+			fmt.Fprintf(&b, "; %.1f µs user, %.1f µs kernel a request", float64(c.User.Microseconds())/float64(t.Requests), float64(c.Sys.Microseconds())/float64(t.Requests))
+		}
+		b.WriteString("\n")
 	}
 	if s := t.Latency.Saturated(); s > 0 {
 		fmt.Fprintf(&b, "note       %d latencies above 1 h were recorded as 1 h\n", s)

@@ -1990,7 +1990,13 @@ type PerformanceTestResult_Generator struct {
 	// Requests due before the run stopped that were never sent.
 	Unsent int64 `protobuf:"varint,10,opt,name=unsent,proto3" json:"unsent,omitempty"`
 	// Connections × streams: the bound on requests in flight.
-	Workers       int32 `protobuf:"varint,11,opt,name=workers,proto3" json:"workers,omitempty"`
+	Workers int32 `protobuf:"varint,11,opt,name=workers,proto3" json:"workers,omitempty"`
+	// CPU the generator's process used during the run, in user space and in
+	// the kernel (on loopback the kernel time includes delivering requests
+	// to the server), and the cores it could use.
+	CpuUserS      float64 `protobuf:"fixed64,12,opt,name=cpu_user_s,json=cpuUserS,proto3" json:"cpu_user_s,omitempty"`
+	CpuSysS       float64 `protobuf:"fixed64,13,opt,name=cpu_sys_s,json=cpuSysS,proto3" json:"cpu_sys_s,omitempty"`
+	Cores         int32   `protobuf:"varint,14,opt,name=cores,proto3" json:"cores,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2098,6 +2104,27 @@ func (x *PerformanceTestResult_Generator) GetUnsent() int64 {
 func (x *PerformanceTestResult_Generator) GetWorkers() int32 {
 	if x != nil {
 		return x.Workers
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_Generator) GetCpuUserS() float64 {
+	if x != nil {
+		return x.CpuUserS
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_Generator) GetCpuSysS() float64 {
+	if x != nil {
+		return x.CpuSysS
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_Generator) GetCores() int32 {
+	if x != nil {
+		return x.Cores
 	}
 	return 0
 }
@@ -2914,7 +2941,7 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\rPROTOCOL_HTTP\x10\x01\x12\x10\n" +
 	"\fPROTOCOL_TCP\x10\x02\x12\x10\n" +
 	"\fPROTOCOL_UDP\x10\x03\x12\x11\n" +
-	"\rPROTOCOL_GRPC\x10\x04\"\xa5\x1d\n" +
+	"\rPROTOCOL_GRPC\x10\x04\"\xf5\x1d\n" +
 	"\x15PerformanceTestResult\x12\x1f\n" +
 	"\vsmp_version\x18\x01 \x01(\tR\n" +
 	"smpVersion\x12\x0e\n" +
@@ -3033,7 +3060,7 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\x06p99_ms\x18\x06 \x01(\x01R\x05p99Ms\x12\x15\n" +
 	"\x06max_ms\x18\a \x01(\x01R\x05maxMs\x12\x1c\n" +
 	"\tlatencies\x18\b \x01(\x03R\tlatencies\x12\x1c\n" +
-	"\thistogram\x18\t \x01(\tR\thistogram\x1a\xdd\x02\n" +
+	"\thistogram\x18\t \x01(\tR\thistogram\x1a\xad\x03\n" +
 	"\tGenerator\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12&\n" +
@@ -3047,7 +3074,11 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\x11saturation_max_ms\x18\t \x01(\x01R\x0fsaturationMaxMs\x12\x16\n" +
 	"\x06unsent\x18\n" +
 	" \x01(\x03R\x06unsent\x12\x18\n" +
-	"\aworkers\x18\v \x01(\x05R\aworkers\"\xd0\x01\n" +
+	"\aworkers\x18\v \x01(\x05R\aworkers\x12\x1c\n" +
+	"\n" +
+	"cpu_user_s\x18\f \x01(\x01R\bcpuUserS\x12\x1a\n" +
+	"\tcpu_sys_s\x18\r \x01(\x01R\acpuSysS\x12\x14\n" +
+	"\x05cores\x18\x0e \x01(\x05R\x05cores\"\xd0\x01\n" +
 	"\rMetricSummary\x12\x16\n" +
 	"\x06metric\x18\x01 \x01(\tR\x06metric\x12\x12\n" +
 	"\x04runs\x18\x02 \x01(\x05R\x04runs\x12\x16\n" +

@@ -27,7 +27,9 @@ import (
 )
 
 type bench struct {
-	smp, wrk             string
+	smp, wrk, fortio     string
+	connList             []int
+	maxRates             []float64
 	serverCPU, clientCPU string
 	url                  string
 	duration             time.Duration
@@ -50,6 +52,10 @@ func run() error {
 	var rates string
 	flag.StringVar(&b.smp, "smp", "smp", "path of the smp binary")
 	flag.StringVar(&b.wrk, "wrk", "/usr/bin/wrk", "path of wrk")
+	flag.StringVar(&b.fortio, "fortio", "fortio", "path of fortio (the fortio benchmark)")
+	var connList, maxRates string
+	flag.StringVar(&connList, "conns", "16,64", "connection counts of the fortio benchmark")
+	flag.StringVar(&maxRates, "max-rates", "50000,75000,100000,125000,150000", "rates the maxrate benchmark tries, in order")
 	flag.StringVar(&b.serverCPU, "server-cpu", "0", "CPU list for the target (taskset -c)")
 	flag.StringVar(&b.clientCPU, "client-cpu", "1", "CPU list for the load generator (taskset -c)")
 	flag.DurationVar(&b.duration, "d", 10*time.Second, "duration of each closed- and open-loop run")
@@ -59,7 +65,7 @@ func run() error {
 	flag.DurationVar(&b.rssShort, "rss-short", 10*time.Second, "short peak-RSS run")
 	flag.DurationVar(&b.rssLong, "rss-long", 60*time.Second, "long peak-RSS run")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: smpbench [flags] closed|open|rss...\n")
+		fmt.Fprintf(os.Stderr, "usage: smpbench [flags] closed|open|rss|fortio|maxrate...\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -69,6 +75,20 @@ func run() error {
 			return fmt.Errorf("-rates: %q is not a rate", r)
 		}
 		b.rates = append(b.rates, v)
+	}
+	for _, c := range strings.Split(connList, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(c))
+		if err != nil || v <= 0 {
+			return fmt.Errorf("-conns: %q is not a connection count", c)
+		}
+		b.connList = append(b.connList, v)
+	}
+	for _, r := range strings.Split(maxRates, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
+		if err != nil || v <= 0 {
+			return fmt.Errorf("-max-rates: %q is not a rate", r)
+		}
+		b.maxRates = append(b.maxRates, v)
 	}
 	if flag.NArg() == 0 {
 		flag.Usage()
@@ -88,8 +108,12 @@ func run() error {
 			err = b.open()
 		case "rss":
 			err = b.rss()
+		case "fortio":
+			err = b.vsFortio()
+		case "maxrate":
+			err = b.maxRate()
 		default:
-			err = fmt.Errorf("unknown benchmark %q (closed, open, rss)", name)
+			err = fmt.Errorf("unknown benchmark %q (closed, open, rss, fortio, maxrate)", name)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
@@ -107,7 +131,7 @@ func (b *bench) startServer() error {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	b.server = exec.Command("taskset", "-c", b.serverCPU, b.smp, "target", "--http", addr)
+	b.server = exec.Command("taskset", "-c", b.serverCPU, b.smp, "target", "--http", addr, "--control")
 	b.server.Stderr = os.Stderr
 	if err := b.server.Start(); err != nil {
 		return fmt.Errorf("start the target: %w", err)
@@ -144,9 +168,10 @@ func (b *bench) stopServer() {
 
 // usage is what the kernel accounted to a finished child.
 type usage struct {
-	cpu    time.Duration // user + system
-	maxRSS int64         // KiB
-	wall   time.Duration
+	cpu       time.Duration // user + system
+	user, sys time.Duration
+	maxRSS    int64 // KiB
+	wall      time.Duration
 }
 
 // client runs a command pinned to the client CPU with GOMAXPROCS set to the
@@ -157,12 +182,16 @@ func (b *bench) client(timeout time.Duration, name string, args ...string) ([]by
 	cmd := exec.CommandContext(ctx, "taskset", append([]string{"-c", b.clientCPU, name}, args...)...)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(cpuCount(b.clientCPU)))
 	cmd.Stderr = os.Stderr
+	if name == b.fortio {
+		cmd.Stderr = nil // Fortio logs every connection there, -quiet or not
+	}
 	start := time.Now()
 	out, err := cmd.Output()
 	u := usage{wall: time.Since(start)}
 	if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			u.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+			u.user, u.sys = time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
+			u.cpu = u.user + u.sys
 			u.maxRSS = ru.Maxrss
 		}
 	}

@@ -42,6 +42,9 @@ func MergeRuns(runs []*load.Result) (*load.Result, error) {
 		}
 		offsets[i] = out.Elapsed
 		out.Elapsed += r.Elapsed
+		out.CPU.User += r.CPU.User
+		out.CPU.Sys += r.CPU.Sys
+		out.Cores = max(out.Cores, r.Cores)
 		out.Span += r.Span
 		if r.Partial && !out.Partial {
 			out.Partial = true

@@ -110,6 +110,7 @@ func figures(f *load.Figures, r *load.Result, errs map[string]int64, ps []float6
 		Requests:               &spec.PerformanceTestResult_Requests{Total: f.Requests, Ok: f.OK, Errors: f.Errors},
 		Generator: &spec.PerformanceTestResult_Generator{
 			Name: g.Name, Version: g.Version, Host: g.Host, Cpus: int32(g.CPUs), Workers: int32(f.Workers),
+			CpuUserS: r.CPU.User.Seconds(), CpuSysS: r.CPU.Sys.Seconds(), Cores: int32(r.Cores),
 		},
 	}
 	if f.ErrorLatency != nil && f.ErrorLatency.Count() > 0 {
