@@ -148,3 +148,20 @@ func mustRate(t *testing.T, r float64) load.Pacer {
 	}
 	return p
 }
+
+// Seen from the server, the open loop is even: at 2,000/s the target's
+// median gap between arrivals is 500 µs (within 10%).
+func TestAccuracyArrivalGapsEven(t *testing.T) {
+	skipUnderRace(t)
+	srv, url := startTarget(t, "")
+	srv.ResetArrivalGaps()
+	res := run(t, context.Background(), url, 2000, 16, 3*time.Second)
+	g := srv.Stats().ArrivalGaps["http"]
+	if g.P50 < 450 || g.P50 > 550 {
+		t.Errorf("arrival gap p50 %.1f µs, want 500 µs ± 10%%", g.P50)
+	}
+	if want := res.Total.Requests; g.Count < want-1 {
+		t.Errorf("%d gaps for %d requests", g.Count, want)
+	}
+	t.Logf("gaps p1 %.1f p50 %.1f p99 %.1f µs over %d", g.P1, g.P50, g.P99, g.Count)
+}
