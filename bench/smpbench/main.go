@@ -257,8 +257,8 @@ func (b *bench) open() error {
 		dev := 100 * (res.GetActualQps() - rate) / rate
 		fmt.Printf("  actual %.1f/s (%+.3f%% of requested), %d requests, %d errors\n",
 			res.GetActualQps(), dev, res.GetRequests().GetTotal(), res.GetRequests().GetErrors())
-		fmt.Printf("  generator lateness p99 %.3f ms, %d sends over 1 ms late; client CPU %.2f s (%.0f%% of one core)\n",
-			res.GetGenerator().GetLatenessP99Ms(), res.GetGenerator().GetLateSends(), u.cpu.Seconds(), 100*u.cpu.Seconds()/u.wall.Seconds())
+		fmt.Printf("  generator lateness p99 %.3f ms, %d sends over 1 ms late, %d slots waited for a connection; client CPU %.2f s (%.0f%% of one core)\n",
+			res.GetGenerator().GetLatenessP99Ms(), res.GetGenerator().GetLateSends(), res.GetGenerator().GetSaturatedSlots(), u.cpu.Seconds(), 100*u.cpu.Seconds()/u.wall.Seconds())
 		fmt.Printf("  latency p50 %.3f ms, p99 %.3f ms corrected; p99 %.3f ms uncorrected\n",
 			res.GetLatenciesMs().GetP50(), res.GetLatenciesMs().GetP99(), res.GetUncorrectedLatenciesMs().GetP99())
 	}
