@@ -11,8 +11,8 @@ import (
 	"github.com/smp-project/smp/internal/race"
 	"github.com/smp-project/smp/load"
 	"github.com/smp-project/smp/load/http1"
-	"github.com/smp-project/smp/load/smprun"
 	"github.com/smp-project/smp/report"
+	"github.com/smp-project/smp/smprun"
 	"github.com/smp-project/smp/spec"
 	"github.com/smp-project/smp/target"
 )

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/smp-project/smp/load/smprun"
+	"github.com/smp-project/smp/smprun"
 	"github.com/smp-project/smp/target"
 	"github.com/spf13/cobra"
 )

@@ -14,9 +14,9 @@ import (
 
 	"github.com/smp-project/smp/internal/fdlimit"
 	"github.com/smp-project/smp/load"
-	"github.com/smp-project/smp/load/smprun"
 	"github.com/smp-project/smp/meshery"
 	"github.com/smp-project/smp/report"
+	"github.com/smp-project/smp/smprun"
 	"github.com/smp-project/smp/spec"
 	"github.com/smp-project/smp/stats"
 	"github.com/spf13/cobra"
