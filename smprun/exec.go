@@ -25,7 +25,7 @@ func Execute(ctx context.Context, cfg *spec.PerformanceTestConfig, po PlanOption
 		return nil, nil, err
 	}
 	dropCodes(res, plan.Protocols)
-	out, err := Result(res, cfg, plan.Protocols, ro)
+	out, err := ToSMP(res, cfg, plan.Protocols, ro)
 	if err != nil {
 		return res, nil, fmt.Errorf("convert the result: %w", err)
 	}

@@ -73,15 +73,15 @@ func (c SLOCheck) String() string {
 	return fmt.Sprintf("%sSLO %s %s: %s", prefix, c.SLO.Text, verdict, c.Message())
 }
 
-// CheckSLOs checks every objective on every outcome's result. With several
+// CheckSLOs checks every objective on every variant's result. With several
 // runs the result's own figures are those of all runs merged (see
-// Outcome.Result): p99<25ms holds the p99 of every request to 25 ms.
-func CheckSLOs(outcomes []*Outcome, slos []stats.SLO) []SLOCheck {
+// VariantResult.Result): p99<25ms holds the p99 of every request to 25 ms.
+func CheckSLOs(vrs []*VariantResult, slos []stats.SLO) []SLOCheck {
 	var out []SLOCheck
-	for _, oc := range outcomes {
+	for _, vr := range vrs {
 		for _, s := range slos {
-			ok, v, err := s.Check(oc.Result)
-			out = append(out, SLOCheck{Variant: oc.Name, SLO: s, Pass: ok && err == nil, Measured: v, Err: err})
+			ok, v, err := s.Check(vr.Result)
+			out = append(out, SLOCheck{Variant: vr.Name, SLO: s, Pass: ok && err == nil, Measured: v, Err: err})
 		}
 	}
 	return out

@@ -62,9 +62,9 @@ type Settings struct {
 	Name        *string
 }
 
-// Config returns the test config to run: base (from -f, or nil for flags
+// ApplySettings returns the test config to run: base (from -f, or nil for flags
 // only) with the settings applied. base is not modified.
-func Config(base *spec.PerformanceTestConfig, s Settings) (*spec.PerformanceTestConfig, error) {
+func ApplySettings(base *spec.PerformanceTestConfig, s Settings) (*spec.PerformanceTestConfig, error) {
 	var cfg *spec.PerformanceTestConfig
 	if base != nil {
 		cfg = proto.Clone(base).(*spec.PerformanceTestConfig)

@@ -32,10 +32,10 @@ type ResultOptions struct {
 	Percentiles []float64
 }
 
-// Result converts what the engine measured into an SMP result. cfg is the
+// ToSMP converts what the engine measured into an SMP result. cfg is the
 // config that ran; protocols names each client's protocol (Plan.Protocols)
 // for the keys of application failures ("http_503").
-func Result(r *load.Result, cfg *spec.PerformanceTestConfig, protocols []string, o ResultOptions) (*spec.PerformanceTestResult, error) {
+func ToSMP(r *load.Result, cfg *spec.PerformanceTestConfig, protocols []string, o ResultOptions) (*spec.PerformanceTestResult, error) {
 	ps := o.Percentiles
 	if ps == nil {
 		ps = load.DefaultPercentiles()

@@ -18,7 +18,7 @@ import (
 
 func ptr[T any](v T) *T { return &v }
 
-func TestConfigFromSettings(t *testing.T) {
+func TestApplySettings(t *testing.T) {
 	base := &spec.PerformanceTestConfig{
 		Name: "from file", Duration: "1m", Labels: map[string]string{"a": "1"},
 		Clients: []*spec.PerformanceTestConfig_Client{
@@ -73,7 +73,7 @@ func TestConfigFromSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := Config(tt.base, tt.s)
+			c, err := ApplySettings(tt.base, tt.s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -82,7 +82,7 @@ func TestConfigFromSettings(t *testing.T) {
 	}
 }
 
-func TestConfigRejects(t *testing.T) {
+func TestApplySettingsRejects(t *testing.T) {
 	u := []string{"http://a/"}
 	tests := []struct {
 		name string
@@ -100,7 +100,7 @@ func TestConfigRejects(t *testing.T) {
 		{"body and body file", Settings{URLs: u, Body: ptr("a"), BodyFile: ptr("b")}},
 	}
 	for _, tt := range tests {
-		if _, err := Config(nil, tt.s); !errors.Is(err, load.ErrInvalid) {
+		if _, err := ApplySettings(nil, tt.s); !errors.Is(err, load.ErrInvalid) {
 			t.Errorf("%s: err = %v, want ErrInvalid", tt.name, err)
 		}
 	}
@@ -232,7 +232,7 @@ func TestExecuteResultRoundTrip(t *testing.T) {
 }
 
 func TestExecuteUnreachable(t *testing.T) {
-	cfg, err := Config(nil, Settings{URLs: []string{"http://127.0.0.1:1/"}, Duration: ptr(time.Second)})
+	cfg, err := ApplySettings(nil, Settings{URLs: []string{"http://127.0.0.1:1/"}, Duration: ptr(time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}

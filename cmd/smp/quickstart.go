@@ -44,7 +44,7 @@ nothing to install or configure.`,
 			defer srv.Close()
 			url := "http://" + srv.Addrs().HTTP + "/"
 			qps, dur, name := int64(quickstartQPS), quickstartDuration, "quickstart"
-			cfg, err := smprun.Config(nil, smprun.Settings{URLs: []string{url}, QPS: &qps, Duration: &dur, Name: &name})
+			cfg, err := smprun.ApplySettings(nil, smprun.Settings{URLs: []string{url}, QPS: &qps, Duration: &dur, Name: &name})
 			if err != nil {
 				return badInput(err)
 			}

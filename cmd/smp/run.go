@@ -256,7 +256,7 @@ func (fl *runFlags) variantList(cmd *cobra.Command, s smprun.Settings, urls []st
 			}
 			base, v.Result.Mesh, v.Plan.BaseDir = cfg, mesh, filepath.Dir(file)
 		}
-		cfg, err := smprun.Config(base, s)
+		cfg, err := smprun.ApplySettings(base, s)
 		if err != nil {
 			return v, badInput(err)
 		}
@@ -467,26 +467,26 @@ func execute(cmd *cobra.Command, vs []smprun.Variant, so smprun.SeriesOptions, o
 			fmt.Fprintf(stderr, "\r%s\x1b[K", line)
 		}
 	}
-	outcomes, err := smprun.RunSeries(ctx, vs, so)
+	vrs, err := smprun.RunSeries(ctx, vs, so)
 	if live {
 		fmt.Fprint(stderr, "\r\x1b[K")
 	}
 	switch {
 	case errors.Is(err, load.ErrInvalid):
 		return badInput(err)
-	case len(outcomes) == 0 && err != nil:
+	case len(vrs) == 0 && err != nil:
 		return cannotRun(err)
 	}
 	stopped := err // a later run could not start: report what ran, then fail
-	if err := writeOutputs(cmd.OutOrStdout(), outcomes, out); err != nil {
+	if err := writeOutputs(cmd.OutOrStdout(), vrs, out); err != nil {
 		return outputFailed(err)
 	}
-	checks := smprun.CheckSLOs(outcomes, out.slos)
-	if err := sloOutputs(cmd, outcomes, checks, out); err != nil {
+	checks := smprun.CheckSLOs(vrs, out.slos)
+	if err := sloOutputs(cmd, vrs, checks, out); err != nil {
 		return outputFailed(err)
 	}
-	if len(outcomes) > 1 {
-		cs, err := smprun.Compare(outcomes, stats.Options{})
+	if len(vrs) > 1 {
+		cs, err := smprun.Compare(vrs, stats.Options{})
 		if err != nil {
 			return err
 		}
@@ -503,12 +503,12 @@ func execute(cmd *cobra.Command, vs []smprun.Variant, so smprun.SeriesOptions, o
 	// SLO of a run that went on to its end but is partial (requests left
 	// unsent) still exits 1, with the partial result as a warning.
 	var partials []string
-	for _, oc := range outcomes {
-		if oc.Result.GetPartial() {
+	for _, vr := range vrs {
+		if vr.Result.GetPartial() {
 			if ctx.Err() != nil {
-				return partial(fmt.Errorf("the result is partial: %s", oc.Result.GetPartialReason()))
+				return partial(fmt.Errorf("the result is partial: %s", vr.Result.GetPartialReason()))
 			}
-			partials = append(partials, "the result is partial: "+oc.Result.GetPartialReason())
+			partials = append(partials, "the result is partial: "+vr.Result.GetPartialReason())
 		}
 	}
 	var failed []string
@@ -531,25 +531,25 @@ func execute(cmd *cobra.Command, vs []smprun.Variant, so smprun.SeriesOptions, o
 
 // writeOutputs writes the result files (-o, --report, --hdr-log) and prints
 // the results on stdout in the chosen format.
-func writeOutputs(stdout io.Writer, outcomes []*smprun.Outcome, out outputFlags) error {
-	several := len(outcomes) > 1
+func writeOutputs(stdout io.Writer, vrs []*smprun.VariantResult, out outputFlags) error {
+	several := len(vrs) > 1
 	path := func(p, name string) string {
 		if several {
 			return smprun.VariantPath(p, name)
 		}
 		return p
 	}
-	results := make([]*spec.PerformanceTestResult, len(outcomes))
-	names := make([]string, len(outcomes))
-	for i, oc := range outcomes {
-		results[i], names[i] = oc.Result, oc.Name
+	results := make([]*spec.PerformanceTestResult, len(vrs))
+	names := make([]string, len(vrs))
+	for i, vr := range vrs {
+		results[i], names[i] = vr.Result, vr.Name
 		if out.output != "" {
-			if err := spec.WriteFile(path(out.output, oc.Name), oc.Result); err != nil {
+			if err := spec.WriteFile(path(out.output, vr.Name), vr.Result); err != nil {
 				return err
 			}
 		}
 		if out.hdrLog != "" {
-			if err := createFile(path(out.hdrLog, oc.Name), func(w io.Writer) error { return report.WriteHDRLog(w, oc.Result) }); err != nil {
+			if err := createFile(path(out.hdrLog, vr.Name), func(w io.Writer) error { return report.WriteHDRLog(w, vr.Result) }); err != nil {
 				return err
 			}
 		}
@@ -564,11 +564,11 @@ func writeOutputs(stdout io.Writer, outcomes []*smprun.Outcome, out outputFlags)
 	}
 	switch out.format {
 	case "text":
-		for i, oc := range outcomes {
+		for i, vr := range vrs {
 			if i > 0 {
 				fmt.Fprintln(stdout)
 			}
-			if err := oc.WriteText(stdout); err != nil {
+			if err := vr.WriteText(stdout); err != nil {
 				return err
 			}
 		}
@@ -593,7 +593,7 @@ func writeOutputs(stdout io.Writer, outcomes []*smprun.Outcome, out outputFlags)
 // sloOutputs prints the SLO checks (on stdout with the text format, on
 // stderr otherwise, so that a JSON result stays parseable) and writes them
 // as JUnit XML with --junit.
-func sloOutputs(cmd *cobra.Command, outcomes []*smprun.Outcome, checks []smprun.SLOCheck, out outputFlags) error {
+func sloOutputs(cmd *cobra.Command, vrs []*smprun.VariantResult, checks []smprun.SLOCheck, out outputFlags) error {
 	if len(checks) == 0 {
 		return nil
 	}
@@ -612,10 +612,10 @@ func sloOutputs(cmd *cobra.Command, outcomes []*smprun.Outcome, checks []smprun.
 	for i, c := range checks {
 		jc[i] = report.Check{Name: "SLO " + c.SLO.Text, Pass: c.Pass, Message: c.Message(), Group: c.Variant}
 	}
-	first := outcomes[0].Load
+	first := vrs[0].Load
 	var elapsed time.Duration
-	for _, oc := range outcomes {
-		elapsed += oc.Load.Elapsed
+	for _, vr := range vrs {
+		elapsed += vr.Load.Elapsed
 	}
 	return createFile(out.junit, func(w io.Writer) error {
 		return report.WriteJUnit(w, "smp run", jc, first.Start, elapsed)
