@@ -255,21 +255,16 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Compare compares every variant result with the first (the baseline), metric by
+// Compare compares every variant with the first (the baseline), metric by
 // metric over their runs, as smp compare does with their result files.
 func Compare(vrs []*VariantResult, opt stats.Options) ([]*stats.Comparison, error) {
 	if len(vrs) < 2 {
 		return nil, errors.New("compare: needs a baseline and at least one other variant")
 	}
-	base := vrs[0]
-	var cs []*stats.Comparison
-	for _, vr := range vrs[1:] {
-		c, err := stats.Compare(stats.Runs(base.Result), stats.Runs(vr.Result), opt)
-		if err != nil {
-			return nil, fmt.Errorf("%s vs %s: %w", vr.Name, base.Name, err)
-		}
-		c.BaseName, c.OtherName = base.Name, vr.Name
-		cs = append(cs, c)
+	results := make([]*spec.PerformanceTestResult, len(vrs))
+	names := make([]string, len(vrs))
+	for i, vr := range vrs {
+		results[i], names[i] = vr.Result, vr.Name
 	}
-	return cs, nil
+	return stats.CompareAll(results, names, opt)
 }

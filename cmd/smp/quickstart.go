@@ -52,8 +52,8 @@ nothing to install or configure.`,
 				fmt.Fprintf(cmd.ErrOrStderr(), "target listening on %s; sending %d requests/s for %v\n", url, qps, dur)
 			}
 			v := smprun.Variant{Config: cfg, Result: smprun.ResultOptions{Generator: smprun.ThisGenerator()}}
-			if err := checkFiles([]smprun.Variant{v}); err != nil {
-				return err
+			if err := smprun.CheckSeries([]smprun.Variant{v}, out.outputs, openFileLimit()); err != nil {
+				return badInput(err)
 			}
 			return execute(cmd, []smprun.Variant{v}, smprun.SeriesOptions{}, out)
 		},
