@@ -50,7 +50,7 @@ func TestAccuracyHDRLogPerInterval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := smprun.ToSMP(res, &spec.PerformanceTestConfig{}, []string{"http"}, smprun.ResultOptions{})
+	r, err := smprun.ToSMP(res, &spec.PerformanceTestConfig{}, smprun.ResultOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,23 +9,17 @@ import (
 	"github.com/smp-project/smp/spec"
 )
 
-// Execute runs cfg and returns the engine's result and the SMP result.
-// Errors wrap load.ErrInvalid (bad input), or are a *StartError wrapping
-// load.ErrUnreachable (no endpoint answered at the start: refused,
-// untrusted, silent...); a cancelled ctx still returns the partial
-// results.
+// Execute runs cfg once and returns the engine's result and the SMP
+// result. Errors wrap load.ErrInvalid (bad input), or are a *StartError
+// wrapping load.ErrUnreachable (no endpoint answered at the start:
+// refused, untrusted, silent...); a cancelled ctx still returns the
+// partial results.
 func Execute(ctx context.Context, cfg *spec.PerformanceTestConfig, po PlanOptions, ro ResultOptions) (*load.Result, *spec.PerformanceTestResult, error) {
-	plan, err := NewPlan(ctx, cfg, po)
+	res, err := runOnce(ctx, Variant{Config: cfg, Plan: po}, RunInfo{Run: 1, Runs: 1}, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer plan.Close()
-	res, err := plan.run(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	dropCodes(res, plan.Protocols)
-	out, err := ToSMP(res, cfg, plan.Protocols, ro)
+	out, err := ToSMP(res, cfg, ro)
 	if err != nil {
 		return res, nil, fmt.Errorf("convert the result: %w", err)
 	}
@@ -40,20 +34,4 @@ func ProgressLine(p load.Progress) string {
 	return fmt.Sprintf("%5.1fs/%s  %9.1f req/s  %d requests  %d errors  p99 %.3f ms",
 		p.Elapsed.Seconds(), p.Duration.Round(time.Second), p.Rate, p.Requests, p.Errors,
 		float64(p.P99)/float64(time.Millisecond))
-}
-
-// dropCodes removes the status codes of clients whose protocol has none
-// (TCP, UDP): their drivers report code 0, which would read as a status.
-func dropCodes(res *load.Result, protocols []string) {
-	all := len(res.Clients) > 0
-	for i := range res.Clients {
-		if i < len(protocols) && (protocols[i] == ProtoTCP || protocols[i] == ProtoUDP) {
-			res.Clients[i].Codes = map[int]int64{}
-		} else {
-			all = false
-		}
-	}
-	if all {
-		res.Total.Codes = map[int]int64{}
-	}
 }

@@ -99,8 +99,7 @@ func RunSeries(ctx context.Context, variants []Variant, o SeriesOptions) ([]*Var
 	if o.Pause < 0 {
 		return nil, invalid("pause must not be negative, got %v", o.Pause)
 	}
-	protocols := make([][]string, len(variants))
-	for i, v := range variants {
+	for _, v := range variants {
 		p, err := NewPlan(ctx, v.Config, v.Plan)
 		if err != nil {
 			if len(variants) > 1 {
@@ -109,7 +108,6 @@ func RunSeries(ctx context.Context, variants []Variant, o SeriesOptions) ([]*Var
 			return nil, err
 		}
 		p.Close()
-		protocols[i] = p.Protocols
 		if o.Note != nil {
 			for _, n := range p.Notes {
 				o.Note(v.Name, n)
@@ -158,7 +156,7 @@ series:
 		if len(done[i]) == 0 {
 			continue
 		}
-		vr, err := variantResult(v, done[i], protocols[i], runs, o.Confidence)
+		vr, err := variantResult(v, done[i], runs, o.Confidence)
 		if err != nil {
 			return out, err
 		}
@@ -186,21 +184,17 @@ func runOnce(ctx context.Context, v Variant, ri RunInfo, progress func(RunInfo, 
 		return nil, err
 	}
 	defer plan.Close()
-	res, err := plan.run(ctx)
-	if err == nil {
-		dropCodes(res, plan.Protocols)
-	}
-	return res, err
+	return plan.run(ctx)
 }
 
 // variantResult builds a variant's result from its runs. planned is the number
 // of runs asked for: a series of one run gives a plain result.
-func variantResult(v Variant, runs []*load.Result, protocols []string, planned int, confidence float64) (*VariantResult, error) {
+func variantResult(v Variant, runs []*load.Result, planned int, confidence float64) (*VariantResult, error) {
 	vr := &VariantResult{Name: v.Name, Runs: runs}
 	ro := v.Result
 	if planned == 1 {
 		vr.Load = runs[0]
-		r, err := ToSMP(runs[0], v.Config, protocols, ro)
+		r, err := ToSMP(runs[0], v.Config, ro)
 		if err != nil {
 			return nil, fmt.Errorf("convert the result: %w", err)
 		}
@@ -221,14 +215,14 @@ func variantResult(v Variant, runs []*load.Result, protocols []string, planned i
 		}
 	}
 	vr.Load = merged
-	if vr.Result, err = ToSMP(merged, v.Config, protocols, ro); err != nil {
+	if vr.Result, err = ToSMP(merged, v.Config, ro); err != nil {
 		return nil, fmt.Errorf("convert the result: %w", err)
 	}
 	if v.Name != "" {
 		vr.Result.Name = v.Name
 	}
 	for i, run := range runs {
-		rr, err := ToSMP(run, v.Config, protocols, ResultOptions{Generator: ro.Generator, Percentiles: ro.Percentiles})
+		rr, err := ToSMP(run, v.Config, ResultOptions{Generator: ro.Generator, Percentiles: ro.Percentiles})
 		if err != nil {
 			return nil, fmt.Errorf("convert run %d: %w", i+1, err)
 		}

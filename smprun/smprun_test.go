@@ -132,8 +132,8 @@ func TestNewPlan(t *testing.T) {
 	if c1.Name != "client-2" || c1.Connections != 2 || c1.Streams != 3 || c1.Pacer.String() != "closed loop" {
 		t.Errorf("client 1 %+v", c1)
 	}
-	if p.Protocols[0] != "http" || p.Protocols[1] != "http2" {
-		t.Errorf("protocols %v", p.Protocols)
+	if p0, p1 := c0.Endpoints[0].Driver.Protocol(), c1.Endpoints[0].Driver.Protocol(); p0.Name != "http" || p1.Name != "http2" || p1.Codes != "http" {
+		t.Errorf("protocols %v, %v", p0, p1)
 	}
 
 	tests := []struct {
@@ -255,5 +255,36 @@ func TestProgressLine(t *testing.T) {
 		if got := ProgressLine(tt.p); got != tt.want {
 			t.Errorf("ProgressLine = %q, want %q", got, tt.want)
 		}
+	}
+}
+
+// Failed responses are keyed by the codes the protocol has: HTTP/2's are
+// HTTP's; the result's config names the protocol the engine says each
+// client spoke, where the config left it to the scheme.
+func TestToSMPProtocols(t *testing.T) {
+	fig := func(p load.Protocol, code int) load.Figures {
+		f := figuresOf("c", 10, time.Millisecond, 0)
+		f.Protocol, f.Failures = p, map[int]int64{code: 2}
+		return f
+	}
+	h2, g := fig(load.Protocol{Name: "http2", Codes: "http"}, 503), fig(load.Protocol{Name: "grpc", Codes: "grpc"}, 14)
+	r := &load.Result{Span: time.Second, Total: h2, Clients: []load.Figures{h2, g}}
+	cfg := &spec.PerformanceTestConfig{Clients: []*spec.PerformanceTestConfig_Client{
+		{Http2: true, EndpointUrls: []string{"https://a/"}},
+		{Protocol: spec.PerformanceTestConfig_Client_PROTOCOL_GRPC, EndpointUrls: []string{"http://b/"}},
+	}}
+	out, err := ToSMP(r, cfg, ResultOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Errors["http_503"] != 2 || out.Errors["grpc_14"] != 2 || out.Clients[0].Errors["http_503"] != 2 || out.Clients[1].Errors["grpc_14"] != 2 {
+		t.Errorf("errors %v, clients' %v %v", out.Errors, out.Clients[0].Errors, out.Clients[1].Errors)
+	}
+	c := out.Config.Clients
+	if c[0].Protocol != spec.PerformanceTestConfig_Client_PROTOCOL_HTTP || !c[0].Http2 || c[1].Protocol != spec.PerformanceTestConfig_Client_PROTOCOL_GRPC {
+		t.Errorf("result config clients %v", c)
+	}
+	if cfg.Clients[0].Protocol != spec.PerformanceTestConfig_Client_PROTOCOL_INVALID {
+		t.Error("the config that ran was modified")
 	}
 }

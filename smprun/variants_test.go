@@ -127,7 +127,7 @@ func TestOutputsWrite(t *testing.T) {
 		lr := &load.Result{Start: t0, End: t0.Add(time.Second), Elapsed: time.Second, Span: time.Second, Duration: time.Second,
 			Total: c, Clients: []load.Figures{c}}
 		cfg := &spec.PerformanceTestConfig{Clients: []*spec.PerformanceTestConfig_Client{{EndpointUrls: []string{"http://a/"}}}}
-		r, err := ToSMP(lr, cfg, nil, ResultOptions{})
+		r, err := ToSMP(lr, cfg, ResultOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

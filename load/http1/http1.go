@@ -98,6 +98,9 @@ func (d *Driver) Close() error {
 	return nil
 }
 
+// Protocol is HTTP/1.1, with HTTP status codes.
+func (d *Driver) Protocol() load.Protocol { return load.Protocol{Name: "http", Codes: "http"} }
+
 // buildRequest serialises the request line, headers and body once, so that
 // Do only has to write a byte slice. It returns the method it used.
 func buildRequest(u *url.URL, opts load.Options) ([]byte, string, error) {

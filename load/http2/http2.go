@@ -171,6 +171,10 @@ func (d *Driver) Close() error {
 	return errors.Join(errs...)
 }
 
+// Protocol is HTTP/2, with HTTP status codes: a 503 is http_503 as over
+// HTTP/1.1.
+func (d *Driver) Protocol() load.Protocol { return load.Protocol{Name: "http2", Codes: "http"} }
+
 // dial connects to the endpoint and starts an HTTP/2 connection on it.
 func (d *Driver) dial(ctx context.Context) (*http2.ClientConn, error) {
 	var dialer net.Dialer
