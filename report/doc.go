@@ -16,6 +16,6 @@
 //   - WriteJUnit: SLO checks as a JUnit XML report, for CI systems.
 //
 // Latency histograms in results are HdrHistogram "hdr-v2" encodings of
-// microsecond values (package hist); this package decodes them with
-// hdrhistogram-go to walk their buckets, which package hist does not expose.
+// microsecond values; this package decodes them with package hist, as the
+// rest of smp does, so that percentiles mean the same thing everywhere.
 package report
