@@ -15,6 +15,8 @@
 //   - WriteIntervalsCSV and WritePercentilesCSV, for spreadsheets.
 //   - WriteJUnit: SLO checks as a JUnit XML report, for CI systems.
 //
+// Write writes any of the formats of smp report by name (Formats).
+//
 // Latency histograms in results are HdrHistogram "hdr-v2" encodings of
 // microsecond values; this package decodes them with package hist, as the
 // rest of smp does, so that percentiles mean the same thing everywhere.

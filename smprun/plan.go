@@ -1,7 +1,3 @@
-// Package smprun connects SMP documents to the load engine: it builds an
-// SMP PerformanceTestConfig from command-line settings, turns a config into
-// a runnable load.Config with its protocol drivers, and turns the engine's
-// load.Result into an SMP PerformanceTestResult with smp's extensions.
 package smprun
 
 import (
