@@ -302,9 +302,9 @@ func (fl *runFlags) settings(cmd *cobra.Command, urls []string) (smprun.Settings
 	return s, nil
 }
 
-// execute runs the series with Ctrl-C handling and a progress line, then
-// writes and prints the results, checks the SLOs and, with several
-// variants, prints their comparison.
+// execute runs the series with Ctrl-C handling and a progress line, has
+// smprun write its outputs (results, SLO checks, the comparison of
+// variants), and turns how it went into an exit code.
 func execute(cmd *cobra.Command, vs []smprun.Variant, so smprun.SeriesOptions, out outputFlags) error {
 	ctx, cancel := context.WithCancelCause(cmd.Context())
 	defer cancel(nil)
