@@ -29,7 +29,7 @@ test)
 	;;
 bench)
 	go test -run '^$' -bench . -benchmem -benchtime 2s ./...
-	if [ -d bench ]; then for s in bench/*.sh; do [ -f "$s" ] && bash "$s"; done; fi
+	bash bench/all.sh
 	;;
 *)
 	echo "usage: $0 generate|test|bench" >&2

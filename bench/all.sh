@@ -1,6 +1,25 @@
 #!/usr/bin/env bash
-# Every benchmark in one go (about 2 minutes 40 s).
-source "$(dirname "$0")/lib.sh"
-command -v wrk >/dev/null || { echo "wrk not found (apt-get install wrk)" >&2; exit 1; }
-run_bench -c 8 "$@" closed
-run_bench -c 16 "$@" open rss
+# Every benchmark script, one after another: each bench/*.sh that is a
+# benchmark (closed_loop.sh, open_loop.sh, rss.sh, grpc.sh, tcp.sh; lib.sh
+# is sourced by them, not run), then target/bench.sh (the target against a
+# net/http handler). Extra arguments go to every bench/*.sh (the smpbench
+# ones take them, e.g. -d 30s; grpc.sh and tcp.sh ignore them). A script
+# that fails does not stop the others; the exit status is 1 if any failed.
+# Needs wrk (Debian package wrk) and taskset (util-linux); grpc.sh and
+# open_loop.sh build ghz and Fortio from the Go module proxy.
+set -uo pipefail
+dir=$(cd "$(dirname "$0")" && pwd)
+failed=()
+run() {
+  echo "== $1"
+  "${@:2}" || failed+=("$1")
+}
+for s in "$dir"/*.sh; do
+  case "$(basename "$s")" in all.sh | lib.sh) continue ;; esac
+  run "bench/$(basename "$s")" bash "$s" "$@"
+done
+run target/bench.sh sh "$dir/../target/bench.sh"
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "failed: ${failed[*]}" >&2
+  exit 1
+fi

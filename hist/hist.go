@@ -135,6 +135,27 @@ func (h *Histogram) StdDev() time.Duration {
 	return time.Duration(h.h.StdDev() * float64(time.Microsecond))
 }
 
+// Bucket is one non-empty bucket of a histogram: Count values from From
+// to To, both included (values are kept to the microsecond, so To is the
+// last microsecond of the bucket).
+type Bucket struct {
+	From, To time.Duration
+	Count    int64
+}
+
+// Buckets returns the non-empty buckets in value order, for charts and
+// for other tools' bucket lists. The walk covers every bucket of smp's
+// geometry, about 23,500.
+func (h *Histogram) Buckets() []Bucket {
+	var out []Bucket
+	for _, b := range h.h.Distribution() {
+		if b.Count > 0 {
+			out = append(out, Bucket{From: us(b.From), To: us(b.To), Count: b.Count})
+		}
+	}
+	return out
+}
+
 // Merge adds every value of from into h. Both histograms must have smp's
 // geometry (always true for histograms from New and Decode); a value that
 // would be dropped is reported as an error rather than lost silently.

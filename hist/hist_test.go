@@ -239,3 +239,30 @@ func BenchmarkRecord(b *testing.B) {
 		h.Record(time.Duration(i&0xffff) * time.Microsecond)
 	}
 }
+
+// Buckets cover every recorded value once, in order, each value within
+// its bucket's bounds.
+func TestBuckets(t *testing.T) {
+	h := New()
+	h.RecordN(100*time.Microsecond, 3)
+	h.RecordN(2500*time.Microsecond, 2)
+	h.Record(time.Second)
+	bs := h.Buckets()
+	if len(bs) != 3 {
+		t.Fatalf("buckets %v", bs)
+	}
+	var n int64
+	for i, b := range bs {
+		n += b.Count
+		if b.From > b.To || (i > 0 && b.From <= bs[i-1].To) {
+			t.Errorf("bucket %d %v out of order", i, b)
+		}
+	}
+	if n != h.Count() || bs[0].Count != 3 || bs[0].From > 100*time.Microsecond || bs[0].To < 100*time.Microsecond ||
+		bs[2].From > time.Second || bs[2].To < time.Second || bs[2].To-bs[2].From > time.Second/1000 {
+		t.Errorf("buckets %v", bs)
+	}
+	if len(New().Buckets()) != 0 {
+		t.Error("an empty histogram has buckets")
+	}
+}

@@ -17,7 +17,7 @@ func buildResult(cfg Config, plans []*plan, col *collector, clk *clock, finish, 
 	var unsent int64
 	for i, p := range plans {
 		f := Figures{
-			Name: p.client.Name, Pacer: p.pacer.String(), OpenLoop: p.open, Workers: p.workers,
+			Name: p.client.Name, Protocol: p.proto, Pacer: p.pacer.String(), OpenLoop: p.open, Workers: p.workers,
 			Scheduled: int64(p.lEnd - p.lWarm),
 		}
 		if f.Name == "" {
@@ -42,6 +42,12 @@ func buildResult(cfg Config, plans []*plan, col *collector, clk *clock, finish, 
 		t.Scheduled += f.Scheduled
 		t.Unsent += f.Unsent
 		unsent += f.Unsent
+	}
+	r.Total.Protocol = r.Clients[0].Protocol
+	for _, c := range r.Clients {
+		if c.Protocol != r.Total.Protocol {
+			r.Total.Protocol = Protocol{} // the clients speak several
+		}
 	}
 	if len(plans) == 1 {
 		r.Total.Pacer = r.Clients[0].Pacer

@@ -47,7 +47,8 @@ type Endpoint struct {
 }
 
 // Client is one load generator of a test: its endpoints (used round
-// robin, one request each in turn), its concurrency and its schedule.
+// robin, one request each in turn, all of one protocol), its concurrency
+// and its schedule.
 type Client struct {
 	Name      string
 	Endpoints []Endpoint
@@ -136,6 +137,9 @@ func (c *Config) check() error {
 		for j, e := range cl.Endpoints {
 			if e.Driver == nil {
 				return bad("%s endpoint %d (%s) has no driver", name, j+1, e.URL)
+			}
+			if p, p0 := e.Driver.Protocol(), cl.Endpoints[0].Driver.Protocol(); p != p0 {
+				return bad("%s endpoint %d (%s) speaks %s, endpoint 1 %s: a client speaks one protocol", name, j+1, e.URL, p.Name, p0.Name)
 			}
 		}
 		if cl.Connections < 1 {

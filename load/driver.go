@@ -50,6 +50,18 @@ type Conn interface {
 	Close() error
 }
 
+// Protocol says what a driver speaks, so that results say it too.
+type Protocol struct {
+	// Name names the protocol in results: http (HTTP/1.1), http2, grpc,
+	// tcp, udp.
+	Name string
+	// Codes names what Outcome.Code is, in the keys of failed responses
+	// ("http_503", "grpc_14"): http for HTTP/1.1 and HTTP/2 alike, grpc
+	// for gRPC. It is "" for a protocol without status codes (TCP, UDP):
+	// the engine then counts no codes for its requests.
+	Codes string
+}
+
 // Driver opens Conns for one endpoint of one protocol.
 type Driver interface {
 	// Open returns a new Conn, connected: the engine opens every Conn
@@ -59,6 +71,8 @@ type Driver interface {
 	Open(ctx context.Context) (Conn, error)
 	// Close releases what the driver shares between its Conns.
 	Close() error
+	// Protocol says what the driver speaks.
+	Protocol() Protocol
 }
 
 // Options are the protocol-independent request settings a driver gets.

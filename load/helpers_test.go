@@ -40,6 +40,8 @@ func (d *testDriver) Open(ctx context.Context) (Conn, error) {
 
 func (d *testDriver) Close() error { return nil }
 
+func (d *testDriver) Protocol() Protocol { return Protocol{Name: "http", Codes: "http"} }
+
 type testConn struct {
 	d  *testDriver
 	nc net.Conn
@@ -163,10 +165,22 @@ func (c *fakeConn) Do(context.Context) (Outcome, error) {
 
 func (c *fakeConn) Close() error { return nil }
 
-type fakeDriver struct{ failAt int64 }
+// fakeDriver speaks "fake", with HTTP's status codes, or, with noCodes,
+// "fake-raw", without status codes (its code 200 means nothing).
+type fakeDriver struct {
+	failAt  int64
+	noCodes bool
+}
 
 func (d fakeDriver) Open(context.Context) (Conn, error) { return &fakeConn{failAt: d.failAt}, nil }
 func (d fakeDriver) Close() error                       { return nil }
+
+func (d fakeDriver) Protocol() Protocol {
+	if d.noCodes {
+		return Protocol{Name: "fake-raw"}
+	}
+	return Protocol{Name: "fake", Codes: "http"}
+}
 
 // refusedURL returns an http URL on 127.0.0.1 where nothing listens.
 func refusedURL(t testing.TB) string {

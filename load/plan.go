@@ -8,6 +8,7 @@ import (
 // plan is one client's part of the run.
 type plan struct {
 	client  Client
+	proto   Protocol
 	open    bool
 	pacer   Pacer
 	k, n    uint64

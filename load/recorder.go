@@ -93,12 +93,15 @@ type shard struct {
 	// requests
 	lat, unc, lt, errLat *hist.Histogram
 	n                    *counters
+	// codes is false for a protocol without status codes, whose
+	// Outcome.Code means nothing.
+	codes bool
 	// Keep neighbouring shards' hot fields on different cache lines.
 	_ [64]byte
 }
 
-func newShard() *shard {
-	return &shard{lat: hist.New(), unc: hist.New(), lt: hist.New(), errLat: hist.New(), n: &counters{}}
+func newShard(codes bool) *shard {
+	return &shard{lat: hist.New(), unc: hist.New(), lt: hist.New(), errLat: hist.New(), n: &counters{}, codes: codes}
 }
 
 // histograms returns the shard's histograms in the order the collector's
@@ -168,12 +171,14 @@ func (s *shard) record(due, ready, sent, done time.Duration, open bool, o Outcom
 	} else {
 		s.n.ok++
 	}
-	if o.Code >= 0 && o.Code < maxCode {
+	switch {
+	case !s.codes:
+	case o.Code >= 0 && o.Code < maxCode:
 		s.n.codes[o.Code]++
 		if o.Failed {
 			s.n.failures[o.Code]++
 		}
-	} else {
+	default:
 		s.n.otherCode(o.Code, o.Failed)
 	}
 	s.mu.Unlock()

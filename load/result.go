@@ -45,7 +45,10 @@ type Result struct {
 
 // Figures are one client's measurements, or the total of all clients.
 type Figures struct {
-	Name      string
+	Name string
+	// Protocol is what the client's drivers speak; in the total, the
+	// protocol every client speaks (zero when they speak several).
+	Protocol  Protocol
 	Endpoints []string
 	// Pacer describes the schedule ("2000/s", "closed loop").
 	Pacer string
@@ -63,7 +66,8 @@ type Figures struct {
 	Requests, OK, Errors int64
 	ErrorReasons         map[string]int64
 	Failures             map[int]int64
-	// Codes counts every response by its status code.
+	// Codes counts every response by its status code; it is empty for a
+	// protocol without codes (Protocol.Codes "").
 	Codes map[int]int64
 	// Bytes is the response body bytes read.
 	Bytes int64

@@ -40,7 +40,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	plans := make([]*plan, len(cfg.Clients))
 	recs := make([]*clientRec, len(cfg.Clients))
 	for i, c := range cfg.Clients {
-		p := &plan{client: c, pacer: c.Pacer, k: k, n: n, workers: c.Connections * max(c.Streams, 1), conns: newConnStats()}
+		p := &plan{client: c, proto: c.Endpoints[0].Driver.Protocol(), pacer: c.Pacer, k: k, n: n,
+			workers: c.Connections * max(c.Streams, 1), conns: newConnStats()}
 		if p.pacer == nil {
 			p.pacer = ClosedLoop()
 		}
@@ -51,7 +52,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		rec := &clientRec{fig: newFigures(true)}
 		for range shardCount(p.workers) {
-			rec.shards = append(rec.shards, newShard())
+			rec.shards = append(rec.shards, newShard(p.proto.Codes != ""))
 		}
 		p.rec, recs[i], plans[i] = rec, rec, p
 	}

@@ -308,7 +308,7 @@ func TestRunProgress(t *testing.T) {
 
 // The series stays bounded: past perStep entries the step doubles.
 func TestIntervalStepDoubles(t *testing.T) {
-	rec := &clientRec{shards: []*shard{newShard()}, fig: newFigures(true)}
+	rec := &clientRec{shards: []*shard{newShard(true)}, fig: newFigures(true)}
 	c := newCollector([]*clientRec{rec}, time.Second, 4)
 	var at time.Duration
 	for range 12 {
@@ -352,10 +352,40 @@ func TestConfigInvalid(t *testing.T) {
 		{"too many workers", Config{Clients: []Client{{Connections: 1000, Streams: 1000, Endpoints: ep}}, Duration: time.Second}},
 		{"too many workers in all", Config{Clients: []Client{{Connections: MaxWorkers, Endpoints: ep}, {Connections: 1, Endpoints: ep}}, Duration: time.Second}},
 		{"tiny interval", Config{Clients: []Client{{Connections: 1, Endpoints: ep}}, Duration: time.Second, Interval: time.Millisecond}},
+		{"two protocols in a client", Config{Clients: []Client{{Connections: 1, Endpoints: append([]Endpoint{{URL: "y", Driver: fakeDriver{noCodes: true}}}, ep...)}},
+			Duration: time.Second}},
 	}
 	for _, tt := range tests {
 		if _, err := Run(context.Background(), tt.cfg); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: err = %v, want ErrInvalid", tt.name, err)
 		}
+	}
+}
+
+// The drivers' protocol is in the result, and the codes of a protocol
+// without them are not counted.
+func TestRunProtocols(t *testing.T) {
+	ep := func(d fakeDriver) []Endpoint { return []Endpoint{{URL: "mem://x", Driver: d}} }
+	cfg := Config{Duration: 100 * time.Millisecond, Clients: []Client{
+		{Name: "coded", Connections: 1, Pacer: mustConstant(t, 100), Endpoints: ep(fakeDriver{failAt: 2})},
+		{Name: "raw", Connections: 1, Pacer: mustConstant(t, 100), Endpoints: ep(fakeDriver{noCodes: true})},
+	}}
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coded, raw := res.Clients[0], res.Clients[1]
+	if coded.Protocol != (Protocol{Name: "fake", Codes: "http"}) || coded.Codes[200] != 5 || coded.Failures[503] != 5 {
+		t.Errorf("coded client: protocol %v, codes %v, failures %v", coded.Protocol, coded.Codes, coded.Failures)
+	}
+	if raw.Protocol != (Protocol{Name: "fake-raw"}) || len(raw.Codes) != 0 || len(raw.Failures) != 0 || raw.OK != 10 {
+		t.Errorf("raw client: protocol %v, codes %v, failures %v, ok %d", raw.Protocol, raw.Codes, raw.Failures, raw.OK)
+	}
+	if res.Total.Protocol != (Protocol{}) || res.Total.Codes[200] != 5 {
+		t.Errorf("total: protocol %v, codes %v", res.Total.Protocol, res.Total.Codes)
+	}
+	cfg.Clients = cfg.Clients[1:]
+	if res, err = Run(context.Background(), cfg); err != nil || res.Total.Protocol.Name != "fake-raw" {
+		t.Errorf("one client: total protocol %v, err %v", res.Total.Protocol, err)
 	}
 }

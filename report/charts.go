@@ -5,7 +5,7 @@ import (
 	"math"
 	"strings"
 
-	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/smp-project/smp/hist"
 	"github.com/smp-project/smp/spec"
 )
 
@@ -28,10 +28,10 @@ type loaded struct {
 	name        string
 	color       string
 	r           *spec.PerformanceTestResult
-	h, u        *hdr.Histogram // corrected and uncorrected, nil when absent
-	intervals   []point        // downsampled
-	groupedBy   int            // intervals per drawn point
-	intervalLen float64        // seconds per original interval
+	h, u        *hist.Histogram // corrected and uncorrected, nil when absent
+	intervals   []point         // downsampled
+	groupedBy   int             // intervals per drawn point
+	intervalLen float64         // seconds per original interval
 }
 
 // point is one (possibly merged) interval of the time series.
@@ -179,12 +179,12 @@ func spectrumChart(ls []*loaded) string {
 	}
 	for _, l := range ls {
 		switch {
-		case l.h != nil && l.h.TotalCount() > 0:
+		case l.h != nil && l.h.Count() > 0:
 			ys := valuesMs(l.h, ps)
 			track(ys)
 			curves = append(curves, curve{xs: xs, ys: ys, color: l.color, label: l.name})
 			legend = append(legend, legendEntry{label: l.name, color: l.color})
-			if l.u != nil && l.u.TotalCount() > 0 {
+			if l.u != nil && l.u.Count() > 0 {
 				uy := valuesMs(l.u, ps)
 				track(uy)
 				curves = append(curves, curve{xs: xs, ys: uy, color: l.color, dash: "5 4", label: l.name + " (uncorrected)"})
@@ -250,11 +250,11 @@ func spectrumChart(ls []*loaded) string {
 }
 
 // valuesMs reads the histogram at each percentile, in milliseconds.
-func valuesMs(h *hdr.Histogram, ps []float64) []float64 {
-	vs := h.ValueAtPercentilesSlice(ps)
+func valuesMs(h *hist.Histogram, ps []float64) []float64 {
+	vs := h.Percentiles(ps)
 	out := make([]float64, len(vs))
 	for i, v := range vs {
-		out[i] = positive(usToMs(float64(v)))
+		out[i] = positive(durMs(v))
 	}
 	return out
 }
@@ -420,12 +420,12 @@ func histogramChart(ls []*loaded) string {
 	var with []*loaded
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, l := range ls {
-		if l.h == nil || l.h.TotalCount() == 0 {
+		if l.h == nil || l.h.Count() == 0 {
 			continue
 		}
 		with = append(with, l)
-		lo = math.Min(lo, math.Max(float64(l.h.Min()), 1))
-		hi = math.Max(hi, float64(l.h.Max())+1)
+		lo = math.Min(lo, math.Max(durUs(l.h.Min()), 1))
+		hi = math.Max(hi, durUs(l.h.Max())+1)
 	}
 	if len(with) == 0 {
 		return ""
@@ -448,7 +448,7 @@ func histogramChart(ls []*loaded) string {
 			k = min(max(k, 0), nbins-1)
 			counts[k] += float64(b.Count)
 		}
-		total := float64(l.h.TotalCount())
+		total := float64(l.h.Count())
 		for k := range counts {
 			counts[k] = 100 * counts[k] / total
 			top = math.Max(top, counts[k])

@@ -62,13 +62,13 @@ func WritePercentilesCSV(w io.Writer, results []*spec.PerformanceTestResult, nam
 		if err != nil {
 			return fmt.Errorf("percentiles csv: %s: %w", name, err)
 		}
-		if h != nil && h.TotalCount() > 0 {
+		if h != nil && h.Count() > 0 {
 			for _, p := range SpectrumPercentiles() {
 				unc := ""
-				if u != nil && u.TotalCount() > 0 {
-					unc = formatFloat(usToMs(float64(u.ValueAtPercentile(p))))
+				if u != nil && u.Count() > 0 {
+					unc = formatFloat(durMs(u.Percentile(p)))
 				}
-				_ = cw.Write([]string{name, formatFloat(p), formatFloat(usToMs(float64(h.ValueAtPercentile(p)))), unc})
+				_ = cw.Write([]string{name, formatFloat(p), formatFloat(durMs(h.Percentile(p))), unc})
 			}
 			continue
 		}

@@ -15,7 +15,9 @@
 //   - WriteIntervalsCSV and WritePercentilesCSV, for spreadsheets.
 //   - WriteJUnit: SLO checks as a JUnit XML report, for CI systems.
 //
+// Write writes any of the formats of smp report by name (Formats).
+//
 // Latency histograms in results are HdrHistogram "hdr-v2" encodings of
-// microsecond values (package hist); this package decodes them with
-// hdrhistogram-go to walk their buckets, which package hist does not expose.
+// microsecond values; this package decodes them with package hist, as the
+// rest of smp does, so that percentiles mean the same thing everywhere.
 package report

@@ -167,3 +167,29 @@ func TestJUnit(t *testing.T) {
 		t.Errorf("cases: %+v", s.Cases)
 	}
 }
+
+func TestFormatsAndNames(t *testing.T) {
+	for path, want := range map[string]string{"r.json": "fortio", "r.HLOG": "hdrlog", "r.hdr": "hdrlog", "r.csv": "csv-intervals", "r.html": "html", "r": "html"} {
+		if got := FormatFor(path); got != want {
+			t.Errorf("FormatFor(%q) = %q, want %q", path, got, want)
+		}
+	}
+	for _, tt := range []struct {
+		format string
+		n      int
+		ok     bool
+	}{{"html", 3, true}, {"csv-percentiles", 2, true}, {"fortio", 1, true}, {"fortio", 2, false}, {"hdrlog", 2, false}, {"pdf", 1, false}} {
+		if err := CheckFormat(tt.format, tt.n); (err == nil) != tt.ok {
+			t.Errorf("CheckFormat(%q, %d) = %v", tt.format, tt.n, err)
+		}
+	}
+	named := func(n string) *spec.PerformanceTestResult { return &spec.PerformanceTestResult{Name: n} }
+	got := ResultNames([]*spec.PerformanceTestResult{named(""), named("mesh")}, []string{"dir/base.yaml", "dir/m.json"})
+	if strings.Join(got, ",") != "base,mesh" {
+		t.Errorf("names %q", got)
+	}
+	got = ResultNames([]*spec.PerformanceTestResult{named("x"), named("x")}, []string{"a/r.yaml", "b/r.yaml"})
+	if strings.Join(got, ",") != "a/r.yaml,b/r.yaml" {
+		t.Errorf("colliding names %q", got)
+	}
+}

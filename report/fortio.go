@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/smp-project/smp/hist"
 	"github.com/smp-project/smp/spec"
 )
 
@@ -152,7 +152,7 @@ func Fortio(r *spec.PerformanceTestResult) ([]byte, error) {
 	}
 
 	ps := percentileList(r)
-	if h != nil && h.TotalCount() > 0 {
+	if h != nil && h.Count() > 0 {
 		f.DurationHistogram = fortioHistogramFrom(h, ps)
 	} else {
 		f.DurationHistogram = fortioSummary(r, ps)
@@ -191,15 +191,15 @@ func percentileList(r *spec.PerformanceTestResult) []float64 {
 // fortioHistogramFrom rebuilds Fortio's bucket list from an HdrHistogram
 // of microseconds, merging adjacent buckets up to bucketRatio wide.
 // Percentiles are HdrHistogram's own values, not interpolated.
-func fortioHistogramFrom(h *hdr.Histogram, ps []float64) *fortioHistogram {
+func fortioHistogramFrom(h *hist.Histogram, ps []float64) *fortioHistogram {
 	const s = 1e-6 // µs → s
-	total := h.TotalCount()
+	total := h.Count()
 	fh := &fortioHistogram{
 		Count:  total,
-		Min:    float64(h.Min()) * s,
-		Max:    float64(h.Max()) * s,
-		Avg:    h.Mean() * s,
-		StdDev: h.StdDev() * s,
+		Min:    durUs(h.Min()) * s,
+		Max:    durUs(h.Max()) * s,
+		Avg:    durUs(h.Mean()) * s,
+		StdDev: durUs(h.StdDev()) * s,
 	}
 	fh.Sum = fh.Avg * float64(total)
 	var cum int64
@@ -233,7 +233,7 @@ func fortioHistogramFrom(h *hdr.Histogram, ps []float64) *fortioHistogram {
 		fh.Data[n-1].Percent = 100
 	}
 	for _, p := range ps {
-		fh.Percentiles = append(fh.Percentiles, fortioPercentile{Percentile: p, Value: float64(h.ValueAtPercentile(p)) * s})
+		fh.Percentiles = append(fh.Percentiles, fortioPercentile{Percentile: p, Value: durUs(h.Percentile(p)) * s})
 	}
 	return fh
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/smp-project/smp/hist"
 	"github.com/smp-project/smp/spec"
 )
 
@@ -56,7 +57,7 @@ func WriteHDRLog(w io.Writer, r *spec.PerformanceTestResult) error {
 	fmt.Fprintf(bw, "#[smp: %s; values in microseconds, Interval_Max in milliseconds]\n", oneLine(resultLabel(r)))
 	fmt.Fprintln(bw, `"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"`)
 	if !writeIntervalLines(bw, r, length) {
-		fmt.Fprintf(bw, "%.3f,%.3f,%.3f,%s\n", 0.0, length, usToMs(float64(h.Max())), r.GetHistogram().GetData())
+		fmt.Fprintf(bw, "%.3f,%.3f,%.3f,%s\n", 0.0, length, durMs(h.Max()), r.GetHistogram().GetData())
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("hdr log: %w", err)
@@ -98,15 +99,15 @@ func writeIntervalLines(w io.Writer, r *spec.PerformanceTestResult, length float
 		if iv.GetLatencies() == 0 || iv.GetHistogram() == "" {
 			continue
 		}
-		h, err := decodeHistogram(iv.GetHistogram())
-		if err != nil || h == nil {
+		h, err := hist.Decode(iv.GetHistogram())
+		if err != nil {
 			continue
 		}
 		end := length
 		if i+1 < len(ivs) {
 			end = ivs[i+1].GetOffsetS()
 		}
-		fmt.Fprintf(w, "%.3f,%.3f,%.3f,%s\n", iv.GetOffsetS(), max(end-iv.GetOffsetS(), 0), usToMs(float64(h.Max())), iv.GetHistogram())
+		fmt.Fprintf(w, "%.3f,%.3f,%.3f,%s\n", iv.GetOffsetS(), max(end-iv.GetOffsetS(), 0), durMs(h.Max()), iv.GetHistogram())
 	}
 	return true
 }

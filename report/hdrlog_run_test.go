@@ -11,8 +11,8 @@ import (
 	"github.com/smp-project/smp/internal/race"
 	"github.com/smp-project/smp/load"
 	"github.com/smp-project/smp/load/http1"
-	"github.com/smp-project/smp/load/smprun"
 	"github.com/smp-project/smp/report"
+	"github.com/smp-project/smp/smprun"
 	"github.com/smp-project/smp/spec"
 	"github.com/smp-project/smp/target"
 )
@@ -50,7 +50,7 @@ func TestAccuracyHDRLogPerInterval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := smprun.Result(res, &spec.PerformanceTestConfig{}, []string{"http"}, smprun.ResultOptions{})
+	r, err := smprun.ToSMP(res, &spec.PerformanceTestConfig{}, smprun.ResultOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -221,8 +221,8 @@ func latencyAt(l *loaded, p float64) float64 {
 			return lat.GetP99()
 		}
 	}
-	if l.h != nil && l.h.TotalCount() > 0 {
-		return usToMs(float64(l.h.ValueAtPercentile(p)))
+	if l.h != nil && l.h.Count() > 0 {
+		return durMs(l.h.Percentile(p))
 	}
 	return math.NaN()
 }
@@ -313,8 +313,8 @@ func summaryTable(ls []*loaded) table {
 		if lat := l.r.GetLatenciesMs(); lat != nil && lat.GetMax() > 0 {
 			return ms(lat.GetMax())
 		}
-		if l.h != nil && l.h.TotalCount() > 0 {
-			return ms(usToMs(float64(l.h.Max())))
+		if l.h != nil && l.h.Count() > 0 {
+			return ms(durMs(l.h.Max()))
 		}
 		return ""
 	})

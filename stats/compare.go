@@ -137,6 +137,25 @@ func Compare(base, other []*spec.PerformanceTestResult, opt Options) (*Compariso
 	return c, nil
 }
 
+// CompareAll compares every result with the first, the baseline, as
+// Compare does with their runs (Runs); names[i] names results[i] in the
+// comparisons and errors.
+func CompareAll(results []*spec.PerformanceTestResult, names []string, opt Options) ([]*Comparison, error) {
+	if len(results) < 2 || len(names) != len(results) {
+		return nil, fmt.Errorf("compare: needs a baseline and at least one other result, each named (%d results, %d names)", len(results), len(names))
+	}
+	var cs []*Comparison
+	for i := 1; i < len(results); i++ {
+		c, err := Compare(Runs(results[0]), Runs(results[i]), opt)
+		if err != nil {
+			return nil, fmt.Errorf("%s vs %s: %w", names[i], names[0], err)
+		}
+		c.BaseName, c.OtherName = names[0], names[i]
+		cs = append(cs, c)
+	}
+	return cs, nil
+}
+
 // CompareValues compares one metric given as per-run values. Either side may
 // be empty: the comparison then has summaries only (Change NaN, no test).
 func CompareValues(m Metric, base, other []float64, opt Options) (MetricComparison, error) {

@@ -109,19 +109,3 @@ func (s SLO) Check(r *spec.PerformanceTestResult) (ok bool, measured float64, er
 	}
 	return ok, v, nil
 }
-
-// CheckSLOs evaluates every objective and returns one line per objective
-// that failed: "SLO p99<25ms failed: p99 = 31.2 ms".
-func CheckSLOs(r *spec.PerformanceTestResult, slos []SLO) ([]string, error) {
-	var fails []string
-	for _, s := range slos {
-		ok, v, err := s.Check(r)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			fails = append(fails, fmt.Sprintf("SLO %s failed: %s = %s %s", s.Text, s.Metric, FormatValue(v), s.Metric.Unit()))
-		}
-	}
-	return fails, nil
-}

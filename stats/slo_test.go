@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -41,31 +42,29 @@ func TestParseSLO(t *testing.T) {
 	}
 }
 
-func TestCheckSLOs(t *testing.T) {
+func TestSLOCheck(t *testing.T) {
 	r := run(1.2, 31.2, 995, 10000, 20) // error rate 0.2%
-	var slos []SLO
-	for _, s := range []string{"p99<25ms", "errors<0.1%", "qps>=990", "p50<=1.2ms"} {
-		slo, err := ParseSLO(s)
+	for _, tt := range []struct {
+		slo   string
+		ok    bool
+		value float64
+	}{{"p99<25ms", false, 31.2}, {"errors<0.1%", false, 0.2}, {"qps>=990", true, 995}, {"p50<=1.2ms", true, 1.2}} {
+		slo, err := ParseSLO(tt.slo)
 		if err != nil {
 			t.Fatal(err)
 		}
-		slos = append(slos, slo)
-	}
-	fails, err := CheckSLOs(r, slos)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"SLO p99<25ms failed: p99 = 31.20 ms", "SLO errors<0.1% failed: errors = 0.200 %"}
-	if strings.Join(fails, "\n") != strings.Join(want, "\n") {
-		t.Errorf("failures %q, want %q", fails, want)
+		ok, v, err := slo.Check(r)
+		if err != nil || ok != tt.ok || math.Abs(v-tt.value) > 1e-9 {
+			t.Errorf("%s: %v %v %v, want %v %v", tt.slo, ok, v, err, tt.ok, tt.value)
+		}
+		if _, _, err := slo.Check(&spec.PerformanceTestResult{}); err == nil {
+			t.Errorf("%s: a result without figures: want an error", tt.slo)
+		}
 	}
 	// A result with runs only: the median of the runs.
 	multi := &spec.PerformanceTestResult{Runs: []*spec.PerformanceTestResult{run(1, 10, 1000, 100, 0), run(1, 30, 1000, 100, 0), run(1, 20, 1000, 100, 0)}}
 	p999, _ := ParseSLO("p99.9<31ms")
 	if ok, v, err := p999.Check(multi); err != nil || !ok || v != 30 {
 		t.Errorf("runs median: %v %v %v", ok, v, err)
-	}
-	if _, err := CheckSLOs(&spec.PerformanceTestResult{}, slos); err == nil {
-		t.Error("a result without figures: want an error")
 	}
 }

@@ -185,3 +185,24 @@ func TestTLSFromFiles(t *testing.T) {
 		t.Errorf("status %d", st)
 	}
 }
+
+// WriteListeners names every listener with its address and the defaults;
+// a certificate file implies TLS.
+func TestWriteListeners(t *testing.T) {
+	srv, err := Start(context.Background(), Config{HTTP: "127.0.0.1:0", UDP: "127.0.0.1:0", Capacity: 10, Defaults: Behavior{Size: 64}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	var b strings.Builder
+	srv.WriteListeners(&b)
+	a := srv.Addrs()
+	for _, want := range []string{"http  " + a.HTTP + "  HTTP/1.1 and h2c", "udp   " + a.UDP + "  echo", "size 64, status 200", "capacity 10,"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("lacks %q:\n%s", want, b.String())
+		}
+	}
+	if strings.Contains(b.String(), "grpc") || strings.Contains(b.String(), "tcp ") {
+		t.Errorf("names a listener that is not there:\n%s", b.String())
+	}
+}

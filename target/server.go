@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -299,6 +300,32 @@ func (s *Server) closeListeners() error {
 		return fmt.Errorf("target: close listeners: %w", err)
 	}
 	return nil
+}
+
+// WriteListeners says what the server listens on and its defaults, a
+// line per listener and one for the defaults of every request.
+func (s *Server) WriteListeners(w io.Writer) {
+	a := s.Addrs()
+	if a.HTTP != "" {
+		kind := "HTTP/1.1 and h2c"
+		if s.cfg.TLS {
+			kind = "HTTPS (HTTP/1.1 and h2)"
+		}
+		fmt.Fprintf(w, "http  %s  %s; /metrics, /_smp/stats\n", a.HTTP, kind)
+	}
+	if a.GRPC != "" {
+		fmt.Fprintf(w, "grpc  %s  smp.target.v1.Echo, health, reflection\n", a.GRPC)
+	}
+	if a.TCP != "" {
+		fmt.Fprintf(w, "tcp   %s  echo\n", a.TCP)
+	}
+	if a.UDP != "" {
+		fmt.Fprintf(w, "udp   %s  echo\n", a.UDP)
+	}
+	b := s.Defaults()
+	c := s.cfg
+	fmt.Fprintf(w, "defaults: delay %s, size %d, status %d, error %g (reset %v), echo %v; capacity %d, max-rps %g, queue %d, control %v\n",
+		b.Delay, b.Size, max(b.Status, 200), b.ErrorRate, b.Reset, b.Echo, c.Capacity, c.MaxRPS, c.Queue, c.Control)
 }
 
 // Stall holds every response back for d from now (responses already

@@ -1,9 +1,8 @@
 //go:build linux
 
-// Command smpbench measures smp's load generator against its targets and
-// against wrk: closed-loop efficiency (requests per client CPU-second),
-// open-loop rate accuracy and scheduler lateness, and peak memory over
-// run length. It runs real processes pinned to CPUs with taskset, reads
+// Command smpbench measures smp's load generator against wrk and Fortio:
+// closed-loop efficiency (requests per client CPU-second), open-loop rate
+// accuracy and scheduler lateness, and peak memory over run length. It runs real processes pinned to CPUs with taskset, reads
 // their CPU time and peak RSS from the kernel's rusage, and prints its
 // figures; the bench/*.sh scripts call it. It is Linux-only, as taskset
 // and the CPU list in /sys are.

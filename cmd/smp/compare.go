@@ -3,10 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/smp-project/smp/report"
 	"github.com/smp-project/smp/spec"
 	"github.com/smp-project/smp/stats"
 	"github.com/spf13/cobra"
@@ -60,16 +60,9 @@ error rate, down for qps. A change that is not significant never fails.`,
 				}
 				results[i] = r
 			}
-			names := resultNames(results, files)
-			opt := stats.Options{Confidence: confidence, Alpha: alpha, Seed: seed}
-			var cs []*stats.Comparison
-			for i := 1; i < len(results); i++ {
-				c, err := stats.Compare(stats.Runs(results[0]), stats.Runs(results[i]), opt)
-				if err != nil {
-					return badInput(fmt.Errorf("%s vs %s: %w", files[i], files[0], err))
-				}
-				c.BaseName, c.OtherName = names[0], names[i]
-				cs = append(cs, c)
+			cs, err := stats.CompareAll(results, report.ResultNames(results, files), stats.Options{Confidence: confidence, Alpha: alpha, Seed: seed})
+			if err != nil {
+				return badInput(err)
 			}
 			if err := stats.WriteComparisons(cmd.OutOrStdout(), cs, format); err != nil {
 				return err
@@ -107,26 +100,4 @@ func loadResult(path string) (*spec.PerformanceTestResult, error) {
 		return nil, fmt.Errorf("%s: a %s, not a result: compare and meshmark read the results of smp run", path, doc.Kind)
 	}
 	return doc.Result, nil
-}
-
-// resultNames names each result by its name field, else its file name; when
-// two names collide, the file names are used for all.
-func resultNames(results []*spec.PerformanceTestResult, files []string) []string {
-	names := make([]string, len(results))
-	seen := map[string]bool{}
-	unique := true
-	for i, r := range results {
-		names[i] = r.GetName()
-		if names[i] == "" {
-			names[i] = strings.TrimSuffix(filepath.Base(files[i]), filepath.Ext(files[i]))
-		}
-		unique = unique && !seen[names[i]]
-		seen[names[i]] = true
-	}
-	if !unique {
-		for i, f := range files {
-			names[i] = f
-		}
-	}
-	return names
 }

@@ -1,6 +1,7 @@
 // Command smp is the single binary of the smp project: load generation,
 // the built-in target, validation, comparison and MeshMark for Service Mesh
-// Performance (SMP) documents. It only parses flags and calls packages.
+// Performance (SMP) documents. It only parses flags and calls packages
+// (ARCHITECTURE.md says which).
 package main
 
 import (
@@ -13,8 +14,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Exit codes, the command-line contract in DESIGN.md; exitCodesHelp says
-// the same to the user, and so does the README.
+// Exit codes: a contract with scripts and CI systems, kept as it is. The
+// same table is in exitCodesHelp (smp --help) and in the README;
+// TestExitCodesDocumented checks that they agree.
 const (
 	exitOK          = 0
 	exitThreshold   = 1 // the test ran but failed a threshold (SLO, regression budget)

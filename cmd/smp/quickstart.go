@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/smp-project/smp/load/smprun"
+	"github.com/smp-project/smp/smprun"
 	"github.com/smp-project/smp/target"
 	"github.com/spf13/cobra"
 )
@@ -44,7 +44,7 @@ nothing to install or configure.`,
 			defer srv.Close()
 			url := "http://" + srv.Addrs().HTTP + "/"
 			qps, dur, name := int64(quickstartQPS), quickstartDuration, "quickstart"
-			cfg, err := smprun.Config(nil, smprun.Settings{URLs: []string{url}, QPS: &qps, Duration: &dur, Name: &name})
+			cfg, err := smprun.ApplySettings(nil, smprun.Settings{URLs: []string{url}, QPS: &qps, Duration: &dur, Name: &name})
 			if err != nil {
 				return badInput(err)
 			}
@@ -52,8 +52,8 @@ nothing to install or configure.`,
 				fmt.Fprintf(cmd.ErrOrStderr(), "target listening on %s; sending %d requests/s for %v\n", url, qps, dur)
 			}
 			v := smprun.Variant{Config: cfg, Result: smprun.ResultOptions{Generator: smprun.ThisGenerator()}}
-			if err := checkFiles([]smprun.Variant{v}); err != nil {
-				return err
+			if err := smprun.CheckSeries([]smprun.Variant{v}, out.outputs, openFileLimit()); err != nil {
+				return badInput(err)
 			}
 			return execute(cmd, []smprun.Variant{v}, smprun.SeriesOptions{}, out)
 		},

@@ -5,32 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/smp-project/smp/report"
 	"github.com/smp-project/smp/spec"
 	"github.com/spf13/cobra"
 )
-
-// reportFormats are what smp report writes.
-func reportFormats() []string {
-	return []string{"html", "fortio", "hdrlog", "csv-intervals", "csv-percentiles"}
-}
-
-// formatForOutput is the format an output file's extension implies.
-func formatForOutput(path string) string {
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".json":
-		return "fortio"
-	case ".hlog", ".hdr":
-		return "hdrlog"
-	case ".csv":
-		return "csv-intervals"
-	}
-	return "html"
-}
 
 func newReportCmd() *cobra.Command {
 	var (
@@ -63,13 +43,10 @@ standard output; "-o -" writes to standard output.`,
 		Args: args(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			if format == "" {
-				format = formatForOutput(output)
+				format = report.FormatFor(output)
 			}
-			if !slices.Contains(reportFormats(), format) {
-				return badInput(fmt.Errorf("--format %q: allowed are %s", format, strings.Join(reportFormats(), ", ")))
-			}
-			if (format == "fortio" || format == "hdrlog") && len(files) != 1 {
-				return badInput(fmt.Errorf("--format %s writes one result; %d given", format, len(files)))
+			if err := report.CheckFormat(format, len(files)); err != nil {
+				return badInput(err)
 			}
 			if len(names) > len(files) {
 				return badInput(fmt.Errorf("%d --name values for %d results", len(names), len(files)))
@@ -82,26 +59,10 @@ standard output; "-o -" writes to standard output.`,
 				}
 				results[i] = r
 			}
-			given := resultNames(results, files)
+			given := report.ResultNames(results, files)
 			copy(given, names)
 			var buf bytes.Buffer
-			var err error
-			switch format {
-			case "html":
-				err = report.WriteHTML(&buf, results, report.Options{Title: title, Names: given})
-			case "fortio":
-				var b []byte
-				if b, err = report.Fortio(results[0]); err == nil {
-					buf.Write(b)
-				}
-			case "hdrlog":
-				err = report.WriteHDRLog(&buf, results[0])
-			case "csv-intervals":
-				err = report.WriteIntervalsCSV(&buf, results, given)
-			case "csv-percentiles":
-				err = report.WritePercentilesCSV(&buf, results, given)
-			}
-			if err != nil {
+			if err := report.Write(&buf, format, results, report.Options{Title: title, Names: given}); err != nil {
 				// What fails here is the content of a result (a histogram
 				// that does not decode): bad input.
 				return badInput(fmt.Errorf("%s: %w", strings.Join(files, ", "), err))

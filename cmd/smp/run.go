@@ -7,16 +7,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/smp-project/smp/internal/fdlimit"
 	"github.com/smp-project/smp/load"
-	"github.com/smp-project/smp/load/smprun"
 	"github.com/smp-project/smp/meshery"
-	"github.com/smp-project/smp/report"
+	"github.com/smp-project/smp/smprun"
 	"github.com/smp-project/smp/spec"
 	"github.com/smp-project/smp/stats"
 	"github.com/spf13/cobra"
@@ -50,7 +48,7 @@ type outputFlags struct {
 	report, hdrLog string
 	junit          string
 	sloTexts       []string
-	slos           []stats.SLO // parsed from sloTexts by check
+	outputs        smprun.Outputs // from the flags, by check
 }
 
 func (o *outputFlags) add(cmd *cobra.Command) {
@@ -65,38 +63,19 @@ func (o *outputFlags) add(cmd *cobra.Command) {
 	f.StringVar(&o.junit, "junit", "", "write the --slo checks as JUnit XML to `FILE`")
 }
 
-// check rejects bad output settings before a run, not after it.
+// check parses the output flags and rejects bad output settings before a
+// run, not after it.
 func (o *outputFlags) check() error {
-	switch o.format {
-	case "text", "json", "yaml", "fortio":
-	default:
-		return badInput(fmt.Errorf("--format %q: allowed are text, json, yaml, fortio", o.format))
-	}
-	if o.output != "" {
-		switch strings.ToLower(filepath.Ext(o.output)) {
-		case ".json", ".yaml", ".yml":
-		default:
-			return badInput(fmt.Errorf("-o %s: the file name must end in .json, .yaml or .yml", o.output))
-		}
-	}
-	for _, f := range []struct{ flag, path string }{{"-o", o.output}, {"--report", o.report}, {"--hdr-log", o.hdrLog}, {"--junit", o.junit}} {
-		if f.path == "" {
-			continue
-		}
-		if st, err := os.Stat(filepath.Dir(f.path)); err != nil || !st.IsDir() {
-			return badInput(fmt.Errorf("%s %s: directory %s does not exist", f.flag, f.path, filepath.Dir(f.path)))
-		}
-	}
-	o.slos = nil
+	o.outputs = smprun.Outputs{File: o.output, Format: o.format, Report: o.report, HDRLog: o.hdrLog, JUnit: o.junit}
 	for _, t := range o.sloTexts {
 		s, err := stats.ParseSLO(t)
 		if err != nil {
 			return badInput(fmt.Errorf("--slo: %w", err))
 		}
-		o.slos = append(o.slos, s)
+		o.outputs.SLOs = append(o.outputs.SLOs, s)
 	}
-	if o.junit != "" && len(o.slos) == 0 {
-		return badInput(errors.New("--junit writes the --slo checks: give at least one --slo"))
+	if err := o.outputs.Check(); err != nil {
+		return badInput(err)
 	}
 	return nil
 }
@@ -200,22 +179,21 @@ func runRun(cmd *cobra.Command, fl *runFlags, urls []string) error {
 	if err != nil {
 		return err
 	}
-	vs, err := fl.variantList(cmd, s, urls)
+	stderr := cmd.ErrOrStderr()
+	vs, err := smprun.Variants(smprun.Sources{
+		Files: fl.files, Variants: fl.variants, Settings: s,
+		Plan: smprun.PlanOptions{CertFile: fl.cert, KeyFile: fl.key, MaxDuration: fl.maxDuration,
+			Notify: func(msg string) { fmt.Fprintf(stderr, "smp: %s\n", msg) }},
+		Generator: smprun.ThisGenerator(),
+		LoadConfig: func(file string) (*spec.PerformanceTestConfig, *spec.ServiceMesh, error) {
+			return loadConfig(cmd, file)
+		},
+	})
 	if err != nil {
-		return err
-	}
-	names := make([]string, len(vs))
-	for i, v := range vs {
-		names[i] = v.Name
-	}
-	if err := smprun.CheckVariantNames(names); err != nil {
 		return badInput(err)
 	}
-	if len(vs) > 1 && fl.format != "text" {
-		return badInput(fmt.Errorf("--format %s prints one result; with %d variants use -o, which writes one result per variant", fl.format, len(vs)))
-	}
-	if err := checkFiles(vs); err != nil {
-		return err
+	if err := smprun.CheckSeries(vs, fl.outputs, openFileLimit()); err != nil {
+		return badInput(err)
 	}
 	return execute(cmd, vs, smprun.SeriesOptions{Runs: fl.runs, Pause: fl.pause}, fl.outputFlags)
 }
@@ -223,108 +201,6 @@ func runRun(cmd *cobra.Command, fl *runFlags, urls []string) error {
 // openFileLimit raises the limit on open files as far as it goes and
 // returns it (0 when unknown); tests replace it.
 var openFileLimit = fdlimit.Raise
-
-// checkFiles refuses variants that need more open files than the process
-// may have.
-func checkFiles(vs []smprun.Variant) error {
-	limit := openFileLimit()
-	for _, v := range vs {
-		if err := smprun.CheckFiles(v.Config, limit); err != nil {
-			if v.Name != "" {
-				err = fmt.Errorf("variant %s: %w", v.Name, err)
-			}
-			return badInput(err)
-		}
-	}
-	return nil
-}
-
-// variantList turns -f files, --variant flags and URLs into the variants
-// of the series: one unnamed variant unless several are given.
-func (fl *runFlags) variantList(cmd *cobra.Command, s smprun.Settings, urls []string) ([]smprun.Variant, error) {
-	gen := smprun.ThisGenerator()
-	variant := func(name, file string, s smprun.Settings) (smprun.Variant, error) {
-		stderr := cmd.ErrOrStderr()
-		notify := func(msg string) { fmt.Fprintf(stderr, "smp: %s\n", msg) }
-		v := smprun.Variant{Name: name, Plan: smprun.PlanOptions{CertFile: fl.cert, KeyFile: fl.key, MaxDuration: fl.maxDuration, Notify: notify},
-			Result: smprun.ResultOptions{Generator: gen}}
-		var base *spec.PerformanceTestConfig
-		if file != "" {
-			cfg, mesh, err := loadConfig(cmd, file)
-			if err != nil {
-				return v, err
-			}
-			base, v.Result.Mesh, v.Plan.BaseDir = cfg, mesh, filepath.Dir(file)
-		}
-		cfg, err := smprun.Config(base, s)
-		if err != nil {
-			return v, badInput(err)
-		}
-		v.Config = cfg
-		if name != "" {
-			v.Result.Labels = map[string]string{"variant": name}
-		}
-		return v, nil
-	}
-	switch {
-	case len(fl.variants) > 0:
-		if len(urls) > 0 {
-			return nil, badInput(errors.New("with --variant give each URL as NAME=URL, not as an argument"))
-		}
-		if len(fl.files) > 1 {
-			return nil, badInput(errors.New("with --variant give at most one -f (the config every URL variant uses)"))
-		}
-		var vs []smprun.Variant
-		for _, arg := range fl.variants {
-			name, tgt, ok := strings.Cut(arg, "=")
-			if !ok || strings.TrimSpace(tgt) == "" {
-				return nil, badInput(fmt.Errorf("--variant %q: want NAME=URL or NAME=CONFIG-FILE", arg))
-			}
-			name, tgt = strings.TrimSpace(name), strings.TrimSpace(tgt)
-			vs2 := s
-			file := ""
-			if strings.Contains(tgt, "://") {
-				vs2.URLs = []string{tgt}
-				if len(fl.files) == 1 {
-					file = fl.files[0]
-				}
-			} else {
-				if len(fl.files) > 0 {
-					return nil, badInput(fmt.Errorf("--variant %s: a config file variant does not combine with -f", arg))
-				}
-				file = tgt
-			}
-			v, err := variant(name, file, vs2)
-			if err != nil {
-				return nil, err
-			}
-			vs = append(vs, v)
-		}
-		return vs, nil
-	case len(fl.files) > 1:
-		var vs []smprun.Variant
-		for _, f := range fl.files {
-			v, err := variant("", f, s)
-			if err != nil {
-				return nil, err
-			}
-			v.Name = v.Config.GetName()
-			if v.Name == "" {
-				v.Name = strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))
-			}
-			v.Result.Labels = map[string]string{"variant": v.Name}
-			vs = append(vs, v)
-		}
-		return vs, nil
-	case len(fl.files) == 1:
-		v, err := variant("", fl.files[0], s)
-		return []smprun.Variant{v}, err
-	case len(urls) == 0:
-		return nil, badInput(errors.New("no target: give a URL, an SMP config with -f, or --variant NAME=URL"))
-	}
-	v, err := variant("", "", s)
-	return []smprun.Variant{v}, err
-}
 
 // loadConfig loads an SMP test config (or a Meshery file, or a Meshery
 // performance profile, so that a Meshery user can rerun a profile as it is)
@@ -426,9 +302,9 @@ func (fl *runFlags) settings(cmd *cobra.Command, urls []string) (smprun.Settings
 	return s, nil
 }
 
-// execute runs the series with Ctrl-C handling and a progress line, then
-// writes and prints the results, checks the SLOs and, with several
-// variants, prints their comparison.
+// execute runs the series with Ctrl-C handling and a progress line, has
+// smprun write its outputs (results, SLO checks, the comparison of
+// variants), and turns how it went into an exit code.
 func execute(cmd *cobra.Command, vs []smprun.Variant, so smprun.SeriesOptions, out outputFlags) error {
 	ctx, cancel := context.WithCancelCause(cmd.Context())
 	defer cancel(nil)
@@ -467,173 +343,42 @@ func execute(cmd *cobra.Command, vs []smprun.Variant, so smprun.SeriesOptions, o
 			fmt.Fprintf(stderr, "\r%s\x1b[K", line)
 		}
 	}
-	outcomes, err := smprun.RunSeries(ctx, vs, so)
+	vrs, err := smprun.RunSeries(ctx, vs, so)
 	if live {
 		fmt.Fprint(stderr, "\r\x1b[K")
 	}
 	switch {
 	case errors.Is(err, load.ErrInvalid):
 		return badInput(err)
-	case len(outcomes) == 0 && err != nil:
+	case len(vrs) == 0 && err != nil:
 		return cannotRun(err)
 	}
 	stopped := err // a later run could not start: report what ran, then fail
-	if err := writeOutputs(cmd.OutOrStdout(), outcomes, out); err != nil {
+	checks, err := out.outputs.Write(cmd.OutOrStdout(), stderr, vrs)
+	var oe *smprun.OutputError
+	switch {
+	case errors.As(err, &oe):
 		return outputFailed(err)
-	}
-	checks := smprun.CheckSLOs(outcomes, out.slos)
-	if err := sloOutputs(cmd, outcomes, checks, out); err != nil {
-		return outputFailed(err)
-	}
-	if len(outcomes) > 1 {
-		cs, err := smprun.Compare(outcomes, stats.Options{})
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(cmd.OutOrStdout())
-		if err := stats.WriteComparisons(cmd.OutOrStdout(), cs, "text"); err != nil {
-			return outputFailed(err)
-		}
-	}
-
-	if stopped != nil {
+	case err != nil:
+		return err
+	case stopped != nil:
 		return cannotRun(stopped)
 	}
 	// A partial result exits 4 once it is reported and written; a failed
 	// SLO of a run that went on to its end but is partial (requests left
 	// unsent) still exits 1, with the partial result as a warning.
-	var partials []string
-	for _, oc := range outcomes {
-		if oc.Result.GetPartial() {
-			if ctx.Err() != nil {
-				return partial(fmt.Errorf("the result is partial: %s", oc.Result.GetPartialReason()))
-			}
-			partials = append(partials, "the result is partial: "+oc.Result.GetPartialReason())
-		}
+	v := smprun.Judge(vrs, checks)
+	if len(v.Partial) > 0 && ctx.Err() != nil {
+		return partial(errors.New(v.Partial[0]))
 	}
-	var failed []string
-	for _, c := range checks {
-		if !c.Pass {
-			failed = append(failed, c.String())
-		}
-	}
-	if len(failed) > 0 {
-		for _, p := range partials {
+	if len(v.Failed) > 0 {
+		for _, p := range v.Partial {
 			fmt.Fprintf(stderr, "smp: warning: %s\n", p)
 		}
-		return thresholdFailed(errors.New(strings.Join(failed, "\n")))
+		return thresholdFailed(errors.New(strings.Join(v.Failed, "\n")))
 	}
-	if len(partials) > 0 {
-		return partial(errors.New(strings.Join(partials, "\n")))
-	}
-	return nil
-}
-
-// writeOutputs writes the result files (-o, --report, --hdr-log) and prints
-// the results on stdout in the chosen format.
-func writeOutputs(stdout io.Writer, outcomes []*smprun.Outcome, out outputFlags) error {
-	several := len(outcomes) > 1
-	path := func(p, name string) string {
-		if several {
-			return smprun.VariantPath(p, name)
-		}
-		return p
-	}
-	results := make([]*spec.PerformanceTestResult, len(outcomes))
-	names := make([]string, len(outcomes))
-	for i, oc := range outcomes {
-		results[i], names[i] = oc.Result, oc.Name
-		if out.output != "" {
-			if err := spec.WriteFile(path(out.output, oc.Name), oc.Result); err != nil {
-				return err
-			}
-		}
-		if out.hdrLog != "" {
-			if err := createFile(path(out.hdrLog, oc.Name), func(w io.Writer) error { return report.WriteHDRLog(w, oc.Result) }); err != nil {
-				return err
-			}
-		}
-	}
-	if out.report != "" {
-		err := createFile(out.report, func(w io.Writer) error {
-			return report.WriteHTML(w, results, report.Options{Names: names, Generated: time.Now()})
-		})
-		if err != nil {
-			return err
-		}
-	}
-	switch out.format {
-	case "text":
-		for i, oc := range outcomes {
-			if i > 0 {
-				fmt.Fprintln(stdout)
-			}
-			if err := oc.WriteText(stdout); err != nil {
-				return err
-			}
-		}
-		return nil
-	case "fortio":
-		b, err := report.Fortio(results[0])
-		if err != nil {
-			return err
-		}
-		_, err = stdout.Write(b)
-		return err
-	default:
-		b, err := spec.Encode(results[0], out.format)
-		if err != nil {
-			return err
-		}
-		_, err = stdout.Write(b)
-		return err
-	}
-}
-
-// sloOutputs prints the SLO checks (on stdout with the text format, on
-// stderr otherwise, so that a JSON result stays parseable) and writes them
-// as JUnit XML with --junit.
-func sloOutputs(cmd *cobra.Command, outcomes []*smprun.Outcome, checks []smprun.SLOCheck, out outputFlags) error {
-	if len(checks) == 0 {
-		return nil
-	}
-	w := cmd.ErrOrStderr()
-	if out.format == "text" {
-		w = cmd.OutOrStdout()
-		fmt.Fprintln(w)
-	}
-	for _, c := range checks {
-		fmt.Fprintln(w, c)
-	}
-	if out.junit == "" {
-		return nil
-	}
-	jc := make([]report.Check, len(checks))
-	for i, c := range checks {
-		jc[i] = report.Check{Name: "SLO " + c.SLO.Text, Pass: c.Pass, Message: c.Message(), Group: c.Variant}
-	}
-	first := outcomes[0].Load
-	var elapsed time.Duration
-	for _, oc := range outcomes {
-		elapsed += oc.Load.Elapsed
-	}
-	return createFile(out.junit, func(w io.Writer) error {
-		return report.WriteJUnit(w, "smp run", jc, first.Start, elapsed)
-	})
-}
-
-// createFile creates path and writes it with write.
-func createFile(path string, write func(io.Writer) error) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	if len(v.Partial) > 0 {
+		return partial(errors.New(strings.Join(v.Partial, "\n")))
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -41,6 +42,42 @@ func TestRunWritesResult(t *testing.T) {
 	r := doc.Result
 	if r.GetRequests().GetTotal() != 200 || r.Labels["team"] != "perf" || r.GetHistogram().GetData() == "" || r.GetConfig().GetWarmup() != "200ms" {
 		t.Errorf("result %v", r)
+	}
+}
+
+// A run from URL flags alone records its protocol, chosen by the URL's
+// scheme, in the result's config: the HTML report (of the run, and of its
+// result file later) names it, and nothing says INVALID.
+func TestRunFromURLRecordsProtocol(t *testing.T) {
+	url := runTarget(t)
+	dir := t.TempDir()
+	out, page := filepath.Join(dir, "r.yaml"), filepath.Join(dir, "r.html")
+	code, stdout, stderr := smp(t, "run", url, "-q", "--qps", "100", "-c", "1", "-d", "300ms", "-o", out, "--report", page)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	doc, err := spec.LoadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := doc.Result.GetConfig().GetClients(); len(c) != 1 || c[0].GetProtocol() != spec.PerformanceTestConfig_Client_PROTOCOL_HTTP || c[0].GetHttp2() {
+		t.Errorf("result config clients %v, want protocol HTTP", c)
+	}
+	later := filepath.Join(dir, "later.html")
+	if code, stdout, stderr := smp(t, "report", out, "-o", later); code != 0 {
+		t.Fatalf("smp report: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, f := range []string{page, later} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if html := string(b); strings.Contains(html, "INVALID") || !strings.Contains(html, "HTTP, 1 connections, 100 req/s") {
+			t.Errorf("%s: the client is not described as HTTP, or INVALID shows", f)
+		}
+	}
+	if strings.Contains(stdout, "INVALID") {
+		t.Errorf("the text summary says INVALID:\n%s", stdout)
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 
 	"github.com/smp-project/smp/hist"
 	"github.com/smp-project/smp/internal/race"
-	"github.com/smp-project/smp/load/smprun"
+	"github.com/smp-project/smp/smprun"
 	"github.com/smp-project/smp/spec"
 	"github.com/smp-project/smp/target"
 )

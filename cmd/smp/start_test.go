@@ -117,25 +117,48 @@ func TestRunOutputFails(t *testing.T) {
 	}
 }
 
-// The exit codes are the same in smp --help and in the README.
+// The exit codes are the same in smp --help and in the README: the same
+// codes with the same words (the README quotes flags in backticks).
 func TestExitCodesDocumented(t *testing.T) {
 	code, stdout, _ := smp(t, "--help")
 	if code != 0 || !strings.Contains(stdout, exitCodesHelp) {
 		t.Errorf("smp --help lacks the exit codes:\n%s", stdout)
 	}
+	help := map[string]string{}
+	last := ""
+	for _, line := range strings.Split(exitCodesHelp, "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 1 && len(f[0]) == 1 && f[0] >= "0" && f[0] <= "9" {
+			last = f[0]
+			help[last] = strings.Join(f[1:], " ")
+		} else if last != "" {
+			help[last] += " " + strings.Join(f, " ")
+		}
+	}
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, row := range []string{"| 0 | success |", "| 1 | the test ran but failed a threshold", "| 2 | bad input", "| 3 | the test could not run", "| 4 | interrupted", "| 5 | the measurement was taken but an output"} {
-		if !strings.Contains(string(readme), row) {
-			t.Errorf("README lacks the exit code row %q", row)
+	doc := map[string]string{}
+	for _, line := range strings.Split(string(readme), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) != 4 || len(strings.TrimSpace(cells[1])) != 1 {
+			continue
+		}
+		c := strings.TrimSpace(cells[1])
+		if c >= "0" && c <= "9" {
+			doc[c] = strings.ReplaceAll(strings.TrimSpace(cells[2]), "`", "")
 		}
 	}
-	// Each code's first words in --help.
-	for _, line := range []string{"  0  success", "  1  the test ran but failed a threshold", "  2  bad input", "  3  the test could not run", "  4  interrupted", "  5  the measurement was taken but an output"} {
-		if !strings.Contains(exitCodesHelp, line) {
-			t.Errorf("exitCodesHelp lacks %q", line)
+	if len(help) != 6 {
+		t.Errorf("--help has %d exit codes, want 0 to 5: %q", len(help), help)
+	}
+	for c, h := range help {
+		if doc[c] != h {
+			t.Errorf("exit code %s:\n  --help: %s\n  README: %s", c, h, doc[c])
 		}
+	}
+	if len(doc) != len(help) {
+		t.Errorf("README exit codes %q, --help %q", doc, help)
 	}
 }

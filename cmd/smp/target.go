@@ -76,7 +76,7 @@ func newTargetCmd() *cobra.Command {
 			if err != nil {
 				return badInput(explainStartError(err))
 			}
-			printListeners(cmd, srv, cfg)
+			srv.WriteListeners(cmd.OutOrStdout())
 			<-ctx.Done()
 			return srv.Close()
 		},
@@ -184,28 +184,4 @@ func explainStartError(err error) error {
 		return fmt.Errorf("%s: %w", targetFlagOf(ce.Field), ce.Err)
 	}
 	return err
-}
-
-func printListeners(cmd *cobra.Command, srv *target.Server, cfg target.Config) {
-	out := cmd.OutOrStdout()
-	a := srv.Addrs()
-	if a.HTTP != "" {
-		kind := "HTTP/1.1 and h2c"
-		if cfg.TLS {
-			kind = "HTTPS (HTTP/1.1 and h2)"
-		}
-		fmt.Fprintf(out, "http  %s  %s; /metrics, /_smp/stats\n", a.HTTP, kind)
-	}
-	if a.GRPC != "" {
-		fmt.Fprintf(out, "grpc  %s  smp.target.v1.Echo, health, reflection\n", a.GRPC)
-	}
-	if a.TCP != "" {
-		fmt.Fprintf(out, "tcp   %s  echo\n", a.TCP)
-	}
-	if a.UDP != "" {
-		fmt.Fprintf(out, "udp   %s  echo\n", a.UDP)
-	}
-	b := srv.Defaults()
-	fmt.Fprintf(out, "defaults: delay %s, size %d, status %d, error %g (reset %v), echo %v; capacity %d, max-rps %g, queue %d, control %v\n",
-		b.Delay, b.Size, max(b.Status, 200), b.ErrorRate, b.Reset, b.Echo, cfg.Capacity, cfg.MaxRPS, cfg.Queue, cfg.Control)
 }

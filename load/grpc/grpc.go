@@ -374,6 +374,9 @@ func (d *Driver) Close() error {
 	return nil
 }
 
+// Protocol is gRPC, with gRPC status codes.
+func (d *Driver) Protocol() load.Protocol { return load.Protocol{Name: "grpc", Codes: "grpc"} }
+
 // newChannel creates (without connecting) channel idx.
 func (d *Driver) newChannel(idx int) (*channel, error) {
 	ch := &channel{idx: idx, addr: d.addr}

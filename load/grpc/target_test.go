@@ -104,7 +104,10 @@ func TestTarget(t *testing.T) {
 // TestTargetRejects: calls beyond the target's capacity are rejected with
 // UNAVAILABLE, a status the server sends, so an outcome.
 func TestTargetRejects(t *testing.T) {
-	d, err := target.ParseDelay("300ms")
+	// The slow call holds the only slot long enough for a second call,
+	// with a driver of its own, to arrive under the race detector on a
+	// busy machine.
+	d, err := target.ParseDelay("2s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,13 +118,16 @@ func TestTargetRejects(t *testing.T) {
 		_, err := call(t, load.Options{URL: url})
 		done <- err
 	}()
-	// Bounded: the slow call holds the only slot for 300ms.
-	var out load.Outcome
-	for i := 0; i < 50 && out.Code == 0; i++ {
-		time.Sleep(5 * time.Millisecond)
-		if out, err = call(t, load.Options{URL: url}); err != nil {
-			t.Fatal(err)
+	// The second call goes once the slow one holds the slot.
+	for i := 0; srv.Stats().InFlight == 0; i++ {
+		if i == 1000 {
+			t.Fatal("the slow call never reached the target")
 		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	out, err := call(t, load.Options{URL: url})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if out != (load.Outcome{Code: int(codes.Unavailable), Failed: true}) {
 		t.Errorf("got %+v, want UNAVAILABLE", out)

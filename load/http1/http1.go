@@ -16,7 +16,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -98,6 +97,9 @@ func (d *Driver) Close() error {
 	return nil
 }
 
+// Protocol is HTTP/1.1, with HTTP status codes.
+func (d *Driver) Protocol() load.Protocol { return load.Protocol{Name: "http", Codes: "http"} }
+
 // buildRequest serialises the request line, headers and body once, so that
 // Do only has to write a byte slice. It returns the method it used.
 func buildRequest(u *url.URL, opts load.Options) ([]byte, string, error) {
@@ -168,9 +170,9 @@ func buildRequest(u *url.URL, opts load.Options) ([]byte, string, error) {
 		creds := base64.StdEncoding.EncodeToString([]byte(u.User.Username() + ":" + password))
 		extra = append(extra, [2]string{"Authorization", "Basic " + creds})
 	}
-	cookies, err := cookieHeader(cookie, opts.Cookies)
+	cookies, err := load.CookieHeader(cookie, opts.Cookies)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("http1: %w", err)
 	}
 	slices.SortFunc(extra, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
 
@@ -209,25 +211,6 @@ func writeHeader(b *bytes.Buffer, name, value string) {
 	b.WriteString(": ")
 	b.WriteString(value)
 	b.WriteString("\r\n")
-}
-
-// cookieHeader joins an explicit Cookie header and the cookies map into one
-// Cookie header value, cookies sorted by name so that runs are repeatable.
-func cookieHeader(header string, cookies map[string]string) (string, error) {
-	parts := make([]string, 0, len(cookies)+1)
-	if header != "" {
-		parts = append(parts, header)
-	}
-	for _, name := range slices.Sorted(maps.Keys(cookies)) {
-		c := http.Cookie{Name: name, Value: cookies[name]}
-		if err := c.Valid(); err != nil {
-			return "", fmt.Errorf("http1: cookie %q: %w", name, err)
-		}
-		// With only a name and a value set, String is "name=value", the
-		// value quoted when it must be.
-		parts = append(parts, c.String())
-	}
-	return strings.Join(parts, "; "), nil
 }
 
 // newTLSConfig builds the client TLS configuration from the TLS options.

@@ -19,7 +19,6 @@ import (
 	"net/textproto"
 	"net/url"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -170,6 +169,10 @@ func (d *Driver) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Protocol is HTTP/2, with HTTP status codes: a 503 is http_503 as over
+// HTTP/1.1.
+func (d *Driver) Protocol() load.Protocol { return load.Protocol{Name: "http2", Codes: "http"} }
 
 // dial connects to the endpoint and starts an HTTP/2 connection on it.
 func (d *Driver) dial(ctx context.Context) (*http2.ClientConn, error) {
@@ -350,34 +353,15 @@ func buildRequest(u *url.URL, opts load.Options) (*http.Request, error) {
 		creds := base64.StdEncoding.EncodeToString([]byte(u.User.Username() + ":" + password))
 		req.Header.Set("Authorization", "Basic "+creds)
 	}
-	cookies, err := cookieHeader(req.Header.Get("Cookie"), opts.Cookies)
+	cookies, err := load.CookieHeader(req.Header.Get("Cookie"), opts.Cookies)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("http2: %w", err)
 	}
 	if cookies != "" {
 		req.Header.Set("Cookie", cookies)
 	}
 	req.ContentLength = int64(len(opts.Body))
 	return req, nil
-}
-
-// cookieHeader joins an explicit Cookie header and the cookies map into one
-// Cookie header value, cookies sorted by name so that runs are repeatable.
-func cookieHeader(header string, cookies map[string]string) (string, error) {
-	parts := make([]string, 0, len(cookies)+1)
-	if header != "" {
-		parts = append(parts, header)
-	}
-	for _, name := range slices.Sorted(maps.Keys(cookies)) {
-		c := http.Cookie{Name: name, Value: cookies[name]}
-		if err := c.Valid(); err != nil {
-			return "", fmt.Errorf("http2: cookie %q: %w", name, err)
-		}
-		// With only a name and a value set, String is "name=value", the
-		// value quoted when it must be.
-		parts = append(parts, c.String())
-	}
-	return strings.Join(parts, "; "), nil
 }
 
 // newTLSConfig builds the client TLS configuration from the TLS options.

@@ -235,6 +235,9 @@ func (d *Driver) Close() error {
 	return nil
 }
 
+// Protocol is TCP, which has no status codes.
+func (d *Driver) Protocol() load.Protocol { return load.Protocol{Name: "tcp"} }
+
 // errExtraBytes is wrapped when a server sends more than a response.
 var errExtraBytes = errors.New("bytes past the end of the response")
 

@@ -320,6 +320,9 @@ func (d *Driver) Close() error {
 	return errors.Join(errs...)
 }
 
+// Protocol is UDP, which has no status codes.
+func (d *Driver) Protocol() load.Protocol { return load.Protocol{Name: "udp"} }
+
 // group is a socket, the Conns that share it and its reader.
 type group struct {
 	d       *Driver

@@ -15,7 +15,8 @@ import (
 	"github.com/smp-project/smp/spec"
 )
 
-// Protocol names: the values of --protocol and of Plan.Protocols.
+// Protocol names: the values of --protocol, and the drivers' names
+// (load.Protocol.Name).
 const (
 	ProtoHTTP  = "http"  // HTTP/1.1 (load/http1)
 	ProtoHTTP2 = "http2" // HTTP/2, TLS with ALPN or h2c (load/http2)
@@ -79,6 +80,23 @@ func schemeFits(proto spec.PerformanceTestConfig_Client_Protocol, scheme string)
 		return scheme == "grpc" || scheme == "grpcs" || scheme == "http" || scheme == "https"
 	}
 	return spec.ProtocolForScheme(scheme) == proto
+}
+
+// protocolField is the config's protocol field for a protocol name: http
+// and http2 are PROTOCOL_HTTP (the http2 field tells them apart); an
+// unknown name is PROTOCOL_INVALID, the field unset.
+func protocolField(name string) spec.PerformanceTestConfig_Client_Protocol {
+	switch name {
+	case ProtoHTTP, ProtoHTTP2:
+		return spec.PerformanceTestConfig_Client_PROTOCOL_HTTP
+	case ProtoGRPC:
+		return spec.PerformanceTestConfig_Client_PROTOCOL_GRPC
+	case ProtoTCP:
+		return spec.PerformanceTestConfig_Client_PROTOCOL_TCP
+	case ProtoUDP:
+		return spec.PerformanceTestConfig_Client_PROTOCOL_UDP
+	}
+	return spec.PerformanceTestConfig_Client_PROTOCOL_INVALID
 }
 
 // protoName is the lower-case name of a protocol enum: http, grpc, tcp, udp.

@@ -79,7 +79,7 @@ func TestConfigProtocol(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := Config(file, tt.s)
+			c, err := ApplySettings(file, tt.s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -244,7 +244,7 @@ func seriesTarget(t *testing.T) (*target.Server, string) {
 
 func variant(t *testing.T, name, url string) Variant {
 	t.Helper()
-	cfg, err := Config(nil, Settings{URLs: []string{url}, QPS: ptr(int64(100)), Connections: ptr(1), Duration: ptr(200 * time.Millisecond)})
+	cfg, err := ApplySettings(nil, Settings{URLs: []string{url}, QPS: ptr(int64(100)), Connections: ptr(1), Duration: ptr(200 * time.Millisecond)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,33 +253,33 @@ func variant(t *testing.T, name, url string) Variant {
 
 func TestRunSeries(t *testing.T) {
 	_, url := seriesTarget(t)
-	ocs, err := RunSeries(context.Background(), []Variant{variant(t, "a", url+"?v=a"), variant(t, "b", url+"?v=b")}, SeriesOptions{Runs: 3})
+	vrs, err := RunSeries(context.Background(), []Variant{variant(t, "a", url+"?v=a"), variant(t, "b", url+"?v=b")}, SeriesOptions{Runs: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ocs) != 2 {
-		t.Fatalf("%d outcomes", len(ocs))
+	if len(vrs) != 2 {
+		t.Fatalf("%d vrs", len(vrs))
 	}
-	for _, oc := range ocs {
-		r := oc.Result
-		if len(oc.Runs) != 3 || len(r.Runs) != 3 || r.Name != oc.Name || r.Requests.GetTotal() != 60 || r.Partial {
-			t.Errorf("%s: %d runs, result %q with %v", oc.Name, len(oc.Runs), r.Name, r.Requests)
+	for _, vr := range vrs {
+		r := vr.Result
+		if len(vr.Runs) != 3 || len(r.Runs) != 3 || r.Name != vr.Name || r.Requests.GetTotal() != 60 || r.Partial {
+			t.Errorf("%s: %d runs, result %q with %v", vr.Name, len(vr.Runs), r.Name, r.Requests)
 		}
 		if len(r.Summary) != len(stats.Metrics()) {
-			t.Errorf("%s: summary %v", oc.Name, r.Summary)
+			t.Errorf("%s: summary %v", vr.Name, r.Summary)
 		}
 	}
 	// Interleaved: a1 b1 a2 b2 a3 b3.
 	var starts []time.Time
 	for i := range 3 {
-		starts = append(starts, ocs[0].Runs[i].Start, ocs[1].Runs[i].Start)
+		starts = append(starts, vrs[0].Runs[i].Start, vrs[1].Runs[i].Start)
 	}
 	for i := 1; i < len(starts); i++ {
 		if !starts[i].After(starts[i-1]) {
 			t.Errorf("run %d of the interleaved series started before run %d", i+1, i)
 		}
 	}
-	cs, err := Compare(ocs, stats.Options{})
+	cs, err := Compare(vrs, stats.Options{})
 	if err != nil || len(cs) != 1 || cs[0].BaseName != "a" || cs[0].OtherName != "b" || cs[0].BaseRuns != 3 {
 		t.Errorf("compare: %v %+v", err, cs)
 	}
@@ -290,12 +290,12 @@ func TestRunSeriesSingle(t *testing.T) {
 	_, url := seriesTarget(t)
 	v := variant(t, "", url)
 	v.Config.Name = "plain"
-	ocs, err := RunSeries(context.Background(), []Variant{v}, SeriesOptions{})
+	vrs, err := RunSeries(context.Background(), []Variant{v}, SeriesOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := ocs[0].Result
-	if len(r.Runs) != 0 || len(r.Summary) != 0 || r.Name != "plain" || r.Requests.GetTotal() != 20 || ocs[0].Load != ocs[0].Runs[0] {
+	r := vrs[0].Result
+	if len(r.Runs) != 0 || len(r.Summary) != 0 || r.Name != "plain" || r.Requests.GetTotal() != 20 || vrs[0].Load != vrs[0].Runs[0] {
 		t.Errorf("result %q: runs %d, summary %d, requests %v", r.Name, len(r.Runs), len(r.Summary), r.Requests)
 	}
 }
@@ -328,32 +328,32 @@ func TestRunSeriesCancelled(t *testing.T) {
 	// pause after it.
 	time.AfterFunc(time.Second, func() { cancel(errors.New("enough")) })
 	start := time.Now()
-	ocs, err := RunSeries(ctx, []Variant{variant(t, "", url)}, SeriesOptions{Runs: 3, Pause: time.Minute})
+	vrs, err := RunSeries(ctx, []Variant{variant(t, "", url)}, SeriesOptions{Runs: 3, Pause: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if time.Since(start) > 30*time.Second {
 		t.Error("the pause was not cut short")
 	}
-	r := ocs[0].Result
+	r := vrs[0].Result
 	if !r.Partial || len(r.Runs) != 1 || r.PartialReason != "stopped after 1 of 3 runs: enough" {
 		t.Errorf("partial %v %q, %d runs", r.Partial, r.PartialReason, len(r.Runs))
 	}
 }
 
 // A target gone after the first run stops the series with an error, and
-// the outcome of what ran.
+// the result of what ran.
 func TestRunSeriesTargetGone(t *testing.T) {
 	srv, url := seriesTarget(t)
 	// The first run lasts about 200 ms; the target goes in the pause after
 	// it.
 	time.AfterFunc(time.Second, func() { srv.Close() })
-	ocs, err := RunSeries(context.Background(), []Variant{variant(t, "", url)}, SeriesOptions{Runs: 3, Pause: 2 * time.Second})
+	vrs, err := RunSeries(context.Background(), []Variant{variant(t, "", url)}, SeriesOptions{Runs: 3, Pause: 2 * time.Second})
 	if !errors.Is(err, load.ErrUnreachable) || !strings.Contains(err.Error(), "run 2/3") {
 		t.Fatalf("err = %v, want ErrUnreachable at run 2/3", err)
 	}
-	if len(ocs) != 1 || !ocs[0].Result.Partial || len(ocs[0].Runs) != 1 {
-		t.Fatalf("outcomes %+v", ocs)
+	if len(vrs) != 1 || !vrs[0].Result.Partial || len(vrs[0].Runs) != 1 {
+		t.Fatalf("vrs %+v", vrs)
 	}
 }
 
@@ -370,7 +370,7 @@ func TestCheckSLOs(t *testing.T) {
 		}
 		slos = append(slos, slo)
 	}
-	checks := CheckSLOs([]*Outcome{{Name: "mesh", Result: r}}, slos)
+	checks := CheckSLOs([]*VariantResult{{Name: "mesh", Result: r}}, slos)
 	want := []string{
 		"mesh: SLO p99<25ms ok: p99 = 12.00 ms",
 		"mesh: SLO errors<0.1% FAILED: errors = 0.200 %",

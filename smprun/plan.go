@@ -1,7 +1,3 @@
-// Package smprun connects SMP documents to the load engine: it builds an
-// SMP PerformanceTestConfig from command-line settings, turns a config into
-// a runnable load.Config with its protocol drivers, and turns the engine's
-// load.Result into an SMP PerformanceTestResult with smp's extensions.
 package smprun
 
 import (
@@ -62,9 +58,9 @@ type Settings struct {
 	Name        *string
 }
 
-// Config returns the test config to run: base (from -f, or nil for flags
+// ApplySettings returns the test config to run: base (from -f, or nil for flags
 // only) with the settings applied. base is not modified.
-func Config(base *spec.PerformanceTestConfig, s Settings) (*spec.PerformanceTestConfig, error) {
+func ApplySettings(base *spec.PerformanceTestConfig, s Settings) (*spec.PerformanceTestConfig, error) {
 	var cfg *spec.PerformanceTestConfig
 	if base != nil {
 		cfg = proto.Clone(base).(*spec.PerformanceTestConfig)
@@ -218,10 +214,6 @@ func parseHeaders(hs []string) (map[string]string, error) {
 type Plan struct {
 	Load   load.Config
 	Config *spec.PerformanceTestConfig
-	// Protocols names each client's protocol (ProtoHTTP, ProtoHTTP2,
-	// ProtoGRPC, ProtoTCP, ProtoUDP), for the keys of application failures
-	// in results ("http_503", "grpc_14").
-	Protocols []string
 	// Notes are things the user should know that do not stop the run,
 	// e.g. additional_options that the HTTP drivers ignore.
 	Notes   []string
@@ -286,18 +278,17 @@ func NewPlan(ctx context.Context, cfg *spec.PerformanceTestConfig, o PlanOptions
 		return nil, invalid("the config has no clients")
 	}
 	for i, c := range cfg.GetClients() {
-		lc, proto, err := p.client(ctx, i, c, o)
+		lc, err := p.client(ctx, i, c, o)
 		if err != nil {
 			p.Close()
 			return nil, err
 		}
 		p.Load.Clients = append(p.Load.Clients, lc)
-		p.Protocols = append(p.Protocols, proto)
 	}
 	return p, nil
 }
 
-func (p *Plan) client(ctx context.Context, i int, c *spec.PerformanceTestConfig_Client, o PlanOptions) (load.Client, string, error) {
+func (p *Plan) client(ctx context.Context, i int, c *spec.PerformanceTestConfig_Client, o PlanOptions) (load.Client, error) {
 	where := fmt.Sprintf("clients[%d]", i)
 	name := c.GetName()
 	if name == "" {
@@ -308,15 +299,15 @@ func (p *Plan) client(ctx context.Context, i int, c *spec.PerformanceTestConfig_
 		lc.Connections = DefaultConnections
 	}
 	if lc.Connections < 0 {
-		return lc, "", invalid("%s.connections must be at least 1, got %d", where, lc.Connections)
+		return lc, invalid("%s.connections must be at least 1, got %d", where, lc.Connections)
 	}
 	switch r := c.GetRps(); {
 	case r < 0:
-		return lc, "", invalid("%s.rps must not be negative, got %d", where, r)
+		return lc, invalid("%s.rps must not be negative, got %d", where, r)
 	case r > 0:
 		pacer, err := load.NewConstant(float64(r))
 		if err != nil {
-			return lc, "", err
+			return lc, err
 		}
 		lc.Pacer = pacer
 	default:
@@ -324,17 +315,17 @@ func (p *Plan) client(ctx context.Context, i int, c *spec.PerformanceTestConfig_
 	}
 	timeout, err := duration(where+".timeout", c.GetTimeout(), 0)
 	if err != nil {
-		return lc, "", err
+		return lc, err
 	}
 	body := []byte(c.GetBody())
 	if f := c.GetBodyFile(); f != "" {
 		if body, err = readBody(resolve(o.BaseDir, f)); err != nil {
-			return lc, "", invalid("%s.body_file: %v", where, err)
+			return lc, invalid("%s.body_file: %v", where, err)
 		}
 	}
 	proto, err := ClientProtocol(c, where)
 	if err != nil {
-		return lc, "", err
+		return lc, err
 	}
 	if proto == "udp" && c.GetStreams() == 0 && len(body) == 0 {
 		lc.Streams = UDPStreams
@@ -349,7 +340,7 @@ func (p *Plan) client(ctx context.Context, i int, c *spec.PerformanceTestConfig_
 	}
 	newDriver, note, err := driverFactory(proto, c.GetAdditionalOptions(), where)
 	if err != nil {
-		return lc, "", err
+		return lc, err
 	}
 	if note != "" {
 		p.Notes = append(p.Notes, note)
@@ -363,18 +354,18 @@ func (p *Plan) client(ctx context.Context, i int, c *spec.PerformanceTestConfig_
 		d, err := newDriver(ctx, opts)
 		if err != nil {
 			if load.IsConnectError(err) {
-				return lc, "", &StartError{
+				return lc, &StartError{
 					Failures: []EndpointFailure{ep.failure(err)},
 					Err:      fmt.Errorf("%w: %s.endpoint_urls[%d] %s: %w", load.ErrUnreachable, where, j, raw, err),
 				}
 			}
-			return lc, "", invalid("%s.endpoint_urls[%d]: %v", where, j, err)
+			return lc, invalid("%s.endpoint_urls[%d]: %v", where, j, err)
 		}
 		p.endpoints = append(p.endpoints, ep)
 		p.drivers = append(p.drivers, d)
 		lc.Endpoints = append(lc.Endpoints, load.Endpoint{URL: raw, Driver: d})
 	}
-	return lc, proto, nil
+	return lc, nil
 }
 
 func duration(field, s string, def time.Duration) (time.Duration, error) {

@@ -18,7 +18,7 @@ import (
 
 func ptr[T any](v T) *T { return &v }
 
-func TestConfigFromSettings(t *testing.T) {
+func TestApplySettings(t *testing.T) {
 	base := &spec.PerformanceTestConfig{
 		Name: "from file", Duration: "1m", Labels: map[string]string{"a": "1"},
 		Clients: []*spec.PerformanceTestConfig_Client{
@@ -73,7 +73,7 @@ func TestConfigFromSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := Config(tt.base, tt.s)
+			c, err := ApplySettings(tt.base, tt.s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -82,7 +82,7 @@ func TestConfigFromSettings(t *testing.T) {
 	}
 }
 
-func TestConfigRejects(t *testing.T) {
+func TestApplySettingsRejects(t *testing.T) {
 	u := []string{"http://a/"}
 	tests := []struct {
 		name string
@@ -100,7 +100,7 @@ func TestConfigRejects(t *testing.T) {
 		{"body and body file", Settings{URLs: u, Body: ptr("a"), BodyFile: ptr("b")}},
 	}
 	for _, tt := range tests {
-		if _, err := Config(nil, tt.s); !errors.Is(err, load.ErrInvalid) {
+		if _, err := ApplySettings(nil, tt.s); !errors.Is(err, load.ErrInvalid) {
 			t.Errorf("%s: err = %v, want ErrInvalid", tt.name, err)
 		}
 	}
@@ -132,8 +132,8 @@ func TestNewPlan(t *testing.T) {
 	if c1.Name != "client-2" || c1.Connections != 2 || c1.Streams != 3 || c1.Pacer.String() != "closed loop" {
 		t.Errorf("client 1 %+v", c1)
 	}
-	if p.Protocols[0] != "http" || p.Protocols[1] != "http2" {
-		t.Errorf("protocols %v", p.Protocols)
+	if p0, p1 := c0.Endpoints[0].Driver.Protocol(), c1.Endpoints[0].Driver.Protocol(); p0.Name != "http" || p1.Name != "http2" || p1.Codes != "http" {
+		t.Errorf("protocols %v, %v", p0, p1)
 	}
 
 	tests := []struct {
@@ -232,7 +232,7 @@ func TestExecuteResultRoundTrip(t *testing.T) {
 }
 
 func TestExecuteUnreachable(t *testing.T) {
-	cfg, err := Config(nil, Settings{URLs: []string{"http://127.0.0.1:1/"}, Duration: ptr(time.Second)})
+	cfg, err := ApplySettings(nil, Settings{URLs: []string{"http://127.0.0.1:1/"}, Duration: ptr(time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,5 +255,36 @@ func TestProgressLine(t *testing.T) {
 		if got := ProgressLine(tt.p); got != tt.want {
 			t.Errorf("ProgressLine = %q, want %q", got, tt.want)
 		}
+	}
+}
+
+// Failed responses are keyed by the codes the protocol has: HTTP/2's are
+// HTTP's; the result's config names the protocol the engine says each
+// client spoke, where the config left it to the scheme.
+func TestToSMPProtocols(t *testing.T) {
+	fig := func(p load.Protocol, code int) load.Figures {
+		f := figuresOf("c", 10, time.Millisecond, 0)
+		f.Protocol, f.Failures = p, map[int]int64{code: 2}
+		return f
+	}
+	h2, g := fig(load.Protocol{Name: "http2", Codes: "http"}, 503), fig(load.Protocol{Name: "grpc", Codes: "grpc"}, 14)
+	r := &load.Result{Span: time.Second, Total: h2, Clients: []load.Figures{h2, g}}
+	cfg := &spec.PerformanceTestConfig{Clients: []*spec.PerformanceTestConfig_Client{
+		{Http2: true, EndpointUrls: []string{"https://a/"}},
+		{Protocol: spec.PerformanceTestConfig_Client_PROTOCOL_GRPC, EndpointUrls: []string{"http://b/"}},
+	}}
+	out, err := ToSMP(r, cfg, ResultOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Errors["http_503"] != 2 || out.Errors["grpc_14"] != 2 || out.Clients[0].Errors["http_503"] != 2 || out.Clients[1].Errors["grpc_14"] != 2 {
+		t.Errorf("errors %v, clients' %v %v", out.Errors, out.Clients[0].Errors, out.Clients[1].Errors)
+	}
+	c := out.Config.Clients
+	if c[0].Protocol != spec.PerformanceTestConfig_Client_PROTOCOL_HTTP || !c[0].Http2 || c[1].Protocol != spec.PerformanceTestConfig_Client_PROTOCOL_GRPC {
+		t.Errorf("result config clients %v", c)
+	}
+	if cfg.Clients[0].Protocol != spec.PerformanceTestConfig_Client_PROTOCOL_INVALID {
+		t.Error("the config that ran was modified")
 	}
 }

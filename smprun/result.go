@@ -11,6 +11,7 @@ import (
 	"github.com/smp-project/smp/hist"
 	"github.com/smp-project/smp/load"
 	"github.com/smp-project/smp/spec"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -32,10 +33,10 @@ type ResultOptions struct {
 	Percentiles []float64
 }
 
-// Result converts what the engine measured into an SMP result. cfg is the
-// config that ran; protocols names each client's protocol (Plan.Protocols)
-// for the keys of application failures ("http_503").
-func Result(r *load.Result, cfg *spec.PerformanceTestConfig, protocols []string, o ResultOptions) (*spec.PerformanceTestResult, error) {
+// ToSMP converts what the engine measured into an SMP result. cfg is the
+// config that ran; the result's copy of it names each client's protocol,
+// as the engine reports it, where cfg left it to the URL scheme.
+func ToSMP(r *load.Result, cfg *spec.PerformanceTestConfig, o ResultOptions) (*spec.PerformanceTestResult, error) {
 	ps := o.Percentiles
 	if ps == nil {
 		ps = load.DefaultPercentiles()
@@ -57,12 +58,8 @@ func Result(r *load.Result, cfg *spec.PerformanceTestConfig, protocols []string,
 
 	clientErrors := make([]map[string]int64, len(r.Clients))
 	totalErrors := map[string]int64{}
-	for i, c := range r.Clients {
-		proto := "http"
-		if i < len(protocols) && protocols[i] != "" {
-			proto = protocols[i]
-		}
-		clientErrors[i] = errorMap(&c, proto)
+	for i := range r.Clients {
+		clientErrors[i] = errorMap(&r.Clients[i])
 		for k, v := range clientErrors[i] {
 			totalErrors[k] += v
 		}
@@ -78,7 +75,7 @@ func Result(r *load.Result, cfg *spec.PerformanceTestConfig, protocols []string,
 	out.Labels = labels
 	out.StartTime = timestamppb.New(r.Start)
 	out.EndTime = timestamppb.New(r.End)
-	out.Config = cfg
+	out.Config = withProtocols(cfg, r.Clients)
 	out.Mesh = o.Mesh
 	if out.Mesh == nil {
 		out.Mesh = cfg.GetMesh()
@@ -173,19 +170,40 @@ func figures(f *load.Figures, r *load.Result, errs map[string]int64, ps []float6
 }
 
 // errorMap names a client's errors: transport reasons as they are, failed
-// responses as protocol_code ("http_503").
-func errorMap(f *load.Figures, proto string) map[string]int64 {
+// responses as the protocol's codes and the code ("http_503", "grpc_14").
+func errorMap(f *load.Figures) map[string]int64 {
 	m := map[string]int64{}
 	for k, v := range f.ErrorReasons {
 		m[k] += v
 	}
-	if proto == "http2" {
-		proto = "http"
+	codes := f.Protocol.Codes
+	if codes == "" {
+		codes = "http" // figures that do not say (only protocols with codes have failures)
 	}
 	for code, v := range f.Failures {
-		m[fmt.Sprintf("%s_%d", proto, code)] += v
+		m[fmt.Sprintf("%s_%d", codes, code)] += v
 	}
 	return m
+}
+
+// withProtocols returns cfg with the protocol of each client that left it
+// to its URLs' scheme set to what the engine says the client spoke; cfg
+// itself when every client names its protocol.
+func withProtocols(cfg *spec.PerformanceTestConfig, clients []load.Figures) *spec.PerformanceTestConfig {
+	var out *spec.PerformanceTestConfig
+	for i, c := range cfg.GetClients() {
+		if c.GetProtocol() != spec.PerformanceTestConfig_Client_PROTOCOL_INVALID || i >= len(clients) || clients[i].Protocol.Name == "" {
+			continue
+		}
+		if out == nil {
+			out = proto.Clone(cfg).(*spec.PerformanceTestConfig)
+		}
+		out.Clients[i].Protocol = protocolField(clients[i].Protocol.Name)
+	}
+	if out == nil {
+		return cfg
+	}
+	return out
 }
 
 func latency(h *hist.Histogram) *spec.PerformanceTestResult_Latency {

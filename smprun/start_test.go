@@ -82,7 +82,7 @@ func startFailure(t *testing.T, url string, s Settings) *StartError {
 	t.Helper()
 	s.URLs = []string{url}
 	s.Duration = ptr(200 * time.Millisecond)
-	cfg, err := Config(nil, s)
+	cfg, err := ApplySettings(nil, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestExecuteUntrustedTarget(t *testing.T) {
 			}
 			for _, trust := range []Settings{{CACert: ptr(ca)}, {Insecure: ptr(true)}} {
 				trust.URLs, trust.Duration, trust.Protocol = []string{tc.url}, ptr(200*time.Millisecond), s.Protocol
-				cfg, err := Config(nil, trust)
+				cfg, err := ApplySettings(nil, trust)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -223,7 +223,7 @@ func silentServer(t *testing.T) string {
 // Several endpoints that all fail: one line each.
 func TestExecuteSeveralUnreachable(t *testing.T) {
 	a, b := freeAddr(t), freeAddr(t)
-	cfg, err := Config(nil, Settings{URLs: []string{"http://" + a + "/", "http://" + b + "/"}, Duration: ptr(time.Second)})
+	cfg, err := ApplySettings(nil, Settings{URLs: []string{"http://" + a + "/", "http://" + b + "/"}, Duration: ptr(time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}

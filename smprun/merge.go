@@ -77,7 +77,7 @@ func MergeRuns(runs []*load.Result) (*load.Result, error) {
 func mergeFigures(fs []*load.Figures, runs []*load.Result, offsets []time.Duration, span time.Duration) (load.Figures, error) {
 	f0 := fs[0]
 	out := load.Figures{
-		Name: f0.Name, Endpoints: f0.Endpoints, Pacer: f0.Pacer, OpenLoop: f0.OpenLoop, Workers: f0.Workers,
+		Name: f0.Name, Protocol: f0.Protocol, Endpoints: f0.Endpoints, Pacer: f0.Pacer, OpenLoop: f0.OpenLoop, Workers: f0.Workers,
 		ErrorReasons: map[string]int64{}, Failures: map[int]int64{}, Codes: map[int]int64{},
 		Latency: hist.New(), Uncorrected: hist.New(), Lateness: hist.New(), ErrorLatency: hist.New(),
 		Connections: load.ConnStats{Setup: hist.New()},

@@ -55,8 +55,8 @@ type SeriesOptions struct {
 	Confidence float64
 }
 
-// Outcome is what a series measured for one variant.
-type Outcome struct {
+// VariantResult is what a series measured for one variant.
+type VariantResult struct {
 	Name string
 	// Runs are the engine's results of each run, in order.
 	Runs []*load.Result
@@ -75,7 +75,7 @@ type Outcome struct {
 // RunSeries runs every variant opts.Runs times, interleaved (A B A B ...,
 // with opts.Pause between consecutive runs), so that drift of the machine
 // or the target over time affects every variant alike, and returns one
-// Outcome per variant, in order.
+// VariantResult per variant, in order.
 //
 // Every variant's plan is built before the first run, so that bad input
 // in any of them is reported (load.ErrInvalid) before anything runs; each
@@ -83,12 +83,12 @@ type Outcome struct {
 // sessions, so that the runs are alike.
 //
 // When ctx is cancelled, the series stops: the run in progress is kept as
-// a partial run, and the outcomes (of the variants that ran at least once)
+// a partial run, and the vrs (of the variants that ran at least once)
 // are marked partial, with a nil error. When a run after the first cannot
 // start (the target went away), the series stops too and RunSeries
-// returns the outcomes so far, marked partial, with the run's error. When
-// nothing could run, the outcomes are nil.
-func RunSeries(ctx context.Context, variants []Variant, o SeriesOptions) ([]*Outcome, error) {
+// returns the vrs so far, marked partial, with the run's error. When
+// nothing could run, the vrs are nil.
+func RunSeries(ctx context.Context, variants []Variant, o SeriesOptions) ([]*VariantResult, error) {
 	if len(variants) == 0 {
 		return nil, invalid("no variants to run")
 	}
@@ -99,8 +99,7 @@ func RunSeries(ctx context.Context, variants []Variant, o SeriesOptions) ([]*Out
 	if o.Pause < 0 {
 		return nil, invalid("pause must not be negative, got %v", o.Pause)
 	}
-	protocols := make([][]string, len(variants))
-	for i, v := range variants {
+	for _, v := range variants {
 		p, err := NewPlan(ctx, v.Config, v.Plan)
 		if err != nil {
 			if len(variants) > 1 {
@@ -109,7 +108,6 @@ func RunSeries(ctx context.Context, variants []Variant, o SeriesOptions) ([]*Out
 			return nil, err
 		}
 		p.Close()
-		protocols[i] = p.Protocols
 		if o.Note != nil {
 			for _, n := range p.Notes {
 				o.Note(v.Name, n)
@@ -153,21 +151,21 @@ series:
 		}
 	}
 
-	var out []*Outcome
+	var out []*VariantResult
 	for i, v := range variants {
 		if len(done[i]) == 0 {
 			continue
 		}
-		oc, err := outcome(v, done[i], protocols[i], runs, o.Confidence)
+		vr, err := variantResult(v, done[i], runs, o.Confidence)
 		if err != nil {
 			return out, err
 		}
-		if stopped != nil && !oc.Result.Partial {
+		if stopped != nil && !vr.Result.Partial {
 			reason := fmt.Sprintf("stopped after %d of %d runs: %v", len(done[i]), runs, stopped)
-			oc.Load.Partial, oc.Load.PartialReason = true, reason
-			oc.Result.Partial, oc.Result.PartialReason = true, reason
+			vr.Load.Partial, vr.Load.PartialReason = true, reason
+			vr.Result.Partial, vr.Result.PartialReason = true, reason
 		}
-		out = append(out, oc)
+		out = append(out, vr)
 	}
 	if stopped != nil && ctx.Err() == nil {
 		return out, stopped
@@ -186,29 +184,25 @@ func runOnce(ctx context.Context, v Variant, ri RunInfo, progress func(RunInfo, 
 		return nil, err
 	}
 	defer plan.Close()
-	res, err := plan.run(ctx)
-	if err == nil {
-		dropCodes(res, plan.Protocols)
-	}
-	return res, err
+	return plan.run(ctx)
 }
 
-// outcome builds a variant's result from its runs. planned is the number
+// variantResult builds a variant's result from its runs. planned is the number
 // of runs asked for: a series of one run gives a plain result.
-func outcome(v Variant, runs []*load.Result, protocols []string, planned int, confidence float64) (*Outcome, error) {
-	oc := &Outcome{Name: v.Name, Runs: runs}
+func variantResult(v Variant, runs []*load.Result, planned int, confidence float64) (*VariantResult, error) {
+	vr := &VariantResult{Name: v.Name, Runs: runs}
 	ro := v.Result
 	if planned == 1 {
-		oc.Load = runs[0]
-		r, err := Result(runs[0], v.Config, protocols, ro)
+		vr.Load = runs[0]
+		r, err := ToSMP(runs[0], v.Config, ro)
 		if err != nil {
 			return nil, fmt.Errorf("convert the result: %w", err)
 		}
-		oc.Result = r
+		vr.Result = r
 		if v.Name != "" {
 			r.Name = v.Name
 		}
-		return oc, nil
+		return vr, nil
 	}
 	merged, err := MergeRuns(runs)
 	if err != nil {
@@ -220,27 +214,27 @@ func outcome(v Variant, runs []*load.Result, protocols []string, planned int, co
 			break
 		}
 	}
-	oc.Load = merged
-	if oc.Result, err = Result(merged, v.Config, protocols, ro); err != nil {
+	vr.Load = merged
+	if vr.Result, err = ToSMP(merged, v.Config, ro); err != nil {
 		return nil, fmt.Errorf("convert the result: %w", err)
 	}
 	if v.Name != "" {
-		oc.Result.Name = v.Name
+		vr.Result.Name = v.Name
 	}
 	for i, run := range runs {
-		rr, err := Result(run, v.Config, protocols, ResultOptions{Generator: ro.Generator, Percentiles: ro.Percentiles})
+		rr, err := ToSMP(run, v.Config, ResultOptions{Generator: ro.Generator, Percentiles: ro.Percentiles})
 		if err != nil {
 			return nil, fmt.Errorf("convert run %d: %w", i+1, err)
 		}
 		// A run's entry holds its measurements; what every run shares
 		// (config, labels, mesh, version) is in the result around it.
 		rr.SmpVersion, rr.Config, rr.Labels, rr.Mesh, rr.Name, rr.TestId = "", nil, nil, nil, "", ""
-		oc.Result.Runs = append(oc.Result.Runs, rr)
+		vr.Result.Runs = append(vr.Result.Runs, rr)
 	}
-	if oc.Result.Summary, err = stats.Summaries(oc.Result.Runs, confidence); err != nil {
+	if vr.Result.Summary, err = stats.Summaries(vr.Result.Runs, confidence); err != nil {
 		return nil, fmt.Errorf("summarise the runs: %w", err)
 	}
-	return oc, nil
+	return vr, nil
 }
 
 // sleep waits d or until ctx is done, returning the cause then.
@@ -255,21 +249,16 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Compare compares every outcome with the first (the baseline), metric by
+// Compare compares every variant with the first (the baseline), metric by
 // metric over their runs, as smp compare does with their result files.
-func Compare(outcomes []*Outcome, opt stats.Options) ([]*stats.Comparison, error) {
-	if len(outcomes) < 2 {
+func Compare(vrs []*VariantResult, opt stats.Options) ([]*stats.Comparison, error) {
+	if len(vrs) < 2 {
 		return nil, errors.New("compare: needs a baseline and at least one other variant")
 	}
-	base := outcomes[0]
-	var cs []*stats.Comparison
-	for _, oc := range outcomes[1:] {
-		c, err := stats.Compare(stats.Runs(base.Result), stats.Runs(oc.Result), opt)
-		if err != nil {
-			return nil, fmt.Errorf("%s vs %s: %w", oc.Name, base.Name, err)
-		}
-		c.BaseName, c.OtherName = base.Name, oc.Name
-		cs = append(cs, c)
+	results := make([]*spec.PerformanceTestResult, len(vrs))
+	names := make([]string, len(vrs))
+	for i, vr := range vrs {
+		results[i], names[i] = vr.Result, vr.Name
 	}
-	return cs, nil
+	return stats.CompareAll(results, names, opt)
 }

@@ -10,31 +10,31 @@ import (
 	"github.com/smp-project/smp/stats"
 )
 
-// WriteText writes a readable summary of an outcome: the engine's summary
+// WriteText writes a readable summary of a variant result: the engine's summary
 // (of all runs merged, with several), then, with several runs, a line per
 // run and the median of each metric across runs with its interval.
-func (oc *Outcome) WriteText(w io.Writer) error {
+func (vr *VariantResult) WriteText(w io.Writer) error {
 	var b strings.Builder
-	if oc.Name != "" {
-		fmt.Fprintf(&b, "== %s ==\n", oc.Name)
+	if vr.Name != "" {
+		fmt.Fprintf(&b, "== %s ==\n", vr.Name)
 	}
-	if len(oc.Result.GetRuns()) > 0 {
-		fmt.Fprintf(&b, "%d runs, all requests merged:\n", len(oc.Result.GetRuns()))
+	if len(vr.Result.GetRuns()) > 0 {
+		fmt.Fprintf(&b, "%d runs, all requests merged:\n", len(vr.Result.GetRuns()))
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
 	}
-	if err := oc.Load.WriteText(w); err != nil {
+	if err := vr.Load.WriteText(w); err != nil {
 		return err
 	}
-	if len(oc.Result.GetRuns()) == 0 {
+	if len(vr.Result.GetRuns()) == 0 {
 		return nil
 	}
 	b.Reset()
 	b.WriteString("\n")
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "run\trequests\terrors\trate/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\t\n")
-	for i, r := range oc.Result.GetRuns() {
+	for i, r := range vr.Result.GetRuns() {
 		partial := ""
 		if r.GetPartial() {
 			partial = " (partial)"
@@ -45,9 +45,9 @@ func (oc *Outcome) WriteText(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if len(oc.Result.GetSummary()) > 0 {
+	if len(vr.Result.GetSummary()) > 0 {
 		b.WriteString("\n")
-		writeSummaries(&b, oc.Result.GetSummary())
+		writeSummaries(&b, vr.Result.GetSummary())
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
