@@ -54,7 +54,7 @@ func run() error {
 	flag.StringVar(&b.fortio, "fortio", "fortio", "path of fortio (the fortio benchmark)")
 	var connList, maxRates string
 	flag.StringVar(&connList, "conns", "16,64", "connection counts of the fortio benchmark")
-	flag.StringVar(&maxRates, "max-rates", "50000,75000,100000,125000,150000", "rates the maxrate benchmark tries, in order")
+	flag.StringVar(&maxRates, "max-rates", "10000,20000,30000,40000,50000,75000,100000", "rates the maxrate benchmark tries, in order")
 	flag.StringVar(&b.serverCPU, "server-cpu", "0", "CPU list for the target (taskset -c)")
 	flag.StringVar(&b.clientCPU, "client-cpu", "1", "CPU list for the load generator (taskset -c)")
 	flag.DurationVar(&b.duration, "d", 10*time.Second, "duration of each closed- and open-loop run")
