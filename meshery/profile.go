@@ -27,7 +27,8 @@
 // mapping rather than a JSON string.
 //
 // Meshery's other test file, {test: PerformanceTestConfig, mesh: ServiceMesh},
-// is plain SMP and is read by package spec.
+// is plain SMP and is read by package spec. Commands read profiles through
+// package interop, which calls this one.
 package meshery
 
 import (

@@ -1,5 +1,5 @@
 // Package report turns SMP results into what people and their other tools
-// read:
+// read; it only writes (package interop reads other tools' files):
 //
 //   - WriteHTML: one self-contained HTML page (inline CSS, inline SVG charts
 //     drawn here, a few lines of inline script for hover read-outs; nothing
@@ -9,7 +9,7 @@
 //     comparison table of package stats, and the environment and
 //     configuration of each result.
 //   - Fortio: Fortio's HTTPRunnerResults JSON, which Fortio's UI and Meshery
-//     read; ImportFortio and Import go the other way.
+//     read (package interop reads it back).
 //   - WriteHDRLog: the HdrHistogram interval log (format 1.3), read by
 //     HdrHistogram's own plotters and log processors.
 //   - WriteIntervalsCSV and WritePercentilesCSV, for spreadsheets.

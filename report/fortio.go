@@ -10,68 +10,9 @@ import (
 	"time"
 
 	"github.com/smp-project/smp/hist"
+	"github.com/smp-project/smp/internal/fortiojson"
 	"github.com/smp-project/smp/spec"
 )
-
-// The subset of Fortio's result JSON (fortio.org/fortio fhttp.HTTPRunnerResults,
-// which embeds periodic.RunnerResults and fhttp.HTTPOptions) that smp writes
-// and reads. Field names are Fortio's Go field names, which is what its JSON
-// uses. Durations in histograms are in seconds; ActualDuration and
-// HTTPReqTimeOut are in nanoseconds (Go's time.Duration).
-type fortioResult struct {
-	RunType                 string
-	Labels                  string
-	StartTime               time.Time
-	RequestedQPS            string
-	RequestedDuration       string
-	ActualQPS               float64
-	ActualDuration          int64
-	NumThreads              int
-	Version                 string
-	DurationHistogram       *fortioHistogram
-	ErrorsDurationHistogram *fortioHistogram
-	Exactly                 int64
-	Jitter                  bool
-	Uniform                 bool
-	NoCatchUp               bool
-	RunID                   int64
-	AccessLoggerInfo        string
-	ID                      string
-	RetCodes                map[int]int64
-	URL                     string
-	NumConnections          int
-	HTTPReqTimeOut          int64
-	ContentType             string
-	Payload                 []byte
-	MethodOverride          string
-	// Sockets and SocketCount are written so that Fortio's UI, which
-	// reads them, finds them; smp does not count sockets per thread.
-	Sockets     []int64
-	SocketCount int64
-}
-
-type fortioHistogram struct {
-	Count       int64
-	Min         float64
-	Max         float64
-	Sum         float64
-	Avg         float64
-	StdDev      float64
-	Data        []fortioBucket
-	Percentiles []fortioPercentile `json:"Percentiles,omitempty"`
-}
-
-type fortioBucket struct {
-	Start   float64
-	End     float64
-	Percent float64 // cumulative
-	Count   int64
-}
-
-type fortioPercentile struct {
-	Percentile float64
-	Value      float64
-}
 
 // fortioPercentiles are Fortio's default -p percentiles; the result's own
 // percentiles_ms are added to them.
@@ -100,7 +41,7 @@ func Fortio(r *spec.PerformanceTestResult) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fortio: %w", err)
 	}
-	f := fortioResult{
+	f := fortiojson.Result{
 		RunType:           "HTTP",
 		Labels:            resultLabel(r),
 		RequestedQPS:      "max",
@@ -159,7 +100,7 @@ func Fortio(r *spec.PerformanceTestResult) ([]byte, error) {
 	}
 	// smp has no separate histogram of failed calls' durations; Fortio's
 	// readers expect the field, so it is written empty.
-	f.ErrorsDurationHistogram = &fortioHistogram{}
+	f.ErrorsDurationHistogram = &fortiojson.Histogram{}
 	out, err := json.MarshalIndent(&f, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("fortio: %w", err)
@@ -191,10 +132,10 @@ func percentileList(r *spec.PerformanceTestResult) []float64 {
 // fortioHistogramFrom rebuilds Fortio's bucket list from an HdrHistogram
 // of microseconds, merging adjacent buckets up to bucketRatio wide.
 // Percentiles are HdrHistogram's own values, not interpolated.
-func fortioHistogramFrom(h *hist.Histogram, ps []float64) *fortioHistogram {
+func fortioHistogramFrom(h *hist.Histogram, ps []float64) *fortiojson.Histogram {
 	const s = 1e-6 // µs → s
 	total := h.Count()
-	fh := &fortioHistogram{
+	fh := &fortiojson.Histogram{
 		Count:  total,
 		Min:    durUs(h.Min()) * s,
 		Max:    durUs(h.Max()) * s,
@@ -203,7 +144,7 @@ func fortioHistogramFrom(h *hist.Histogram, ps []float64) *fortioHistogram {
 	}
 	fh.Sum = fh.Avg * float64(total)
 	var cum int64
-	var cur *fortioBucket
+	var cur *fortiojson.Bucket
 	var curFrom int64
 	flush := func() {
 		if cur != nil {
@@ -219,7 +160,7 @@ func fortioHistogramFrom(h *hist.Histogram, ps []float64) *fortioHistogram {
 		}
 		if cur == nil {
 			curFrom = b.From
-			cur = &fortioBucket{Start: float64(b.From) * s}
+			cur = &fortiojson.Bucket{Start: float64(b.From) * s}
 		}
 		cur.End = float64(b.To+1) * s
 		cur.Count += b.Count
@@ -233,16 +174,16 @@ func fortioHistogramFrom(h *hist.Histogram, ps []float64) *fortioHistogram {
 		fh.Data[n-1].Percent = 100
 	}
 	for _, p := range ps {
-		fh.Percentiles = append(fh.Percentiles, fortioPercentile{Percentile: p, Value: durUs(h.Percentile(p)) * s})
+		fh.Percentiles = append(fh.Percentiles, fortiojson.Percentile{Percentile: p, Value: durUs(h.Percentile(p)) * s})
 	}
 	return fh
 }
 
 // fortioSummary writes the figures of a result without a histogram.
-func fortioSummary(r *spec.PerformanceTestResult, ps []float64) *fortioHistogram {
+func fortioSummary(r *spec.PerformanceTestResult, ps []float64) *fortiojson.Histogram {
 	const s = 1e-3 // ms → s
 	l := r.GetLatenciesMs()
-	fh := &fortioHistogram{
+	fh := &fortiojson.Histogram{
 		Count: r.GetRequests().GetTotal(),
 		Min:   l.GetMin() * s,
 		Max:   l.GetMax() * s,
@@ -258,7 +199,7 @@ func fortioSummary(r *spec.PerformanceTestResult, ps []float64) *fortioHistogram
 	}
 	for _, p := range ps {
 		if v, ok := known[p]; ok {
-			fh.Percentiles = append(fh.Percentiles, fortioPercentile{Percentile: p, Value: v * s})
+			fh.Percentiles = append(fh.Percentiles, fortiojson.Percentile{Percentile: p, Value: v * s})
 		}
 	}
 	return fh

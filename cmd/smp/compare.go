@@ -6,8 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/smp-project/smp/interop"
 	"github.com/smp-project/smp/report"
-	"github.com/smp-project/smp/spec"
 	"github.com/smp-project/smp/stats"
 	"github.com/spf13/cobra"
 )
@@ -26,6 +26,10 @@ func newCompareCmd() *cobra.Command {
 		Long: `Compare takes SMP results, the baseline first, and compares each other result with it,
 metric by metric (p50, p90, p99, p99.9, max, qps, errors). A result's runs
 (smp run --runs N) are the samples; a result without runs is one sample.
+Fortio and Meshery result JSON are read too, converted as smp import converts them:
+their latency is timed from each request's actual send, not corrected for
+coordinated omission, and a note on standard error says so when they are compared
+with results that are.
 
 For each metric it prints each side's median with a distribution-free 95% interval,
 the change of the median in percent with a bootstrap interval over runs, and the
@@ -38,6 +42,7 @@ worse than the baseline by more than N% on that metric: up for latencies and the
 error rate, down for qps. A change that is not significant never fails.`,
 		Example: `  smp compare baseline.json mesh.json
   smp compare base.yaml istio.yaml linkerd.yaml --format markdown
+  smp compare fortio-baseline.json mesh.yaml
   smp compare base.json new.json --max-regression p50=5% --max-regression p99=10%`,
 		Args: args(cobra.MinimumNArgs(2)),
 		RunE: func(cmd *cobra.Command, files []string) error {
@@ -52,13 +57,12 @@ error rate, down for qps. A change that is not significant never fails.`,
 				}
 				bs = append(bs, b)
 			}
-			results := make([]*spec.PerformanceTestResult, len(files))
-			for i, f := range files {
-				r, err := loadResult(f)
-				if err != nil {
-					return badInput(err)
-				}
-				results[i] = r
+			docs, results, err := openResults(cmd, files)
+			if err != nil {
+				return err
+			}
+			if n := interop.LatencyMix(docs); n != "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "smp: note: %s\n", n)
 			}
 			cs, err := stats.CompareAll(results, report.ResultNames(results, files), stats.Options{Confidence: confidence, Alpha: alpha, Seed: seed})
 			if err != nil {
@@ -88,16 +92,4 @@ error rate, down for qps. A change that is not significant never fails.`,
 	fl.Float64Var(&alpha, "alpha", stats.DefaultAlpha, "significance level of the test")
 	fl.Uint64Var(&seed, "seed", stats.DefaultSeed, "seed of the bootstrap (same seed, same intervals)")
 	return cmd
-}
-
-// loadResult loads an SMP document that must be a result.
-func loadResult(path string) (*spec.PerformanceTestResult, error) {
-	doc, err := spec.LoadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	if doc.Result == nil {
-		return nil, fmt.Errorf("%s: a %s, not a result: compare and meshmark read the results of smp run", path, doc.Kind)
-	}
-	return doc.Result, nil
 }

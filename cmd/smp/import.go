@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/smp-project/smp/report"
+	"github.com/smp-project/smp/interop"
 	"github.com/smp-project/smp/spec"
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
@@ -37,25 +37,20 @@ standard error.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			file := files[0]
-			data, err := readInput(file)
+			d, err := interop.Open(file, interop.Profile(profile))
 			if err != nil {
 				return badInput(err)
 			}
-			im, err := report.Import(data, file, profile)
-			if err != nil {
-				return badInput(err)
-			}
-			var msg proto.Message = im.Result
+			var msg proto.Message = d.Result
 			what := "result"
-			if im.Result == nil {
-				if im.Config == nil {
-					return badInput(fmt.Errorf("%s: holds neither a result nor a test config", file))
+			if d.Result == nil {
+				cfg, _, err := d.TestConfig()
+				if err != nil {
+					return badInput(fmt.Errorf("%w with --profile NAME", err))
 				}
-				msg, what = im.Config, "test config"
+				msg, what = cfg, "test config"
 			}
-			for _, n := range im.Notes {
-				fmt.Fprintf(cmd.ErrOrStderr(), "%s: note: %s\n", file, n)
-			}
+			printNotes(cmd.ErrOrStderr(), d)
 			if output == "" || output == "-" {
 				b, err := spec.Encode(msg, "yaml")
 				if err != nil {
@@ -67,7 +62,7 @@ standard error.`,
 			if err := spec.WriteFile(output, msg); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s -> %s (%s)\n", file, im.Kind, output, what)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s -> %s (%s)\n", file, d.Kind, output, what)
 			return nil
 		},
 	}

@@ -58,10 +58,11 @@ recompute the score.`,
 			}
 			out := cmd.OutOrStdout()
 			for i, f := range files {
-				r, err := loadResult(f)
+				d, err := openResult(cmd, f)
 				if err != nil {
-					return badInput(err)
+					return err
 				}
+				r := d.Result
 				mm, err := meshmark.ScoreResult(r, m, slo)
 				if err != nil {
 					return badInput(fmt.Errorf("%s: %w", f, err))

@@ -3,12 +3,10 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
 	"github.com/smp-project/smp/report"
-	"github.com/smp-project/smp/spec"
 	"github.com/spf13/cobra"
 )
 
@@ -51,13 +49,9 @@ standard output; "-o -" writes to standard output.`,
 			if len(names) > len(files) {
 				return badInput(fmt.Errorf("%d --name values for %d results", len(names), len(files)))
 			}
-			results := make([]*spec.PerformanceTestResult, len(files))
-			for i, f := range files {
-				r, err := loadReportInput(f)
-				if err != nil {
-					return badInput(err)
-				}
-				results[i] = r
+			_, results, err := openResults(cmd, files)
+			if err != nil {
+				return err
 			}
 			given := report.ResultNames(results, files)
 			copy(given, names)
@@ -87,49 +81,4 @@ standard output; "-o -" writes to standard output.`,
 	f.StringVar(&title, "title", "", "title of the HTML report")
 	f.StringArrayVar(&names, "name", nil, "name of each result in legends and tables, in order (repeat the flag)")
 	return cmd
-}
-
-// loadReportInput reads an SMP result, or a Fortio or Meshery result JSON,
-// which is imported on the fly.
-func loadReportInput(path string) (*spec.PerformanceTestResult, error) {
-	data, err := readInput(path)
-	if err != nil {
-		return nil, err
-	}
-	if report.IsFortio(data) {
-		return report.ImportFortio(data, path)
-	}
-	doc, err := spec.Load(data, path)
-	if err != nil {
-		return nil, err
-	}
-	if doc.Result == nil {
-		return nil, fmt.Errorf("%s: a %s, not a result: smp report reads the results of smp run (or Fortio/Meshery result JSON)", path, doc.Kind)
-	}
-	return doc.Result, nil
-}
-
-// readInput reads a whole input file, refusing what is too large to be a
-// document.
-func readInput(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, spec.Errors{{File: path, Msg: "cannot read: " + unwrapPathError(err)}}
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, spec.MaxFileSize+1))
-	if err != nil {
-		return nil, spec.Errors{{File: path, Msg: "cannot read: " + err.Error()}}
-	}
-	if len(data) > spec.MaxFileSize {
-		return nil, spec.Errors{{File: path, Msg: fmt.Sprintf("file is larger than %d MiB", spec.MaxFileSize>>20)}}
-	}
-	return data, nil
-}
-
-func unwrapPathError(err error) string {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Err.Error()
-	}
-	return err.Error()
 }

@@ -156,3 +156,74 @@ func TestReportImportBadInput(t *testing.T) {
 		})
 	}
 }
+
+// fortioFixture is the JSON of a real Fortio run (see interop's
+// TestFortioFixture).
+const fortioFixture = "../../interop/testdata/fortio-http.json"
+
+// TestFortioEverywhere: a Fortio result is read by every command that
+// reads results, with a note that its latency is not corrected for
+// coordinated omission.
+func TestFortioEverywhere(t *testing.T) {
+	data, err := os.ReadFile(fortioFixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := writeFile(t, "a-fortio.json", string(data))
+	b := resultFile(t, "b")
+	const uncorrected = "a-fortio.json: note: latency: fortio times each request from its actual send (not corrected for coordinated omission)"
+
+	code, stdout, stderr := smp(t, "validate", a, b)
+	if code != 0 || !strings.Contains(stdout, a+": ok: JSON, Fortio result (fortio 1.75.3), converted to an SMP result: p50 2.413115ms p99 8ms") ||
+		!strings.Contains(stdout, uncorrected) || !strings.Contains(stdout, b+": ok: YAML, result") {
+		t.Errorf("validate: exit %d\n%s%s", code, stdout, stderr)
+	}
+
+	code, stdout, stderr = smp(t, "compare", a, b)
+	if code != 0 || !strings.Contains(stdout, "fortio loopback fixture") || !strings.Contains(stdout, "p50") ||
+		!strings.Contains(stderr, uncorrected) ||
+		!strings.Contains(stderr, "smp: note: the latency of "+a+" is not corrected for coordinated omission and that of "+b+" is") {
+		t.Errorf("compare: exit %d\n%s%s", code, stdout, stderr)
+	}
+	// Two Fortio results time latency alike: no note on the mix.
+	code, _, stderr = smp(t, "compare", a, a)
+	if code != 0 || strings.Contains(stderr, "smp: note") {
+		t.Errorf("compare of Fortio results: exit %d\n%s", code, stderr)
+	}
+
+	code, stdout, stderr = smp(t, "meshmark", a, "--slo-p99", "10ms")
+	if code != exitBadInput || !strings.Contains(stderr, uncorrected) || !strings.Contains(stderr, "a-fortio.json") {
+		t.Errorf("meshmark without resource figures: exit %d\n%s%s", code, stdout, stderr)
+	}
+
+	code, stdout, stderr = smp(t, "report", a, "--format", "csv-percentiles")
+	if code != 0 || !strings.Contains(stdout, "fortio loopback fixture,50,") || !strings.Contains(stderr, uncorrected) {
+		t.Errorf("report: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// TestValidateOtherTools: Meshery profiles and results are checked as
+// they are converted; a bad one exits 2 with its field.
+func TestValidateOtherTools(t *testing.T) {
+	profiles := writeFile(t, "profiles.json", `{"page": 0, "profiles": [
+	 {"name": "a", "endpoints": ["http://127.0.0.1:8080/"], "duration": "10s", "service_mesh": "istio"},
+	 {"name": "b", "endpoints": ["http://127.0.0.1:8080/b"]}]}`)
+	mesheryResult := writeFile(t, "meshery.json", `{"name": "run", "mesh": "linkerd", "runner_results": {"load-generator": "wrk2",
+	 "DurationHistogram": {"Count": 1, "Min": 0.001, "Max": 0.001, "Data": [{"Start": 0.001, "End": 0.001, "Count": 1}]}}}`)
+	badProfile := writeFile(t, "bad.yaml", "name: p\nendpoints: [http://127.0.0.1/]\nqps: fast\n")
+	code, stdout, stderr := smp(t, "validate", profiles, mesheryResult)
+	for _, want := range []string{
+		profiles + `: ok: JSON, 2 Meshery performance profiles, converted to SMP test configs: "a" (1 client, 1 endpoint, duration 10s, mesh ISTIO); "b"`,
+		profiles + `: note: profile "b": duration: not set in the profile; the config uses 30s`,
+		mesheryResult + ": ok: JSON, Meshery result (wrk2), converted to an SMP result: p50 1ms p99 1ms, actual_qps 0, mesh LINKERD",
+		mesheryResult + ": note: latency: wrk2 times each request from its intended send (corrected",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("validate lacks %q:\nexit %d\n%s%s", want, code, stdout, stderr)
+		}
+	}
+	code, _, stderr = smp(t, "validate", badProfile)
+	if code != exitBadInput || !strings.Contains(stderr, "bad.yaml:3: qps") {
+		t.Errorf("bad profile: exit %d\n%s", code, stderr)
+	}
+}

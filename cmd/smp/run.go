@@ -13,7 +13,6 @@ import (
 
 	"github.com/smp-project/smp/internal/fdlimit"
 	"github.com/smp-project/smp/load"
-	"github.com/smp-project/smp/meshery"
 	"github.com/smp-project/smp/smprun"
 	"github.com/smp-project/smp/spec"
 	"github.com/smp-project/smp/stats"
@@ -201,46 +200,6 @@ func runRun(cmd *cobra.Command, fl *runFlags, urls []string) error {
 // openFileLimit raises the limit on open files as far as it goes and
 // returns it (0 when unknown); tests replace it.
 var openFileLimit = fdlimit.Raise
-
-// loadConfig loads an SMP test config (or a Meshery file, or a Meshery
-// performance profile, so that a Meshery user can rerun a profile as it is)
-// and prints its notes.
-func loadConfig(cmd *cobra.Command, file string) (*spec.PerformanceTestConfig, *spec.ServiceMesh, error) {
-	if data, err := os.ReadFile(file); err == nil && meshery.IsProfile(data) {
-		return loadProfile(cmd, file, data)
-	}
-	doc, err := spec.LoadFile(file)
-	if err != nil {
-		return nil, nil, badInput(err)
-	}
-	if doc.Config == nil || doc.Kind == spec.KindResult || doc.Kind == spec.KindLegacyResult {
-		return nil, nil, badInput(fmt.Errorf("%s is a %s, not a test config", file, doc.Kind))
-	}
-	for _, n := range doc.Notes {
-		fmt.Fprintf(cmd.ErrOrStderr(), "%s: note: %s\n", file, n)
-	}
-	return doc.Config, doc.Mesh, nil
-}
-
-// loadProfile converts the one Meshery performance profile in a file.
-func loadProfile(cmd *cobra.Command, file string, data []byte) (*spec.PerformanceTestConfig, *spec.ServiceMesh, error) {
-	profiles, err := meshery.Parse(data, file)
-	if err != nil {
-		return nil, nil, badInput(err)
-	}
-	prof, err := meshery.Select(profiles, "")
-	if err != nil {
-		return nil, nil, badInput(fmt.Errorf("%s: %w (smp import --profile NAME writes one as an SMP config)", file, err))
-	}
-	cfg, notes, err := prof.Config()
-	if err != nil {
-		return nil, nil, badInput(err)
-	}
-	for _, n := range notes {
-		fmt.Fprintf(cmd.ErrOrStderr(), "%s: note: %s\n", file, n)
-	}
-	return cfg, cfg.GetMesh(), nil
-}
 
 // settings turns the flags the user set into overrides; flags left at
 // their defaults leave a config file's values alone.

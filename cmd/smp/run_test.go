@@ -154,7 +154,8 @@ func TestRunExitCodes(t *testing.T) {
 		{"bad header", []string{"run", "http://127.0.0.1:1/", "-H", "nocolon"}, 2, "Name: value"},
 		{"cert without key", []string{"run", "http://127.0.0.1:1/", "--cert", "c.pem"}, 2, "--key"},
 		{"missing config", []string{"run", "-f", filepath.Join(dir, "nope.yaml")}, 2, "cannot read"},
-		{"result as config", []string{"run", "-f", result}, 2, "not a test config"},
+		{"result as config", []string{"run", "-f", result}, 2, "result.yaml: a result, not a test config"},
+		{"Fortio result as config", []string{"run", "-f", fortioFixture}, 2, "fortio-http.json: a Fortio result, not a test config"},
 		{"quickstart takes no args", []string{"quickstart", "x"}, 2, "unknown command"},
 		{"quickstart bad delay", []string{"quickstart", "--delay", "forever"}, 2, "--delay"},
 	}

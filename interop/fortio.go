@@ -1,4 +1,4 @@
-package report
+package interop
 
 import (
 	"bytes"
@@ -11,11 +11,12 @@ import (
 	"time"
 
 	"github.com/smp-project/smp/hist"
+	"github.com/smp-project/smp/internal/fortiojson"
 	"github.com/smp-project/smp/spec"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// Limits of what ImportFortio accepts; beyond them the input is not a
+// Limits of what readFortio accepts; beyond them the input is not a
 // Fortio result.
 const (
 	// maxFortioBuckets: Fortio's own histograms have a few hundred buckets
@@ -46,13 +47,10 @@ type mesheryExtras struct {
 	} `json:"kubernetes"`
 }
 
-// IsFortio reports whether data looks like a Fortio result or a Meshery
-// result wrapping one. It does not validate.
-func IsFortio(data []byte) bool { return fortioKind(data) != "" }
-
 // fortioKind tells a Fortio result (KindFortio) from Meshery's wrapper
-// (KindMesheryResult) by their top-level fields; "" for neither.
-func fortioKind(data []byte) string {
+// (KindMesheryResult) by their top-level fields; "" for neither. It does
+// not validate.
+func fortioKind(data []byte) Kind {
 	var top map[string]json.RawMessage
 	if json.Unmarshal(data, &top) != nil {
 		return ""
@@ -68,7 +66,19 @@ func fortioKind(data []byte) string {
 	return ""
 }
 
-// ImportFortio converts a Fortio result JSON (HTTPRunnerResults or
+// latencyNote says how the load generator named in an imported result
+// timed latency, and whether that is uncorrected for coordinated omission.
+func latencyNote(generator string) (note string, uncorrected bool) {
+	switch generator {
+	case "smp": // smp report --format fortio
+		return "latency: written by smp (corrected); the histogram is rebuilt from the Fortio buckets, to within 1%", false
+	case "wrk2": // run by Meshery, which stores its results in Fortio's shape
+		return "latency: wrk2 times each request from its intended send (corrected for coordinated omission, as smp does); the histogram is rebuilt from its buckets", false
+	}
+	return "latency: " + generator + " times each request from its actual send (not corrected for coordinated omission); the histogram is rebuilt from its buckets", true
+}
+
+// readFortio converts a Fortio result JSON (HTTPRunnerResults or
 // GrpcRunnerResults), or Meshery's stored result that wraps one, into an SMP
 // result. Problems are returned as spec.Errors naming the file, the line and
 // the JSON field.
@@ -87,12 +97,9 @@ func fortioKind(data []byte) string {
 // (a result has no other latency), and generator.name is "fortio" (or the
 // Meshery load generator) so that a reader can tell. latencies_ms p50, p90
 // and p99 are Fortio's own figures when its Percentiles list has them.
-func ImportFortio(data []byte, file string) (*spec.PerformanceTestResult, error) {
+func readFortio(data []byte, file string) (*spec.PerformanceTestResult, error) {
 	fail := func(field, msg string) error {
 		return spec.Errors{{File: file, Path: field, Msg: msg}}
-	}
-	if len(data) > spec.MaxFileSize {
-		return nil, fail("", fmt.Sprintf("file is larger than %d MiB; a Fortio result is well under that", spec.MaxFileSize>>20))
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, fail("", "file is empty; expected a Fortio or Meshery result (JSON)")
@@ -114,7 +121,7 @@ func ImportFortio(data []byte, file string) (*spec.PerformanceTestResult, error)
 		}
 		body, prefix = raw, "runner_results"
 	}
-	var f fortioResult
+	var f fortiojson.Result
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&f); err != nil {
 		return nil, jsonError(body, file, prefix, err)
@@ -198,7 +205,7 @@ func join(path, field string) string {
 }
 
 // convertFortio checks a decoded Fortio result and converts it.
-func convertFortio(f *fortioResult, file, prefix string) (*spec.PerformanceTestResult, spec.Errors) {
+func convertFortio(f *fortiojson.Result, file, prefix string) (*spec.PerformanceTestResult, spec.Errors) {
 	var errs spec.Errors
 	bad := func(field, value, msg string) {
 		errs = append(errs, &spec.FieldError{File: file, Path: join(prefix, field), Value: value, Msg: msg})
@@ -420,7 +427,7 @@ func addErr(r *spec.PerformanceTestResult, reason string, n int64) {
 
 // trimEmpty drops empty buckets at both ends, so that the first and last
 // buckets hold the minimum and the maximum.
-func trimEmpty(bs []fortioBucket) []fortioBucket {
+func trimEmpty(bs []fortiojson.Bucket) []fortiojson.Bucket {
 	for len(bs) > 0 && bs[0].Count == 0 {
 		bs = bs[1:]
 	}
@@ -441,7 +448,7 @@ func secondsToMs(s float64) float64 { return math.Round(s*1e9) / 1e6 }
 // goes to Start + (i+1)/n × width, where Fortio's linear interpolation puts
 // the rank that ends the i-th share; with more values than spreadPoints,
 // values share points.
-func spread(h *hist.Histogram, b fortioBucket, lo, hi float64) {
+func spread(h *hist.Histogram, b fortiojson.Bucket, lo, hi float64) {
 	if b.Count <= 0 {
 		return
 	}
