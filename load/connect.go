@@ -84,7 +84,7 @@ func probe(ctx context.Context, clients []Client, plans []*plan, notify func(str
 				}
 				return nil, fmt.Errorf("stopped before the start: %w", context.Cause(ctx))
 			}
-			if err != nil && (conn == nil || IsConnectError(err) || isTLS(err) || isTimeout(err)) {
+			if err != nil && (conn == nil || IsConnectError(err)) {
 				failures = append(failures, fmt.Errorf("%s: %w", e.URL, err))
 				if conn != nil {
 					conn.Close()
