@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"time"
 
 	"github.com/smp-project/smp/hist"
@@ -228,10 +227,7 @@ func newUUID() string {
 // ThisGenerator describes the running smp binary: its module version from
 // the build information, the host name and the CPUs it may use.
 func ThisGenerator() Generator {
-	g := Generator{Name: "smp", Version: "devel", CPUs: runtime.GOMAXPROCS(0)}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		g.Version = bi.Main.Version
-	}
+	g := Generator{Name: "smp", Version: Version(), CPUs: runtime.GOMAXPROCS(0)}
 	g.Host, _ = os.Hostname()
 	return g
 }

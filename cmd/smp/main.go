@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/smp-project/smp/smprun"
 	"github.com/spf13/cobra"
 )
 
@@ -67,7 +68,9 @@ writes SMP results, compares runs and computes MeshMark.
 ` + exitCodesHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       smprun.Version(),
 	}
+	root.SetVersionTemplate(smprun.VersionLine() + "\n")
 	// Flag parsing errors are bad input too.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
 	root.AddCommand(
@@ -79,6 +82,15 @@ writes SMP results, compares runs and computes MeshMark.
 		newTargetCmd(),
 		newReportCmd(),
 		newImportCmd(),
+		&cobra.Command{
+			Use:   "version",
+			Short: "print the version of smp, the Go version and the platform",
+			Args:  cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), smprun.VersionLine())
+				return err
+			},
+		},
 	)
 	return root
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -95,5 +96,14 @@ func TestValidateBadDocuments(t *testing.T) {
 				t.Errorf("stderr lacks %q and %q:\n%s", want, tc.WantMsg, stderr)
 			}
 		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		code, stdout, stderr := smp(t, args...)
+		if code != 0 || !strings.HasPrefix(stdout, "smp ") || !strings.Contains(stdout, runtime.Version()) {
+			t.Errorf("smp %v: exit %d, %q %q", args, code, stdout, stderr)
+		}
 	}
 }
