@@ -301,6 +301,9 @@ func execute(cmd *cobra.Command, vs []smprun.Variant, so smprun.SeriesOptions, o
 			}
 			fmt.Fprintf(stderr, "\r%s\x1b[K", line)
 		}
+	} else if !out.quiet {
+		// Not a terminal (a CI log): a line every 10 s of a run.
+		so.Progress = smprun.LogProgress(stderr, 10*time.Second, len(vs) > 1 || so.Runs > 1)
 	}
 	vrs, err := smprun.RunSeries(ctx, vs, so)
 	if live {
