@@ -25,9 +25,10 @@ type SLO struct {
 func (s SLO) String() string { return s.Text }
 
 // ParseSLO parses "metric op value": the metric by name (see ParseMetric), op
-// one of < <= > >=, and the value in the metric's unit. Latencies take a Go
-// duration unit (25ms, 1.5s, 800us) or a bare number of milliseconds; the
-// error rate takes a percentage (0.1% or 0.1); qps a bare number.
+// one of < <= > >=, and the value in the metric's unit. Latencies need a Go
+// duration unit (25ms, 1.5s, 800us): a bare number is refused rather than
+// guessed to be milliseconds; the error rate takes a percentage (0.1% or
+// 0.1); qps a bare number.
 func ParseSLO(text string) (SLO, error) {
 	s := strings.ReplaceAll(text, " ", "")
 	i := strings.IndexAny(s, "<>")
@@ -56,15 +57,14 @@ func parseSLOValue(m Metric, s string) (float64, error) {
 	var err error
 	switch m.Unit() {
 	case "ms":
-		if n, perr := strconv.ParseFloat(s, 64); perr == nil {
-			v = n
-		} else {
-			d, derr := time.ParseDuration(s)
-			if derr != nil {
-				return 0, fmt.Errorf("%q: want a duration such as 25ms or a number of milliseconds", s)
-			}
-			v = float64(d) / float64(time.Millisecond)
+		if _, perr := strconv.ParseFloat(s, 64); perr == nil {
+			return 0, fmt.Errorf("%q has no unit: want a duration such as %sms, %sus or %ss", s, s, s, s)
 		}
+		d, derr := time.ParseDuration(s)
+		if derr != nil {
+			return 0, fmt.Errorf("%q: want a duration such as 25ms, 800us or 1.5s", s)
+		}
+		v = float64(d) / float64(time.Millisecond)
 	case "%":
 		v, err = strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
 		if err != nil {
