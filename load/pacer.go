@@ -2,6 +2,7 @@ package load
 
 import (
 	"fmt"
+	"strconv"
 	"math"
 	"sort"
 	"time"
@@ -98,7 +99,11 @@ func (c *Constant) Due(i uint64) (time.Duration, bool) {
 // Rate implements Pacer.
 func (c *Constant) Rate(time.Duration) float64 { return c.rate }
 
-func (c *Constant) String() string { return fmt.Sprintf("%g/s", c.rate) }
+func (c *Constant) String() string { return rateString(c.rate) + "/s" }
+
+// rateString writes a rate for people: whole numbers in full (200000000,
+// not 2e+08), fractions with the digits they need.
+func rateString(r float64) string { return strconv.FormatFloat(r, 'f', -1, 64) }
 
 // LinearRamp changes the rate linearly from From to To over Over, then holds
 // To. Ramping to 0 ends the schedule at the end of the ramp.
@@ -164,7 +169,7 @@ func (r *LinearRamp) Rate(t time.Duration) float64 {
 }
 
 func (r *LinearRamp) String() string {
-	return fmt.Sprintf("ramp %g/s to %g/s over %v", r.from, r.to, r.over)
+	return fmt.Sprintf("ramp %s/s to %s/s over %v", rateString(r.from), rateString(r.to), r.over)
 }
 
 // Step is one stage of a Steps schedule.
@@ -246,9 +251,9 @@ func (p *Steps) String() string {
 	out := "steps"
 	for _, s := range p.steps {
 		if s.Duration == 0 {
-			out += fmt.Sprintf(" %g/s", s.Rate)
+			out += " " + rateString(s.Rate) + "/s"
 		} else {
-			out += fmt.Sprintf(" %g/s×%v", s.Rate, s.Duration)
+			out += fmt.Sprintf(" %s/s×%v", rateString(s.Rate), s.Duration)
 		}
 	}
 	return out
