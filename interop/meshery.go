@@ -221,11 +221,12 @@ func mergeRunners(parts []*spec.PerformanceTestResult, path string) (*spec.Perfo
 		lat.Max = math.Max(lat.Max, l.GetMax())
 		weight += w
 		sum += w * l.GetAverage()
-		wp[50] += w * l.GetP50()
-		wp[90] += w * l.GetP90()
-		wp[99] += w * l.GetP99()
+		own := map[float64]float64{50: l.GetP50(), 90: l.GetP90(), 99: l.GetP99()}
 		for _, pc := range p.GetPercentilesMs() {
-			wp[pc.GetPercentile()] += w * pc.GetValue()
+			own[pc.GetPercentile()] = pc.GetValue()
+		}
+		for pc, v := range own {
+			wp[pc] += w * v
 		}
 		h, err := decodeHistogram(p)
 		if err != nil || h == nil {
