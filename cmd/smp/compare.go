@@ -47,7 +47,7 @@ error rate, down for qps. A change that is not significant never fails.`,
   smp compare base.yaml istio.yaml linkerd.yaml --format markdown
   smp compare fortio-baseline.json mesh.yaml
   smp compare base.json new.json --max-regression p50=5% --max-regression p99=10%`,
-		Args: args(cobra.MinimumNArgs(2)),
+		Args: args(cobra.MinimumNArgs(1)), // one file may hold several results (a Meshery export); two results at least are checked once read
 		RunE: func(cmd *cobra.Command, files []string) error {
 			if !slices.Contains(stats.Formats(), format) {
 				return badInput(fmt.Errorf("--format %q: want one of %s", format, strings.Join(stats.Formats(), ", ")))
@@ -65,7 +65,7 @@ error rate, down for qps. A change that is not significant never fails.`,
 				return err
 			}
 			if len(results) < 2 {
-				return badInput(fmt.Errorf("compare needs two results or more; %d given", len(results)))
+				return badInput(fmt.Errorf("compare needs two results or more (a baseline and another); %d given", len(results)))
 			}
 			if n := interop.LatencyMix(docs); n != "" {
 				fmt.Fprintf(cmd.ErrOrStderr(), "smp: note: %s\n", n)
