@@ -248,6 +248,14 @@ func FuzzOpen(f *testing.F) {
 	f.Add([]byte(`{"profiles": [{"name": "a", "endpoints": ["http://127.0.0.1/"], "qps": 10}, {"name": "b", "endpoints": ["grpc://127.0.0.1:1/"]}]}`))
 	f.Add([]byte("name: p\nendpoints: [http://127.0.0.1/]\nservice_mesh: Linkerd\n"))
 	f.Add([]byte(`{"RunType": "GRPC", "runner_results": 3}`))
+	shapes, _ := filepath.Glob("testdata/shapes/*")
+	for _, p := range shapes {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(`[{"runner_results":[` + fortioOne + `,` + fortioOne + `]},{"runner_results":[]},7]`))
+	f.Add([]byte(`{"page":1,"total_count":1,"results":[{"name":"x","runner_results":` + fortioOne + `}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := Read(data, "fuzz")
 		if err != nil {
