@@ -47,16 +47,37 @@ type mesheryExtras struct {
 	} `json:"kubernetes"`
 }
 
-// fortioKind tells a Fortio result (KindFortio) from Meshery's wrapper
-// (KindMesheryResult) by their top-level fields; "" for neither. It does
-// not validate.
+// fortioKind tells a Fortio result (KindFortio) from Meshery's stored
+// result (KindMesheryResult: one, its runner_results an object or a list)
+// and from a list of Meshery results (KindMesheryResults: the export array,
+// or a page of Meshery's results list) by their top-level fields; "" for
+// none of them. It does not validate.
 func fortioKind(data []byte) Kind {
+	t := bytes.TrimSpace(data)
+	if len(t) > 0 && t[0] == '[' {
+		var list []json.RawMessage
+		if json.Unmarshal(t, &list) != nil {
+			return ""
+		}
+		for _, e := range list {
+			var top map[string]json.RawMessage
+			if json.Unmarshal(e, &top) == nil {
+				if _, ok := top["runner_results"]; ok {
+					return KindMesheryResults
+				}
+			}
+		}
+		return ""
+	}
 	var top map[string]json.RawMessage
 	if json.Unmarshal(data, &top) != nil {
 		return ""
 	}
 	if _, ok := top["runner_results"]; ok {
 		return KindMesheryResult
+	}
+	if isResultsPage(top) {
+		return KindMesheryResults
 	}
 	_, hasHist := top["DurationHistogram"]
 	_, hasRunType := top["RunType"]
@@ -97,66 +118,61 @@ func latencyNote(generator string) (note string, uncorrected bool) {
 // (a result has no other latency), and generator.name is "fortio" (or the
 // Meshery load generator) so that a reader can tell. latencies_ms p50, p90
 // and p99 are Fortio's own figures when its Percentiles list has them.
-func readFortio(data []byte, file string) (*spec.PerformanceTestResult, error) {
-	fail := func(field, msg string) error {
-		return spec.Errors{{File: file, Path: field, Msg: msg}}
-	}
+func readFortio(data []byte, file string) (*spec.PerformanceTestResult, []string, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, fail("", "file is empty; expected a Fortio or Meshery result (JSON)")
+		return nil, nil, spec.Errors{{File: file, Msg: "file is empty; expected a Fortio or Meshery result (JSON)"}}
 	}
-	body := data
-	prefix := ""
-	var mr *mesheryResult
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {
-		return nil, jsonError(data, file, "", err)
+		return nil, nil, jsonError(data, 0, file, "", err)
 	}
-	if raw, ok := top["runner_results"]; ok {
-		mr = &mesheryResult{}
-		if err := json.Unmarshal(data, mr); err != nil {
-			return nil, jsonError(data, file, "", err)
-		}
-		if len(bytes.TrimSpace(raw)) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
-			return nil, fail("runner_results", "empty; a Meshery result carries the load generator's result here")
-		}
-		body, prefix = raw, "runner_results"
+	whole := rawAt{raw: data, off: 0}
+	if _, ok := top["runner_results"]; ok {
+		return readMesheryResult(data, whole, file, "")
 	}
+	res, err := readFortioAt(data, whole, file, "")
+	return res, nil, err
+}
+
+// readFortioAt converts the Fortio result at.raw, found at byte at.off of
+// the file's data; prefix is its field path in the file.
+func readFortioAt(data []byte, at rawAt, file, prefix string) (*spec.PerformanceTestResult, error) {
 	var f fortiojson.Result
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&f); err != nil {
-		return nil, jsonError(body, file, prefix, err)
-	}
-	var extras mesheryExtras
-	if mr != nil {
-		// Meshery's additions are optional and loosely typed; a value of
-		// another shape is ignored rather than failing the import.
-		_ = json.Unmarshal(body, &extras)
+	if err := json.NewDecoder(bytes.NewReader(at.raw)).Decode(&f); err != nil {
+		return nil, jsonError(data, at.off, file, prefix, err)
 	}
 	res, errs := convertFortio(&f, file, prefix)
 	if len(errs) > 0 {
+		// The checks name the field; the line is that of the Fortio
+		// result's opening brace when nothing closer is known.
+		for _, e := range errs {
+			if e.Line == 0 {
+				e.Line = lineAt(data, at.off)
+			}
+		}
 		return nil, errs
-	}
-	if mr != nil {
-		applyMeshery(res, mr, &extras)
 	}
 	return res, nil
 }
 
 // jsonError turns encoding/json's errors into a FieldError with the line
-// and the field path.
-func jsonError(data []byte, file, prefix string, err error) error {
+// and the field path. The error's offsets are relative to base, the byte
+// offset in data (the whole file) of what was decoded.
+func jsonError(data []byte, base int64, file, prefix string, err error) error {
 	fe := &spec.FieldError{File: file, Msg: "malformed JSON: " + err.Error()}
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &se):
-		fe.Line = lineAt(data, se.Offset)
+		fe.Line = lineAt(data, base+se.Offset)
 		fe.Msg = "malformed JSON: " + se.Error()
 	case errors.As(err, &te):
-		fe.Line = lineAt(data, te.Offset)
+		fe.Line = lineAt(data, base+te.Offset)
 		fe.Path = join(prefix, te.Field)
 		fe.Value = te.Value
 		fe.Msg = "expected " + jsonKind(te.Type.String())
+	default:
+		fe.Line = lineAt(data, base)
 	}
 	if fe.Path == "" {
 		fe.Path = prefix
@@ -164,9 +180,7 @@ func jsonError(data []byte, file, prefix string, err error) error {
 	return spec.Errors{fe}
 }
 
-// lineAt is the 1-based line of a byte offset. The line is computed only
-// for an error; prefix offsets of a wrapped document are relative to it, so
-// the line is then approximate (the field path is exact).
+// lineAt is the 1-based line of a byte offset.
 func lineAt(data []byte, off int64) int {
 	if off < 0 || off > int64(len(data)) {
 		return 0

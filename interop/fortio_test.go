@@ -266,7 +266,7 @@ func TestReadFortioBadInput(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := readFortio([]byte(tc.data), "in.json")
+			_, _, err := readFortio([]byte(tc.data), "in.json")
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -292,7 +292,7 @@ func FuzzReadFortio(f *testing.F) {
 	f.Add([]byte(`{"DurationHistogram":{"Count":9223372036854775807,"Data":[{"Start":0,"End":3600,"Count":9223372036854775807}]}}`))
 	f.Add([]byte(`[1,2]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r, err := readFortio(data, "fuzz.json")
+		r, _, err := readFortio(data, "fuzz.json")
 		if err != nil {
 			var errs spec.Errors
 			if !errors.As(err, &errs) {

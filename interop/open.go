@@ -24,7 +24,8 @@ const (
 	KindLegacyResult = Kind(spec.KindLegacyResult) // the flat result shape of early SMP tooling
 
 	KindMesheryProfile Kind = "meshery-profile" // Meshery performance profiles: one, a list, or a page of Meshery's list
-	KindMesheryResult  Kind = "meshery-result"  // Meshery's stored result, Fortio's JSON inside
+	KindMesheryResult  Kind = "meshery-result"  // Meshery's stored result, Fortio's JSON inside (one, or a list merged)
+	KindMesheryResults Kind = "meshery-results" // several Meshery results: the export array, or a page of Meshery's results list
 	KindFortio         Kind = "fortio"          // a Fortio result JSON
 )
 
@@ -39,6 +40,8 @@ func (k Kind) noun() string {
 		return "Meshery performance profile"
 	case KindMesheryResult:
 		return "Meshery result"
+	case KindMesheryResults:
+		return "list of Meshery results"
 	case KindFortio:
 		return "Fortio result"
 	}
@@ -51,8 +54,16 @@ type Document struct {
 	Format string // "yaml" or "json", as written
 	Kind   Kind
 	// Result is set for the kinds that are results: SMP and legacy
-	// results, Fortio and Meshery results.
+	// results, Fortio and Meshery results. For a list of Meshery results
+	// it is the one chosen with the Index option, else the first valid one.
 	Result *spec.PerformanceTestResult
+	// Results are every valid result of the file, in file order: Result
+	// alone, or each valid element of a list of Meshery results.
+	Results []*spec.PerformanceTestResult
+	// Invalid are the problems of the elements of a list (of Meshery
+	// results or profiles) that were skipped as malformed, each naming
+	// its element's index; the valid elements load. Empty otherwise.
+	Invalid spec.Errors
 	// Configs are set for the kinds that are test configs: the one config
 	// of an SMP config or Meshery {test, mesh} file, or one per Meshery
 	// profile in file order (only the chosen one, with the Profile
@@ -80,6 +91,15 @@ type Option func(*options)
 
 type options struct {
 	profile string
+	index   int // -1: not chosen
+}
+
+// Index chooses one result, by its 0-based position, from a list of
+// Meshery results (the export array or a page of Meshery's results list).
+// A file of another kind is then an error, except for index 0 of a file
+// holding one result.
+func Index(i int) Option {
+	return func(o *options) { o.index = i }
 }
 
 // Profile chooses one profile, by name or id, from a Meshery profile file
@@ -119,7 +139,7 @@ func ReadFrom(r io.Reader, name string, opts ...Option) (*Document, error) {
 // file, line, field path, the value and what is allowed. file names the
 // input in errors and notes.
 func Read(data []byte, file string, opts ...Option) (*Document, error) {
-	var o options
+	o := options{index: -1}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -134,15 +154,23 @@ func Read(data []byte, file string, opts ...Option) (*Document, error) {
 	if o.profile != "" && kind != KindMesheryProfile {
 		return nil, spec.Errors{{File: file, Msg: fmt.Sprintf("a profile name (%q) was given but the file is not a Meshery profile list", o.profile)}}
 	}
+	if o.index < -1 {
+		return nil, spec.Errors{{File: file, Msg: fmt.Sprintf("--index %d: must not be negative", o.index)}}
+	}
+	if o.index > 0 && kind != KindMesheryResults {
+		return nil, spec.Errors{{File: file, Msg: fmt.Sprintf("--index %d was given but the file holds one document, not a list of Meshery results", o.index)}}
+	}
 	switch kind {
+	case KindMesheryResults:
+		return readMesheryResults(data, file, o)
 	case KindFortio, KindMesheryResult:
-		res, err := readFortio(data, file)
+		res, notes, err := readFortio(data, file)
 		if err != nil {
 			return nil, err
 		}
 		note, uncorrected := latencyNote(res.GetGenerator().GetName())
-		return &Document{File: file, Format: "json", Kind: kind, Result: res, Mesh: res.GetMesh(),
-			Notes: []string{note}, Uncorrected: uncorrected}, nil
+		return &Document{File: file, Format: "json", Kind: kind, Result: res, Results: []*spec.PerformanceTestResult{res},
+			Mesh: res.GetMesh(), Notes: append(notes, note), Uncorrected: uncorrected}, nil
 	case KindMesheryProfile:
 		return readProfiles(data, file, o.profile)
 	}
@@ -153,17 +181,23 @@ func Read(data []byte, file string, opts ...Option) (*Document, error) {
 	d := &Document{File: file, Format: sd.Format, Kind: Kind(sd.Kind), Result: sd.Result, Mesh: sd.Mesh, Notes: sd.Notes, smp: sd}
 	if sd.Result == nil {
 		d.Configs = []*spec.PerformanceTestConfig{sd.Config}
+		d.Notes = append(d.Notes, generatorNotes(sd.Config)...)
+	} else {
+		d.Results = []*spec.PerformanceTestResult{sd.Result}
 	}
 	return d, nil
 }
 
 // readProfiles converts Meshery performance profiles: the one named, else
-// every one in the file.
+// every one in the file. A malformed profile of a list does not block the
+// others: it is skipped, its problems (naming its index) in
+// Document.Invalid and a note, unless it is the one named.
 func readProfiles(data []byte, file, name string) (*Document, error) {
-	profiles, err := meshery.Parse(data, file)
+	profiles, err := meshery.ParseEach(data, file)
 	if err != nil {
 		return nil, err
 	}
+	all := profiles
 	if name != "" {
 		p, err := meshery.Select(profiles, name)
 		if err != nil {
@@ -173,16 +207,38 @@ func readProfiles(data []byte, file, name string) (*Document, error) {
 	}
 	d := &Document{File: file, Format: formatOf(data), Kind: KindMesheryProfile, profiles: profiles}
 	var errs spec.Errors
+	skip := func(p *meshery.Profile, es spec.Errors) {
+		errs = append(errs, es...)
+		if len(all) > 1 {
+			d.Notes = append(d.Notes, fmt.Sprintf("profile %s %q: skipped, malformed: %s", p.Path, p.Name, strings.Join(errorTexts(es), "; ")))
+		}
+	}
+	for _, p := range all {
+		if name != "" && p != profiles[0] && len(p.Errs) > 0 {
+			skip(p, p.Errs)
+		}
+	}
 	for _, p := range profiles {
+		if len(p.Errs) > 0 {
+			if name != "" {
+				return nil, p.Errs
+			}
+			skip(p, p.Errs)
+			continue
+		}
 		cfg, notes, err := p.Config()
 		if err != nil {
 			var es spec.Errors
 			if !errors.As(err, &es) {
 				return nil, err
 			}
-			errs = append(errs, es...)
+			if name != "" {
+				return nil, es
+			}
+			skip(p, es)
 			continue
 		}
+		notes = append(notes, generatorNotes(cfg)...)
 		for _, n := range notes {
 			if len(profiles) > 1 {
 				n = "profile " + strconv.Quote(p.Name) + ": " + n
@@ -191,7 +247,8 @@ func readProfiles(data []byte, file, name string) (*Document, error) {
 		}
 		d.Configs = append(d.Configs, cfg)
 	}
-	if len(errs) > 0 {
+	d.Invalid = errs
+	if len(d.Configs) == 0 {
 		return nil, errs
 	}
 	if len(d.Configs) == 1 {
@@ -207,7 +264,7 @@ func (d *Document) TestConfig() (*spec.PerformanceTestConfig, *spec.ServiceMesh,
 	if d.Result != nil {
 		return nil, nil, spec.Errors{{File: d.File, Msg: fmt.Sprintf("a %s, not a test config", d.Kind.noun())}}
 	}
-	if len(d.Configs) != 1 {
+	if len(d.Configs) != 1 || (d.Kind == KindMesheryProfile && len(d.profiles) != 1) {
 		_, err := meshery.Select(d.profiles, "")
 		return nil, nil, spec.Errors{{File: d.File, Msg: err.Error()}}
 	}
@@ -258,6 +315,12 @@ func (d *Document) Summary() string {
 		head += "Fortio result (" + generatorName(d.Result) + ")"
 	case KindMesheryResult:
 		head += "Meshery result (" + generatorName(d.Result) + ")"
+	case KindMesheryResults:
+		descs := make([]string, len(d.Results))
+		for i, r := range d.Results {
+			descs[i] = strconv.Quote(r.GetName()) + " (" + generatorName(r) + ": " + spec.Describe(nil, r, r.GetMesh()) + ")"
+		}
+		return head + fmt.Sprintf("%d Meshery results, converted to SMP results: ", len(d.Results)) + strings.Join(descs, "; ")
 	case KindMesheryProfile:
 		if len(d.Configs) == 1 {
 			return head + "Meshery performance profile " + strconv.Quote(d.Configs[0].GetName()) +

@@ -69,6 +69,9 @@ type Profile struct {
 
 	// File and Path say where the profile was read, for messages.
 	File, Path string
+	// Errs are the problems found reading this profile (ParseEach);
+	// empty for a well-formed one.
+	Errs spec.Errors
 }
 
 // profileKeys are the field names that mark a mapping as a profile (at least
@@ -119,6 +122,26 @@ func looksLikeProfile(n *yaml.Node) bool {
 // JSON. Every problem is reported as a spec.FieldError with the file, line
 // and field path; the error is then a spec.Errors.
 func Parse(data []byte, file string) ([]*Profile, error) {
+	out, err := ParseEach(data, file)
+	if err != nil {
+		return nil, err
+	}
+	var errs spec.Errors
+	for _, p := range out {
+		errs = append(errs, p.Errs...)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return out, nil
+}
+
+// ParseEach reads profiles as Parse does, but a malformed profile of a list
+// does not fail the file: its problems are in its Errs, each naming its
+// index ("[1].requestHeaders", "profiles[1].qps"), so that a valid one can
+// still be chosen. The error is for the document as a whole: not YAML or
+// JSON, empty, or not profiles.
+func ParseEach(data []byte, file string) ([]*Profile, error) {
 	if len(data) > spec.MaxFileSize {
 		return nil, spec.Errors{{File: file, Msg: fmt.Sprintf("file is larger than %d MiB; a Meshery profile is a few KiB", spec.MaxFileSize>>20)}}
 	}
@@ -152,19 +175,23 @@ func Parse(data []byte, file string) ([]*Profile, error) {
 		return nil, p.errs
 	}
 	var out []*Profile
+	// each reads one profile and gives it the problems found in it.
+	each := func(n *yaml.Node, path string) {
+		before := len(p.errs)
+		prof := p.profile(n, path)
+		prof.Errs = append(spec.Errors(nil), p.errs[before:]...)
+		out = append(out, prof)
+	}
 	if list == nil {
-		out = append(out, p.profile(top, ""))
+		each(top, "")
 	} else {
 		if len(list.Content) > MaxProfiles {
 			p.fail(list, prefix, fmt.Sprintf("%d profiles is more than the %d accepted", len(list.Content), MaxProfiles))
 			return nil, p.errs
 		}
 		for i, n := range list.Content {
-			out = append(out, p.profile(n, fmt.Sprintf("%s[%d]", prefix, i)))
+			each(n, fmt.Sprintf("%s[%d]", prefix, i))
 		}
-	}
-	if len(p.errs) > 0 {
-		return nil, p.errs
 	}
 	if len(out) == 0 {
 		return nil, spec.Errors{{File: file, Path: prefix, Msg: "no profile in the list"}}

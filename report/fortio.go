@@ -27,7 +27,9 @@ const bucketRatio = 1.01
 
 // Fortio returns r as Fortio's HTTPRunnerResults JSON, which Fortio's UI
 // and Meshery read. The latency histogram is rebuilt from r's corrected
-// HdrHistogram (see bucketRatio); without a histogram only the summary
+// HdrHistogram (see bucketRatio); the percentiles are those r states
+// (latencies_ms, percentiles_ms), the histogram's for the others. Without
+// a histogram only the summary
 // figures (count, min, max, average, percentiles) are written and Data is
 // empty. Fortio counts failed calls in its histogram while smp leaves
 // transport errors out of latency, so DurationHistogram.Count is the number
@@ -95,6 +97,29 @@ func Fortio(r *spec.PerformanceTestResult) ([]byte, error) {
 	ps := percentileList(r)
 	if h != nil && h.Count() > 0 {
 		f.DurationHistogram = fortioHistogramFrom(h, ps)
+		// The percentiles the result states are authoritative: a result
+		// imported from Fortio keeps Fortio's own figures in percentiles_ms
+		// while its histogram is rebuilt from Fortio's buckets, so a
+		// percentile of the histogram may differ from Fortio's within one
+		// bucket. Writing the stated ones makes Fortio -> smp -> Fortio
+		// keep them; for smp's own results they are the histogram's.
+		fh := f.DurationHistogram
+		known := statedPercentiles(r)
+		for i, p := range fh.Percentiles {
+			if v, ok := known[p.Percentile]; ok {
+				fh.Percentiles[i].Value = v / 1e3
+			}
+		}
+		// So are its minimum, maximum and average (the histogram keeps
+		// microseconds, Fortio nanoseconds).
+		if l := r.GetLatenciesMs(); l.GetMax() > 0 && l.GetMin() <= l.GetMax() {
+			fh.Min, fh.Max, fh.Avg = l.GetMin()/1e3, l.GetMax()/1e3, l.GetAverage()/1e3
+			fh.Sum = fh.Avg * float64(fh.Count)
+			if n := len(fh.Data); n > 0 {
+				fh.Data[0].Start = math.Min(fh.Min, fh.Data[0].End)
+				fh.Data[n-1].End = math.Max(fh.Max, fh.Data[n-1].Start)
+			}
+		}
 	} else {
 		f.DurationHistogram = fortioSummary(r, ps)
 	}
@@ -179,6 +204,19 @@ func fortioHistogramFrom(h *hist.Histogram, ps []float64) *fortiojson.Histogram 
 	return fh
 }
 
+// statedPercentiles are the percentiles a result states, in ms:
+// latencies_ms p50, p90 and p99, and percentiles_ms over them.
+func statedPercentiles(r *spec.PerformanceTestResult) map[float64]float64 {
+	known := map[float64]float64{}
+	if l := r.GetLatenciesMs(); l != nil {
+		known[50], known[90], known[99] = l.GetP50(), l.GetP90(), l.GetP99()
+	}
+	for _, p := range r.GetPercentilesMs() {
+		known[p.GetPercentile()] = p.GetValue()
+	}
+	return known
+}
+
 // fortioSummary writes the figures of a result without a histogram.
 func fortioSummary(r *spec.PerformanceTestResult, ps []float64) *fortiojson.Histogram {
 	const s = 1e-3 // ms → s
@@ -190,13 +228,7 @@ func fortioSummary(r *spec.PerformanceTestResult, ps []float64) *fortiojson.Hist
 		Avg:   l.GetAverage() * s,
 	}
 	fh.Sum = fh.Avg * float64(fh.Count)
-	known := map[float64]float64{}
-	if l != nil {
-		known[50], known[90], known[99] = l.GetP50(), l.GetP90(), l.GetP99()
-	}
-	for _, p := range r.GetPercentilesMs() {
-		known[p.GetPercentile()] = p.GetValue()
-	}
+	known := statedPercentiles(r)
 	for _, p := range ps {
 		if v, ok := known[p]; ok {
 			fh.Percentiles = append(fh.Percentiles, fortiojson.Percentile{Percentile: p, Value: v * s})

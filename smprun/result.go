@@ -51,6 +51,11 @@ func ToSMP(r *load.Result, cfg *spec.PerformanceTestConfig, o ResultOptions) (*s
 	for k, v := range o.Labels {
 		labels[k] = v
 	}
+	if note := spec.GeneratorNote(cfg); note != "" {
+		// A config written for another load generator ran on smp's: the
+		// result says so (it has no notes field).
+		labels[spec.NoteLabel] = note
+	}
 	if len(labels) == 0 {
 		labels = nil
 	}

@@ -19,6 +19,7 @@ func newCompareCmd() *cobra.Command {
 		confidence float64
 		alpha      float64
 		seed       uint64
+		index      int
 	)
 	cmd := &cobra.Command{
 		Use:   "compare BASE OTHER...",
@@ -26,7 +27,9 @@ func newCompareCmd() *cobra.Command {
 		Long: `Compare takes SMP results, the baseline first, and compares each other result with it,
 metric by metric (p50, p90, p99, p99.9, max, qps, errors). A result's runs
 (smp run --runs N) are the samples; a result without runs is one sample.
-Fortio and Meshery result JSON are read too, converted as smp import converts them:
+Fortio and Meshery result JSON are read too, converted as smp import converts them
+(a list of Meshery results gives each of its valid results, in order, unless
+--index N chooses one of every file):
 their latency is timed from each request's actual send, not corrected for
 coordinated omission, and a note on standard error says so when they are compared
 with results that are.
@@ -44,7 +47,7 @@ error rate, down for qps. A change that is not significant never fails.`,
   smp compare base.yaml istio.yaml linkerd.yaml --format markdown
   smp compare fortio-baseline.json mesh.yaml
   smp compare base.json new.json --max-regression p50=5% --max-regression p99=10%`,
-		Args: args(cobra.MinimumNArgs(2)),
+		Args: args(cobra.MinimumNArgs(1)), // one file may hold several results (a Meshery export); two results at least are checked once read
 		RunE: func(cmd *cobra.Command, files []string) error {
 			if !slices.Contains(stats.Formats(), format) {
 				return badInput(fmt.Errorf("--format %q: want one of %s", format, strings.Join(stats.Formats(), ", ")))
@@ -57,9 +60,12 @@ error rate, down for qps. A change that is not significant never fails.`,
 				}
 				bs = append(bs, b)
 			}
-			docs, results, err := openResults(cmd, files)
+			docs, results, files, err := openResults(cmd, files, index < 0, index)
 			if err != nil {
 				return err
+			}
+			if len(results) < 2 {
+				return badInput(fmt.Errorf("compare needs two results or more (a baseline and another); %d given", len(results)))
 			}
 			if n := interop.LatencyMix(docs); n != "" {
 				fmt.Fprintf(cmd.ErrOrStderr(), "smp: note: %s\n", n)
@@ -90,6 +96,7 @@ error rate, down for qps. A change that is not significant never fails.`,
 	fl.StringArrayVar(&budgets, "max-regression", nil, "fail (exit 1) on a significant regression beyond a budget, e.g. p50=5% (repeatable)")
 	fl.Float64Var(&confidence, "confidence", stats.DefaultConfidence, "confidence of the intervals")
 	fl.Float64Var(&alpha, "alpha", stats.DefaultAlpha, "significance level of the test")
+	fl.IntVar(&index, "index", -1, "from a list of Meshery results, take only the result at this 0-based index")
 	fl.Uint64Var(&seed, "seed", stats.DefaultSeed, "seed of the bootstrap (same seed, same intervals)")
 	return cmd
 }

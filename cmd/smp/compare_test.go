@@ -48,7 +48,7 @@ func TestCompareCommand(t *testing.T) {
 		{"bad format", []string{"compare", "--format", "xml", base, mesh}, 2, nil, []string{"--format"}},
 		{"bad budget", []string{"compare", base, mesh, "--max-regression", "p50"}, 2, nil, []string{"--max-regression"}},
 		{"config is not a result", []string{"compare", base, cfg}, 2, nil, []string{"not a result"}},
-		{"one file", []string{"compare", base}, 2, nil, []string{"requires at least 2"}},
+		{"one file", []string{"compare", base}, 2, nil, []string{"compare needs two results or more"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

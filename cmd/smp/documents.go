@@ -11,9 +11,14 @@ import (
 
 // openResult reads a result of any kind package interop understands (SMP,
 // Fortio, Meshery) and prints its notes on standard error. Errors are bad
-// input.
-func openResult(cmd *cobra.Command, path string) (*interop.Document, error) {
-	d, err := interop.Open(path)
+// input. From a list of Meshery results, d.Result is the one chosen with
+// index (>= 0), else the first valid one (a note says so).
+func openResult(cmd *cobra.Command, path string, index int) (*interop.Document, error) {
+	var opts []interop.Option
+	if index >= 0 {
+		opts = append(opts, interop.Index(index))
+	}
+	d, err := interop.Open(path, opts...)
 	if err != nil {
 		return nil, badInput(err)
 	}
@@ -24,18 +29,29 @@ func openResult(cmd *cobra.Command, path string) (*interop.Document, error) {
 	return d, nil
 }
 
-// openResults reads the results of a command's arguments, in order.
-func openResults(cmd *cobra.Command, paths []string) ([]*interop.Document, []*spec.PerformanceTestResult, error) {
-	docs := make([]*interop.Document, len(paths))
-	results := make([]*spec.PerformanceTestResult, len(paths))
-	for i, p := range paths {
-		d, err := openResult(cmd, p)
+// openResults reads the results of a command's arguments, in order. A
+// file holding a list of Meshery results gives every valid one when
+// several is true and no index is chosen, else its one chosen result (see
+// openResult); files names each result's source for its default name
+// ("export.json[1]" for the second of a list).
+func openResults(cmd *cobra.Command, paths []string, several bool, index int) (docs []*interop.Document, results []*spec.PerformanceTestResult, files []string, err error) {
+	for _, p := range paths {
+		d, err := openResult(cmd, p, index)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		docs[i], results[i] = d, d.Result
+		docs = append(docs, d)
+		if several && index < 0 && len(d.Results) > 1 {
+			for i, r := range d.Results {
+				results = append(results, r)
+				files = append(files, fmt.Sprintf("%s[%d]", p, i))
+			}
+			continue
+		}
+		results = append(results, d.Result)
+		files = append(files, p)
 	}
-	return docs, results, nil
+	return docs, results, files, nil
 }
 
 // loadConfig reads a test config of any kind package interop understands

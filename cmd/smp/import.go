@@ -11,6 +11,7 @@ import (
 
 func newImportCmd() *cobra.Command {
 	var output, profile string
+	var index int
 	cmd := &cobra.Command{
 		Use:   "import FILE",
 		Short: "Convert a Fortio or Meshery result, or a Meshery profile, to SMP",
@@ -23,9 +24,13 @@ func newImportCmd() *cobra.Command {
                               each call from its actual send: the latency is not
                               corrected for coordinated omission.
   Meshery result JSON      -> SMP result (Fortio's JSON inside, plus the test name,
-                              mesh and Kubernetes version Meshery recorded).
+                              mesh and Kubernetes version Meshery recorded). A
+                              runner_results list is merged into one result.
+  Meshery results export   -> one SMP result: the first valid one, or --index N.
+  or results page             A malformed element is skipped with a note naming it.
   Meshery perf profile     -> SMP test config, to rerun with smp run -f. A file with
-                              several profiles needs --profile NAME.
+                              several profiles needs --profile NAME; a malformed profile
+                              does not stop another from being chosen.
   any SMP document         -> the same document in the current form.
 
 The output format follows the -o file's extension (.json, else YAML); without -o
@@ -37,7 +42,11 @@ standard error.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			file := files[0]
-			d, err := interop.Open(file, interop.Profile(profile))
+			opts := []interop.Option{interop.Profile(profile)}
+			if index >= 0 {
+				opts = append(opts, interop.Index(index))
+			}
+			d, err := interop.Open(file, opts...)
 			if err != nil {
 				return badInput(err)
 			}
@@ -68,5 +77,6 @@ standard error.`,
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", `output file, .json or .yaml ("-" or none for standard output)`)
 	cmd.Flags().StringVar(&profile, "profile", "", "the profile to convert, by name or id, when the file holds several")
+	cmd.Flags().IntVar(&index, "index", -1, "the result to convert, by 0-based position, from a list of Meshery results (default: the first valid one)")
 	return cmd
 }

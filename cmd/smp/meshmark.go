@@ -15,6 +15,7 @@ func newMeshmarkCmd() *cobra.Command {
 		sloP99       string
 		measurements string
 		outFile      string
+		index        int
 	)
 	cmd := &cobra.Command{
 		Use:   "meshmark FILE...",
@@ -58,7 +59,7 @@ recompute the score.`,
 			}
 			out := cmd.OutOrStdout()
 			for i, f := range files {
-				d, err := openResult(cmd, f)
+				d, err := openResult(cmd, f, index)
 				if err != nil {
 					return err
 				}
@@ -85,6 +86,7 @@ recompute the score.`,
 	fl := cmd.Flags()
 	fl.StringVar(&sloP99, "slo-p99", "", "objective for the p99 latency, e.g. 25ms: adds the latency class")
 	fl.StringVar(&measurements, "measurements", "", "YAML file of resource figures (replaces the result's)")
+	fl.IntVar(&index, "index", -1, "from a list of Meshery results, score the result at this 0-based index (default: the first valid one)")
 	fl.StringVarP(&outFile, "output", "o", "", "write the result with resources and meshmark filled in (.json or .yaml)")
 	return cmd
 }

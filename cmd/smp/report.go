@@ -14,11 +14,13 @@ func newReportCmd() *cobra.Command {
 	var (
 		output, format, title string
 		names                 []string
+		index                 int
 	)
 	cmd := &cobra.Command{
 		Use:   "report RESULT...",
 		Short: "Write an HTML report of results, or convert a result for other tools",
-		Long: `Report reads SMP results (or Fortio/Meshery result JSON) and writes one of:
+		Long: `Report reads SMP results (or Fortio/Meshery result JSON; a list of Meshery results
+gives each of its valid results, or the one --index N chooses) and writes one of:
 
   html             one self-contained page: summary, latency percentile spectrum of all
                    results overlaid, latency and throughput over time with errors marked,
@@ -49,7 +51,10 @@ standard output; "-o -" writes to standard output.`,
 			if len(names) > len(files) {
 				return badInput(fmt.Errorf("%d --name values for %d results", len(names), len(files)))
 			}
-			_, results, err := openResults(cmd, files)
+			// A list of Meshery results gives each of its valid results,
+			// except to the formats that write one result.
+			several := report.CheckFormat(format, 2) == nil
+			_, results, files, err := openResults(cmd, files, several, index)
 			if err != nil {
 				return err
 			}
@@ -79,6 +84,7 @@ standard output; "-o -" writes to standard output.`,
 	f.StringVarP(&output, "output", "o", "", `output file ("-" for standard output)`)
 	f.StringVar(&format, "format", "", "html, fortio, hdrlog, csv-intervals or csv-percentiles (default: from the output file's extension)")
 	f.StringVar(&title, "title", "", "title of the HTML report")
+	f.IntVar(&index, "index", -1, "from a list of Meshery results, take only the result at this 0-based index (default: every valid one, or the first for fortio and hdrlog)")
 	f.StringArrayVar(&names, "name", nil, "name of each result in legends and tables, in order (repeat the flag)")
 	return cmd
 }

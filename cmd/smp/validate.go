@@ -42,6 +42,17 @@ omission.`,
 					}
 					continue
 				}
+				if len(d.Invalid) > 0 {
+					// A list whose malformed elements were skipped: the
+					// others load, but the file is not valid.
+					bad++
+					for _, e := range d.Invalid {
+						fmt.Fprintln(cmd.ErrOrStderr(), e)
+					}
+					fmt.Fprintf(out, "%s: invalid: %d malformed element(s) skipped; the others: %s\n", f, len(d.Invalid), d.Summary())
+					printNotes(out, d)
+					continue
+				}
 				fmt.Fprintf(out, "%s: ok: %s\n", f, d.Summary())
 				printNotes(out, d)
 			}
