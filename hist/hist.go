@@ -85,26 +85,75 @@ func (h *Histogram) Count() int64 { return h.h.TotalCount() }
 // Saturated returns how many recorded values exceeded 1 h and were clamped.
 func (h *Histogram) Saturated() int64 { return h.saturated }
 
-// Percentile returns the value at percentile p (0..100): the highest value
-// equivalent (within the precision) to the one at that rank. It returns 0
-// for an empty histogram.
+// Percentile returns the value at percentile p (0..100) by the nearest-rank
+// rule, as HdrHistogram Java and JS compute it: the value at rank
+// ceil(p/100·N) (at least 1) of the N recorded values, reported as the
+// highest value equivalent (within the precision) to it; p = 0 gives the
+// lowest equivalent value of the smallest recorded value. It returns 0 for
+// an empty histogram. It does not allocate.
 func (h *Histogram) Percentile(p float64) time.Duration {
-	if h.Count() == 0 {
+	n := h.Count()
+	if n == 0 {
 		return 0
 	}
-	return us(h.h.ValueAtPercentile(p))
+	return us(h.h.ValueAtPercentile(libPercentile(p, n)))
 }
 
-// Percentiles returns the values at several percentiles in one pass.
+// Percentiles returns the values at several percentiles in one pass over
+// the counts, by the same rule as Percentile.
 func (h *Histogram) Percentiles(ps []float64) []time.Duration {
 	out := make([]time.Duration, len(ps))
-	if h.Count() == 0 {
+	n := h.Count()
+	if n == 0 {
 		return out
 	}
-	for i, v := range h.h.ValueAtPercentilesSlice(ps) {
+	lib := make([]float64, len(ps))
+	for i, p := range ps {
+		lib[i] = libPercentile(p, n)
+	}
+	for i, v := range h.h.ValueAtPercentilesSlice(lib) {
 		out[i] = us(v)
 	}
 	return out
+}
+
+// Rank returns the 1-based rank of the value at percentile p among n
+// values by the nearest-rank rule: ceil(p/100·n), at least 1 and at most
+// n. The arithmetic is HdrHistogram Java's and JS's to the bit (the
+// product, then one ulp off before rounding up, so that 99% of 200 is 198
+// and not 199), so that smp and those libraries pick the same bucket.
+func Rank(p float64, n int64) int64 {
+	if n <= 0 {
+		return 0
+	}
+	if !(p > 0) { // 0, negative and NaN: the first value
+		return 1
+	}
+	p = math.Min(p, 100)
+	f := p / 100 * float64(n)
+	ulp := math.Nextafter(f, math.Inf(1)) - f
+	k := math.Ceil(f - ulp)
+	switch {
+	case k < 1:
+		return 1
+	case k >= float64(n):
+		return n
+	}
+	return int64(k)
+}
+
+// libPercentile translates percentile p of n values into the percentile
+// hdrhistogram-go must be asked for to land on the nearest rank: that
+// library takes rank round(p/100·n), and 100·k/n rounds back to k exactly
+// (the float error is far below 0.5 for any count a run reaches). The
+// library then walks its counts to the bucket holding that rank and reports
+// the bucket's highest equivalent value, or its lowest for percentile 0,
+// which is kept as 0 here.
+func libPercentile(p float64, n int64) float64 {
+	if !(p > 0) {
+		return 0
+	}
+	return 100 * float64(Rank(p, n)) / float64(n)
 }
 
 // Min returns the smallest recorded value (within the precision), 0 when

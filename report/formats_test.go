@@ -52,8 +52,11 @@ func TestHDRLogRoundTrip(t *testing.T) {
 	if n != 1 || total != want.Count() {
 		t.Fatalf("read %d intervals, %d values; want 1 and %d", n, total, want.Count())
 	}
-	if last.Max() != int64(want.Max()/time.Microsecond) || last.ValueAtPercentile(99) != int64(want.Percentile(99)/time.Microsecond) {
-		t.Errorf("read max %d p99 %d, want %v %v", last.Max(), last.ValueAtPercentile(99), want.Max(), want.Percentile(99))
+	// hdrhistogram-go takes rank round(p·N), smp the nearest rank
+	// ceil(p·N): ask it for the percentile that lands on smp's rank.
+	p99 := last.ValueAtPercentile(100 * float64(hist.Rank(99, total)) / float64(total))
+	if last.Max() != int64(want.Max()/time.Microsecond) || p99 != int64(want.Percentile(99)/time.Microsecond) {
+		t.Errorf("read max %d p99 %d, want %v %v", last.Max(), p99, want.Max(), want.Percentile(99))
 	}
 	if reader.RangeObservedMax() != last.Max() {
 		t.Errorf("observed max %d", reader.RangeObservedMax())

@@ -24,25 +24,27 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Upstream's value names; the loader also takes INVALID, HTTP and HTTPS
+// (smp's names before v0.6.1 wire compatibility) and any case.
 type ApplicationMetadata_ApplicationProtocol int32
 
 const (
-	ApplicationMetadata_INVALID ApplicationMetadata_ApplicationProtocol = 0
-	ApplicationMetadata_HTTP    ApplicationMetadata_ApplicationProtocol = 1
-	ApplicationMetadata_HTTPS   ApplicationMetadata_ApplicationProtocol = 2
+	ApplicationMetadata_PROTOCOL_INVALID ApplicationMetadata_ApplicationProtocol = 0
+	ApplicationMetadata_PROTOCOL_HTTP    ApplicationMetadata_ApplicationProtocol = 1
+	ApplicationMetadata_PROTOCOL_HTTPS   ApplicationMetadata_ApplicationProtocol = 2
 )
 
 // Enum value maps for ApplicationMetadata_ApplicationProtocol.
 var (
 	ApplicationMetadata_ApplicationProtocol_name = map[int32]string{
-		0: "INVALID",
-		1: "HTTP",
-		2: "HTTPS",
+		0: "PROTOCOL_INVALID",
+		1: "PROTOCOL_HTTP",
+		2: "PROTOCOL_HTTPS",
 	}
 	ApplicationMetadata_ApplicationProtocol_value = map[string]int32{
-		"INVALID": 0,
-		"HTTP":    1,
-		"HTTPS":   2,
+		"PROTOCOL_INVALID": 0,
+		"PROTOCOL_HTTP":    1,
+		"PROTOCOL_HTTPS":   2,
 	}
 )
 
@@ -178,7 +180,7 @@ func (x *ApplicationMetadata) GetApplicationProtocol() ApplicationMetadata_Appli
 	if x != nil {
 		return x.ApplicationProtocol
 	}
-	return ApplicationMetadata_INVALID
+	return ApplicationMetadata_PROTOCOL_INVALID
 }
 
 type TrafficMetadata struct {
@@ -277,7 +279,7 @@ var File_metadata_proto protoreflect.FileDescriptor
 
 const file_metadata_proto_rawDesc = "" +
 	"\n" +
-	"\x0emetadata.proto\x12\x03smp\"\x8a\x04\n" +
+	"\x0emetadata.proto\x12\x03smp\"\xa5\x04\n" +
 	"\x13ApplicationMetadata\x12)\n" +
 	"\x10application_name\x18\x01 \x01(\tR\x0fapplicationName\x12/\n" +
 	"\x13application_version\x18\x02 \x01(\tR\x12applicationVersion\x12%\n" +
@@ -287,11 +289,11 @@ const file_metadata_proto_rawDesc = "" +
 	"\x0fcompose_version\x18\x06 \x01(\tR\x0ecomposeVersion\x12!\n" +
 	"\fcluster_name\x18\a \x01(\tR\vclusterName\x122\n" +
 	"\x15k8s_version_supported\x18\b \x01(\tR\x13k8sVersionSupported\x12_\n" +
-	"\x14application_protocol\x18\t \x01(\x0e2,.smp.ApplicationMetadata.ApplicationProtocolR\x13applicationProtocol\"7\n" +
-	"\x13ApplicationProtocol\x12\v\n" +
-	"\aINVALID\x10\x00\x12\b\n" +
-	"\x04HTTP\x10\x01\x12\t\n" +
-	"\x05HTTPS\x10\x02\"\xa5\x02\n" +
+	"\x14application_protocol\x18\t \x01(\x0e2,.smp.ApplicationMetadata.ApplicationProtocolR\x13applicationProtocol\"R\n" +
+	"\x13ApplicationProtocol\x12\x14\n" +
+	"\x10PROTOCOL_INVALID\x10\x00\x12\x11\n" +
+	"\rPROTOCOL_HTTP\x10\x01\x12\x12\n" +
+	"\x0ePROTOCOL_HTTPS\x10\x02\"\xa5\x02\n" +
 	"\x0fTrafficMetadata\x12*\n" +
 	"\x11load_balance_name\x18\x01 \x01(\tR\x0floadBalanceName\x12&\n" +
 	"\x0fload_balance_ip\x18\x02 \x01(\tR\rloadBalanceIp\x12#\n" +

@@ -2570,12 +2570,14 @@ func (x *ServiceMeshConfig_MeshTelemetry) GetRps() int32 {
 }
 
 type ServiceMeshConfig_MeshPolicy struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Count         int32                  `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
-	CpuMcores     int32                  `protobuf:"varint,2,opt,name=cpu_mcores,json=cpuMcores,proto3" json:"cpu_mcores,omitempty"`
-	MemMb         int32                  `protobuf:"varint,3,opt,name=mem_mb,json=memMb,proto3" json:"mem_mb,omitempty"`
-	Rps           int32                  `protobuf:"varint,4,opt,name=rps,proto3" json:"rps,omitempty"`
-	CacheHitRate  float64                `protobuf:"fixed64,5,opt,name=cache_hit_rate,json=cacheHitRate,proto3" json:"cache_hit_rate,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Count     int32                  `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	CpuMcores int32                  `protobuf:"varint,2,opt,name=cpu_mcores,json=cpuMcores,proto3" json:"cpu_mcores,omitempty"`
+	MemMb     int32                  `protobuf:"varint,3,opt,name=mem_mb,json=memMb,proto3" json:"mem_mb,omitempty"`
+	Rps       int32                  `protobuf:"varint,4,opt,name=rps,proto3" json:"rps,omitempty"`
+	// int32 as upstream (a double in smp before; a fractional value is now
+	// refused on input).
+	CacheHitRate  int32 `protobuf:"varint,5,opt,name=cache_hit_rate,json=cacheHitRate,proto3" json:"cache_hit_rate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2638,7 +2640,7 @@ func (x *ServiceMeshConfig_MeshPolicy) GetRps() int32 {
 	return 0
 }
 
-func (x *ServiceMeshConfig_MeshPolicy) GetCacheHitRate() float64 {
+func (x *ServiceMeshConfig_MeshPolicy) GetCacheHitRate() int32 {
 	if x != nil {
 		return x.CacheHitRate
 	}
@@ -2823,11 +2825,13 @@ func (x *EnvironmentConfig_Node) GetMemMb() int64 {
 }
 
 type EnvironmentConfig_IndividualWorkload struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Count         int32                  `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
-	CpuMcores     int32                  `protobuf:"varint,3,opt,name=cpu_mcores,json=cpuMcores,proto3" json:"cpu_mcores,omitempty"`
-	MemMb         int64                  `protobuf:"varint,4,opt,name=mem_mb,json=memMb,proto3" json:"mem_mb,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Name      string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Count     int32                  `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	CpuMcores int32                  `protobuf:"varint,3,opt,name=cpu_mcores,json=cpuMcores,proto3" json:"cpu_mcores,omitempty"`
+	// int32 as upstream (int64 in smp before: the same varint on the wire
+	// for every value that fits).
+	MemMb         int32 `protobuf:"varint,4,opt,name=mem_mb,json=memMb,proto3" json:"mem_mb,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2883,7 +2887,7 @@ func (x *EnvironmentConfig_IndividualWorkload) GetCpuMcores() int32 {
 	return 0
 }
 
-func (x *EnvironmentConfig_IndividualWorkload) GetMemMb() int64 {
+func (x *EnvironmentConfig_IndividualWorkload) GetMemMb() int32 {
 	if x != nil {
 		return x.MemMb
 	}
@@ -3178,7 +3182,7 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"cpu_mcores\x18\x02 \x01(\x05R\tcpuMcores\x12\x15\n" +
 	"\x06mem_mb\x18\x03 \x01(\x05R\x05memMb\x12\x10\n" +
 	"\x03rps\x18\x04 \x01(\x05R\x03rps\x12$\n" +
-	"\x0ecache_hit_rate\x18\x05 \x01(\x01R\fcacheHitRate\x1a\xd8\x02\n" +
+	"\x0ecache_hit_rate\x18\x05 \x01(\x05R\fcacheHitRate\x1a\xd8\x02\n" +
 	"\x10MeshControlPlane\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x05R\x05count\x12\x1d\n" +
 	"\n" +
@@ -3213,7 +3217,7 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\x05count\x18\x02 \x01(\x05R\x05count\x12\x1d\n" +
 	"\n" +
 	"cpu_mcores\x18\x03 \x01(\x05R\tcpuMcores\x12\x15\n" +
-	"\x06mem_mb\x18\x04 \x01(\x03R\x05memMbB!Z\x1fgithub.com/smp-project/smp/specb\x06proto3"
+	"\x06mem_mb\x18\x04 \x01(\x05R\x05memMbB!Z\x1fgithub.com/smp-project/smp/specb\x06proto3"
 
 var (
 	file_service_mesh_performance_proto_rawDescOnce sync.Once

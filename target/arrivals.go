@@ -6,6 +6,8 @@ import (
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/smp-project/smp/hist"
 )
 
 // listener indexes the per-listener arrival-gap recorders. HTTP/1.1 and
@@ -165,7 +167,13 @@ func summarize(h *hdr.Histogram, n, sum, lo, hi int64) ArrivalGaps {
 		return ArrivalGaps{}
 	}
 	us := func(ns float64) float64 { return math.Round(ns) / 1e3 }
-	p := h.ValueAtPercentilesSlice(gapPercentiles)
+	// Nearest rank, as everywhere in smp (hist.Rank): hdrhistogram-go takes
+	// rank round(p·N), so it is asked for the percentile that lands on it.
+	ps := make([]float64, len(gapPercentiles))
+	for i, q := range gapPercentiles {
+		ps[i] = 100 * float64(hist.Rank(q, h.TotalCount())) / float64(h.TotalCount())
+	}
+	p := h.ValueAtPercentilesSlice(ps)
 	// A percentile is the highest value equivalent to the one at its rank;
 	// it cannot exceed what was recorded.
 	for i := range p {
