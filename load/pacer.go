@@ -2,9 +2,9 @@ package load
 
 import (
 	"fmt"
-	"strconv"
 	"math"
 	"sort"
+	"strconv"
 	"time"
 )
 
