@@ -1,6 +1,7 @@
 package load
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/smp-project/smp/hist"
@@ -19,8 +20,8 @@ type collector struct {
 	total   *figures
 	// names are the clients' names and rate the requested rate at an
 	// offset from the start of the run, for progress.
-	names []string
-	rate  func(time.Duration) float64
+	names, codes []string
+	rate         func(time.Duration) float64
 	// spare histograms swapped into a shard while its own are merged, so a
 	// shard's lock is held for a pointer swap, not a merge.
 	spare   [numHists]*hist.Histogram
@@ -167,6 +168,21 @@ func (c *collector) progress(now, warm time.Duration) Progress {
 		}
 	}
 	for i, cr := range c.clients {
+		codes := "http"
+		if i < len(c.codes) && c.codes[i] != "" {
+			codes = c.codes[i]
+		}
+		n := &cr.fig.n
+		for code, v := range n.failures {
+			if v > 0 {
+				p.ErrorReasons[codes+"_"+strconv.Itoa(code)] += v
+			}
+		}
+		for code, v := range n.otherFailures {
+			if v > 0 {
+				p.ErrorReasons[codes+"_"+strconv.Itoa(code)] += v
+			}
+		}
 		cp := ClientProgress{Requests: cr.fig.n.requests, Errors: cr.fig.n.errors()}
 		if i < len(c.names) {
 			cp.Name = c.names[i]

@@ -162,8 +162,9 @@ type Progress struct {
 	// RequestedRate is the rate the schedules ask for at Elapsed, summed
 	// over the clients (this generator's share; 0 for a closed loop).
 	RequestedRate float64
-	// ErrorReasons counts the errors so far by reason (the Reason*
-	// names), Clients the requests and errors so far of each client, in
+	// ErrorReasons counts the errors so far by reason: the Reason* names,
+	// and failed responses as the protocol's codes and the code
+	// ("http_503", "grpc_14", as in SMP results). Clients the requests and errors so far of each client, in
 	// Config.Clients order. Both are nil during the warm-up.
 	ErrorReasons map[string]int64
 	Clients      []ClientProgress

@@ -92,6 +92,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	col := newCollector(recs, step, intervalsPerStep)
 	for _, p := range plans {
 		col.names = append(col.names, p.client.Name)
+		col.codes = append(col.codes, p.proto.Codes)
 	}
 	col.rate = func(t time.Duration) float64 {
 		var r float64
