@@ -82,7 +82,7 @@ func TestLiveRun(t *testing.T) {
 		{Name: "ok", Connections: 2, Rps: 200, EndpointUrls: []string{url}},
 		{Name: "failing", Connections: 1, Rps: 20, EndpointUrls: []string{url + "?status=503"}},
 	}}
-	so := smprun.SeriesOptions{Progress: func(ri smprun.RunInfo, p load.Progress) { ms.Observe(ri.Variant, ri.Run, p) }}
+	so := smprun.SeriesOptions{Metrics: func(ri smprun.RunInfo, p load.Progress) { ms.Observe(ri.Variant, ri.Run, p) }}
 	done := make(chan error, 1)
 	go func() {
 		_, err := smprun.RunSeries(context.Background(), []smprun.Variant{{Name: "base", Config: cfg}}, so)
