@@ -1,6 +1,7 @@
 package load
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/smp-project/smp/hist"
@@ -17,6 +18,10 @@ type clientRec struct {
 type collector struct {
 	clients []*clientRec
 	total   *figures
+	// names are the clients' names and rate the requested rate at an
+	// offset from the start of the run, for progress.
+	names, codes []string
+	rate         func(time.Duration) float64
 	// spare histograms swapped into a shard while its own are merged, so a
 	// shard's lock is held for a pointer swap, not a merge.
 	spare   [numHists]*hist.Histogram
@@ -137,13 +142,54 @@ func (c *collector) run(clk *clock, warm, duration time.Duration, progress func(
 				return err
 			}
 			prev, next = now, next+c.step
-			iv := c.total.intervals[len(c.total.intervals)-1]
-			report(Progress{Elapsed: now, Requests: c.total.n.requests, Errors: c.total.n.errors(),
-				Rate: iv.ActualQPS, P99: c.total.h[0].Percentile(99)})
+			if progress != nil {
+				report(c.progress(now, warm))
+			}
 		case <-done:
 			return c.last(*finish-warm, prev)
 		}
 	}
+}
+
+// progress is the snapshot of the figures so far, now into the window.
+func (c *collector) progress(now, warm time.Duration) Progress {
+	t := c.total
+	p := Progress{Elapsed: now, Requests: t.n.requests, Errors: t.n.errors(),
+		P99: t.h[0].Percentile(99), ErrorReasons: map[string]int64{}, Latency: t.h[0].Clone()}
+	if n := len(t.intervals); n > 0 {
+		p.Rate = t.intervals[n-1].ActualQPS
+	}
+	if c.rate != nil {
+		p.RequestedRate = c.rate(warm + now)
+	}
+	for r, v := range t.n.reasons {
+		if v > 0 {
+			p.ErrorReasons[reasonName(r)] = v
+		}
+	}
+	for i, cr := range c.clients {
+		codes := "http"
+		if i < len(c.codes) && c.codes[i] != "" {
+			codes = c.codes[i]
+		}
+		n := &cr.fig.n
+		for code, v := range n.failures {
+			if v > 0 {
+				p.ErrorReasons[codes+"_"+strconv.Itoa(code)] += v
+			}
+		}
+		for code, v := range n.otherFailures {
+			if v > 0 {
+				p.ErrorReasons[codes+"_"+strconv.Itoa(code)] += v
+			}
+		}
+		cp := ClientProgress{Requests: cr.fig.n.requests, Errors: cr.fig.n.errors()}
+		if i < len(c.names) {
+			cp.Name = c.names[i]
+		}
+		p.Clients = append(p.Clients, cp)
+	}
+	return p
 }
 
 // last flushes the tail of the run, folding it into the previous interval

@@ -159,6 +159,25 @@ type Progress struct {
 	Requests, Errors int64
 	Rate             float64
 	P99              time.Duration
+	// RequestedRate is the rate the schedules ask for at Elapsed, summed
+	// over the clients (this generator's share; 0 for a closed loop).
+	RequestedRate float64
+	// ErrorReasons counts the errors so far by reason: the Reason* names,
+	// and failed responses as the protocol's codes and the code
+	// ("http_503", "grpc_14", as in SMP results). Clients the requests and errors so far of each client, in
+	// Config.Clients order. Both are nil during the warm-up.
+	ErrorReasons map[string]int64
+	Clients      []ClientProgress
+	// Latency is a copy of the corrected latency histogram so far, taken
+	// by the collector once per interval (nil during the warm-up); the
+	// callback may keep it.
+	Latency *hist.Histogram
+}
+
+// ClientProgress is one client's part of a Progress.
+type ClientProgress struct {
+	Name             string
+	Requests, Errors int64
 }
 
 // DefaultPercentiles are the percentiles reports show.

@@ -90,6 +90,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("stopped before the start: %w", context.Cause(ctx))
 	}
 	col := newCollector(recs, step, intervalsPerStep)
+	for _, p := range plans {
+		col.names = append(col.names, p.client.Name)
+		col.codes = append(col.codes, p.proto.Codes)
+	}
+	col.rate = func(t time.Duration) float64 {
+		var r float64
+		for _, p := range plans {
+			r += p.pacer.Rate(t)
+		}
+		return r / float64(n)
+	}
 
 	// The workers' context: cancelled by the caller, or when the drain
 	// period after the window or the hard limit runs out.

@@ -288,6 +288,11 @@ func TestRunProgress(t *testing.T) {
 	if p.Requests < 60 || p.P99 <= 0 || p.Rate <= 0 || p.Duration != 500*time.Millisecond {
 		t.Errorf("last progress %+v", p)
 	}
+	if p.RequestedRate != 200 || p.Latency == nil || p.Latency.Count() > p.Requests || p.Latency.Count() == 0 ||
+		len(p.Clients) != 1 || p.Clients[0].Requests != p.Requests || p.ErrorReasons == nil {
+		t.Errorf("last progress: requested %v, latency count %v, clients %+v, reasons %v",
+			p.RequestedRate, p.Latency.Count(), p.Clients, p.ErrorReasons)
+	}
 	// The series covers the window without gaps and holds every request.
 	var sum int64
 	var at time.Duration

@@ -48,6 +48,9 @@ type SeriesOptions struct {
 	// Progress, if set, gets the engine's progress snapshots with the run
 	// they belong to (it replaces each variant's PlanOptions.Progress).
 	Progress func(RunInfo, load.Progress)
+	// Metrics, if set, gets the same snapshots as Progress (for live
+	// metrics, beside a progress line).
+	Metrics func(RunInfo, load.Progress)
 	// Note, if set, is told what the plans note (ignored options...),
 	// once per variant, before the first run.
 	Note func(variant, note string)
@@ -128,7 +131,7 @@ series:
 				}
 			}
 			first = false
-			res, err := runOnce(ctx, v, RunInfo{Variant: v.Name, Run: r, Runs: runs}, o.Progress)
+			res, err := runOnce(ctx, v, RunInfo{Variant: v.Name, Run: r, Runs: runs}, o.progress())
 			if err != nil {
 				if r == 1 && i == 0 {
 					if len(variants) > 1 {
@@ -171,6 +174,19 @@ series:
 		return out, stopped
 	}
 	return out, nil
+}
+
+// progress is the callback of Progress and Metrics together.
+func (o SeriesOptions) progress() func(RunInfo, load.Progress) {
+	if o.Metrics == nil {
+		return o.Progress
+	}
+	return func(ri RunInfo, p load.Progress) {
+		if o.Progress != nil {
+			o.Progress(ri, p)
+		}
+		o.Metrics(ri, p)
+	}
 }
 
 // runOnce runs one variant once with a plan of its own.

@@ -37,6 +37,7 @@ type runFlags struct {
 	pause                time.Duration
 	maxDuration          time.Duration
 	variants             []string
+	metricsAddr          string
 	outputFlags
 }
 
@@ -154,6 +155,7 @@ refused before it starts (exit 2).
 	f.DurationVar(&fl.pause, "pause", 0, "wait between consecutive runs")
 	f.DurationVar(&fl.maxDuration, "max-duration", 0, "hard limit on each run from its start; what is in flight then counts as timeouts (default warm-up + duration + 10s drain)")
 	f.StringArrayVar(&fl.variants, "variant", nil, "a variant NAME=URL or NAME=CONFIG-FILE; several run interleaved (repeatable)")
+	f.StringVar(&fl.metricsAddr, "metrics-addr", "", "serve live Prometheus metrics of the test at http://`HOST:PORT`/metrics while it runs (e.g. 127.0.0.1:9464)")
 	fl.outputFlags.add(cmd)
 	return cmd
 }
@@ -194,7 +196,12 @@ func runRun(cmd *cobra.Command, fl *runFlags, urls []string) error {
 	if err := smprun.CheckSeries(vs, fl.outputs, openFileLimit()); err != nil {
 		return badInput(err)
 	}
-	return execute(cmd, vs, smprun.SeriesOptions{Runs: fl.runs, Pause: fl.pause}, fl.outputFlags)
+	so, stopMetrics, err := liveMetrics(cmd, fl.metricsAddr, smprun.SeriesOptions{Runs: fl.runs, Pause: fl.pause})
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	return execute(cmd, vs, so, fl.outputFlags)
 }
 
 // openFileLimit raises the limit on open files as far as it goes and
