@@ -135,6 +135,11 @@ func CheckSeries(vs []Variant, out Outputs, limit uint64) error {
 	if len(vs) > 1 && out.Format != "" && out.Format != "text" {
 		return fmt.Errorf("--format %s prints one result; with %d variants use -o, which writes one result per variant", out.Format, len(vs))
 	}
+	if len(vs) > 1 {
+		if err := out.CheckPaths(names); err != nil {
+			return err
+		}
+	}
 	for _, v := range vs {
 		if err := CheckFiles(v.Config, limit); err != nil {
 			if v.Name != "" {

@@ -164,9 +164,21 @@ func TestOutputsWrite(t *testing.T) {
 	if err := os.Mkdir(taken, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	fallback := t.TempDir()
+	t.Setenv("TMPDIR", fallback)
+	stderr.Reset()
 	_, err = Outputs{File: taken}.Write(&stdout, &stderr, vrs[:1])
 	var oe *OutputError
 	if !errors.As(err, &oe) {
 		t.Errorf("writing over a directory: err = %v (%T), want an *OutputError", err, err)
+	}
+	saved, _ := filepath.Glob(filepath.Join(fallback, "smp-result-*.yaml"))
+	if len(saved) != 1 || !strings.Contains(stderr.String(), "the result is saved to "+saved[0]) {
+		t.Errorf("fallback %v, stderr %q", saved, stderr.String())
+	} else if doc, err := spec.LoadFile(saved[0]); err != nil || doc.Result.GetRequests().GetTotal() != 100 {
+		t.Errorf("fallback: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*")); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
 	}
 }

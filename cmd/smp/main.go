@@ -35,10 +35,11 @@ const exitCodesHelp = `Exit codes:
      open files than the process may have (ulimit -n)
   3  the test could not run: the target refused, did not answer, or its
      TLS certificate is not trusted (--cacert, -k) at the start
-  4  interrupted (Ctrl-C, SIGTERM) or otherwise partial: the partial result
+  4  interrupted (Ctrl-C, SIGTERM, SIGHUP) or otherwise partial: the partial result
      is still reported and written
   5  the measurement was taken but an output (-o, --report, --hdr-log,
-     --junit, stdout) could not be written`
+     --junit, stdout) could not be written: the result is saved to
+     smp-result-*.yaml in the temporary directory, path on stderr`
 
 // exitError carries the exit code a command wants. Commands wrap errors with
 // badInput, thresholdFailed, cannotRun, partial or outputFailed; any other

@@ -98,7 +98,8 @@ load/grpc, load/tcp and load/udp package documentation.
 With --qps N the schedule is open loop: N requests a second across all connections,
 each timed from when it was due; --qps 0 is a closed loop (as fast as the connections
 go). Flags given with -f override the file for every client; URLs replace its
-endpoints. Ctrl-C stops the run and still reports (and writes) a partial result.
+endpoints. Ctrl-C, SIGTERM or SIGHUP stops the run and still reports (and
+writes) a partial result.
 
 Repetitions: --runs N runs the test N times (--pause between runs). The result then
 holds each run's own result in runs, the median of each metric across runs with a
@@ -275,7 +276,7 @@ func execute(cmd *cobra.Command, vs []smprun.Variant, so smprun.SeriesOptions, o
 	ctx, cancel := context.WithCancelCause(cmd.Context())
 	defer cancel(nil)
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	go func() {
 		select {

@@ -103,20 +103,6 @@ func TestRunFileLimit(t *testing.T) {
 	}
 }
 
-// An output that cannot be written after the measurement exits 5: here -o
-// names a directory.
-func TestRunOutputFails(t *testing.T) {
-	url := runTarget(t)
-	out := filepath.Join(t.TempDir(), "r.json")
-	if err := os.Mkdir(out, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	code, stdout, stderr := smp(t, "run", url, "-q", "--qps", "100", "-c", "1", "-d", "200ms", "-o", out)
-	if code != exitOutputError || !strings.Contains(stderr, "r.json") {
-		t.Errorf("exit %d, want %d\n%s%s", code, exitOutputError, stdout, stderr)
-	}
-}
-
 // The exit codes are the same in smp --help and in the README: the same
 // codes with the same words (the README quotes flags in backticks).
 func TestExitCodesDocumented(t *testing.T) {
