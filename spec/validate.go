@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
+
+	"github.com/smp-project/smp/hist"
 )
 
 // Bounds beyond which a value is a mistake rather than a test.
@@ -201,14 +204,57 @@ func (v *validator) result(r *PerformanceTestResult, path string) {
 		return
 	}
 	p := func(f string) string { return join(path, f) }
-	if q := r.GetActualQps(); q < 0 || math.IsNaN(q) {
-		v.fail(p("actual_qps"), fmt.Sprint(q), "must be a non-negative number", "")
+	if q := r.GetActualQps(); q < 0 || math.IsNaN(q) || math.IsInf(q, 0) {
+		v.fail(p("actual_qps"), fmt.Sprint(q), "must be a non-negative number", "a finite rate of 0 or more")
+	}
+	if q := r.GetRequestedQps(); q < 0 || math.IsNaN(q) || math.IsInf(q, 0) {
+		v.fail(p("requested_qps"), fmt.Sprint(q), "must be a non-negative number", "a finite rate of 0 or more")
 	}
 	if l := r.GetLatenciesMs(); l != nil {
 		v.latency(l, p("latencies_ms"))
 	}
 	if l := r.GetUncorrectedLatenciesMs(); l != nil {
 		v.latency(l, p("uncorrected_latencies_ms"))
+	}
+	if l := r.GetErrorLatenciesMs(); l != nil {
+		v.latency(l, p("error_latencies_ms"))
+	}
+	for i, pc := range r.GetPercentilesMs() {
+		if x := pc.GetValue(); !finiteNonNeg(x) {
+			v.fail(fmt.Sprintf("%s[%d].value", p("percentiles_ms"), i), fmt.Sprint(x), "latency must be a finite, non-negative number of milliseconds", msAllowed)
+		}
+	}
+	for i, iv := range r.GetIntervals() {
+		ip := fmt.Sprintf("%s[%d]", p("intervals"), i)
+		for _, f := range []struct {
+			name string
+			x    float64
+		}{{"p50_ms", iv.GetP50Ms()}, {"p99_ms", iv.GetP99Ms()}, {"max_ms", iv.GetMaxMs()}} {
+			if !finiteNonNeg(f.x) {
+				v.fail(join(ip, f.name), fmt.Sprint(f.x), "latency must be a finite, non-negative number of milliseconds", msAllowed)
+			}
+		}
+		if n := iv.GetRequests(); n < 0 {
+			v.fail(join(ip, "requests"), fmt.Sprint(n), "count must not be negative", countAllowed)
+		}
+		if n := iv.GetErrors(); n < 0 {
+			v.fail(join(ip, "errors"), fmt.Sprint(n), "count must not be negative", countAllowed)
+		}
+	}
+	v.counts(r, path)
+	if h := r.GetHistogram(); h != nil {
+		hp := p("histogram")
+		for _, f := range []struct{ name, data string }{
+			{"data", h.GetData()}, {"uncorrected_data", h.GetUncorrectedData()},
+			{"lateness_data", h.GetLatenessData()}, {"error_data", h.GetErrorData()},
+		} {
+			if f.data == "" {
+				continue
+			}
+			if _, err := hist.Decode(f.data); err != nil {
+				v.fail(join(hp, f.name), abbrev(f.data), "histogram does not decode: "+err.Error(), `an "hdr-v2" histogram as smp writes it (base64 "HISTF..."), or empty`)
+			}
+		}
 	}
 	if s, e := r.GetStartTime(), r.GetEndTime(); s != nil && e != nil && e.AsTime().Before(s.AsTime()) {
 		v.fail(p("end_time"), e.AsTime().Format(time.RFC3339Nano), "before start_time "+s.AsTime().Format(time.RFC3339Nano), "")
@@ -224,11 +270,81 @@ func (v *validator) result(r *PerformanceTestResult, path string) {
 func (v *validator) latency(l *PerformanceTestResult_Latency, path string) {
 	vals := map[string]float64{"min": l.GetMin(), "average": l.GetAverage(), "p50": l.GetP50(), "p90": l.GetP90(), "p99": l.GetP99(), "max": l.GetMax()}
 	for _, k := range []string{"min", "average", "p50", "p90", "p99", "max"} {
-		if x := vals[k]; x < 0 || math.IsNaN(x) {
-			v.fail(join(path, k), fmt.Sprint(x), "latency must be a non-negative number of milliseconds", "")
+		if x := vals[k]; !finiteNonNeg(x) {
+			v.fail(join(path, k), fmt.Sprint(x), "latency must be a finite, non-negative number of milliseconds", msAllowed)
 		}
 	}
 	if l.GetMax() > 0 && l.GetMin() > l.GetMax() {
 		v.fail(join(path, "min"), fmt.Sprint(l.GetMin()), fmt.Sprintf("greater than max (%v)", l.GetMax()), "")
 	}
+}
+
+const (
+	msAllowed    = "a finite number of milliseconds, 0 or more (not .inf or .nan)"
+	countAllowed = "a whole number, 0 or more"
+)
+
+func finiteNonNeg(x float64) bool { return x >= 0 && !math.IsInf(x, 0) && !math.IsNaN(x) }
+
+// abbrev shortens a long value (an encoded histogram) for an error message.
+func abbrev(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+// counts checks the request counts: none negative, and consistent with one
+// another. smp writes total = ok + errors; results converted from other
+// tools may leave ok or errors out (zero), so consistency is checked only
+// when total is given and, for the sum, when both parts are.
+func (v *validator) counts(r *PerformanceTestResult, path string) {
+	p := func(f string) string { return join(path, f) }
+	rq := r.GetRequests()
+	total, ok, errs := rq.GetTotal(), rq.GetOk(), rq.GetErrors()
+	neg := false
+	for _, f := range []struct {
+		name string
+		n    int64
+	}{{"total", total}, {"ok", ok}, {"errors", errs}} {
+		if f.n < 0 {
+			neg = true
+			v.fail(p("requests."+f.name), fmt.Sprint(f.n), "count must not be negative", countAllowed)
+		}
+	}
+	if !neg && total > 0 {
+		switch {
+		case ok > total:
+			v.fail(p("requests.ok"), fmt.Sprint(ok), fmt.Sprintf("more successful requests than requests.total (%d)", total), fmt.Sprintf("0 to %d", total))
+		case errs > total:
+			v.fail(p("requests.errors"), fmt.Sprint(errs), fmt.Sprintf("more failed requests than requests.total (%d)", total), fmt.Sprintf("0 to %d", total))
+		case (ok != 0 || v.present(p("requests.ok"))) && (errs != 0 || v.present(p("requests.errors"))) && ok+errs != total:
+			v.fail(p("requests.ok"), fmt.Sprint(ok), fmt.Sprintf("requests.ok (%d) + requests.errors (%d) = %d, not requests.total (%d)", ok, errs, ok+errs, total), "ok + errors = total")
+		}
+	}
+	for _, k := range sortedKeys(r.GetErrors()) {
+		if n := r.GetErrors()[k]; n < 0 {
+			v.fail(fmt.Sprintf("%s[%q]", p("errors"), k), fmt.Sprint(n), "count must not be negative", countAllowed)
+		}
+	}
+	codes := r.GetStatusCodes()
+	keys := make([]int, 0, len(codes))
+	for c := range codes {
+		keys = append(keys, int(c))
+	}
+	sort.Ints(keys)
+	for _, c := range keys {
+		if n := codes[int32(c)]; n < 0 {
+			v.fail(fmt.Sprintf("%s[%d]", p("status_codes"), c), fmt.Sprint(n), "count must not be negative", countAllowed)
+		}
+	}
+}
+
+func sortedKeys(m map[string]int64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
