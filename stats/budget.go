@@ -56,13 +56,20 @@ func (b Budget) Exceeds(mc MetricComparison) bool {
 }
 
 // CheckBudgets returns one line per budget the comparison exceeds, naming the
-// metric, the change with its interval and p, and the budget. A budget for a
-// metric that neither side carries, or that one side lacks, is an error: a
-// gate must not pass because it could not look.
+// metric, the change with its interval and p, and the budget. A metric the
+// baseline carries and the variant lacks (a variant with no successful
+// request has no latency) fails the budget. A budget for a metric that the
+// baseline lacks is an error: a gate must not pass because it could not look.
 func (c *Comparison) CheckBudgets(budgets []Budget) ([]string, error) {
 	var fails []string
 	for _, b := range budgets {
 		mc, ok := c.metric(b.Metric)
+		if ok && mc.Missing {
+			// The variant lacks what the baseline has: it fails the gate.
+			fails = append(fails, fmt.Sprintf("%s regressed: %s vs %s: %s, budget %s",
+				b.Metric, orDefault(c.OtherName, "other"), orDefault(c.BaseName, "base"), mc.MissingText(), b))
+			continue
+		}
 		if !ok || !mc.HasTest {
 			return nil, fmt.Errorf("--max-regression %s: %s vs %s: the metric is not in both results",
 				b, orDefault(c.OtherName, "other"), orDefault(c.BaseName, "base"))

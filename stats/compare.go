@@ -70,6 +70,18 @@ type MetricComparison struct {
 	HasTest bool
 	// Significant is Test.P < Alpha.
 	Significant bool
+	// Missing is true when the baseline carries the metric and the variant
+	// does not: a failure, never an improvement. NoSuccess says why: every
+	// run of the variant had no successful request, so it has no latency.
+	Missing, NoSuccess bool
+}
+
+// MissingText says why a missing metric fails.
+func (mc MetricComparison) MissingText() string {
+	if mc.NoSuccess {
+		return "no successful requests"
+	}
+	return "missing in the variant"
 }
 
 // Worse reports whether the change is in the metric's worse direction.
@@ -131,6 +143,10 @@ func Compare(base, other []*spec.PerformanceTestResult, opt Options) (*Compariso
 		mc, err := CompareValues(m, bv, ov, opt)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", m, err)
+		}
+		if len(bv) > 0 && len(ov) == 0 {
+			mc.Missing = true
+			mc.NoSuccess = m.Latency() && allNoSuccess(other)
 		}
 		c.Metrics = append(c.Metrics, mc)
 	}
@@ -205,6 +221,15 @@ func CompareValues(m Metric, base, other []float64, opt Options) (MetricComparis
 	return mc, nil
 }
 
+func allNoSuccess(runs []*spec.PerformanceTestResult) bool {
+	for _, r := range runs {
+		if !NoSuccess(r) {
+			return false
+		}
+	}
+	return len(runs) > 0
+}
+
 func dropNaN(xs []float64) []float64 {
 	out := make([]float64, 0, len(xs))
 	for _, x := range xs {
@@ -243,6 +268,8 @@ func (c *Comparison) Verdict() string {
 	same := 0
 	for _, mc := range c.Metrics {
 		switch {
+		case mc.Missing:
+			worse = append(worse, string(mc.Metric)+" ("+mc.MissingText()+")")
 		case !mc.Significant:
 			same++
 		case mc.Worse():

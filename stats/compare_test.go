@@ -221,3 +221,35 @@ func TestParseMetric(t *testing.T) {
 		t.Errorf("unknown metric: %v", err)
 	}
 }
+
+// A variant whose every request failed has no latency: its latency metrics
+// are missing — "no successful requests", worse — and never better, even
+// though its latency figures read 0 ms; a budget on them fails.
+func TestCompare_TotalFailureNeverBetter(t *testing.T) {
+	var base []*spec.PerformanceTestResult
+	for i := range 8 {
+		base = append(base, run(10+float64(i)/10, 30+float64(i), 1000, 1000, 0))
+	}
+	var failed []*spec.PerformanceTestResult
+	for range 8 {
+		failed = append(failed, run(0, 0, 1000, 1000, 1000))
+	}
+	c, err := Compare(base, failed, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := c.Verdict()
+	if strings.Contains(v, "better") || !strings.Contains(v, "worse") || !strings.Contains(v, "p99 (no successful requests)") {
+		t.Errorf("verdict %q", v)
+	}
+	fails, err := c.CheckBudgets([]Budget{{Metric: P99, MaxPct: 10}})
+	if err != nil || len(fails) != 1 || !strings.Contains(fails[0], "no successful requests") {
+		t.Errorf("budget: %q, %v", fails, err)
+	}
+	// ok = 0 with some errors counts as no success too.
+	odd := run(0, 0, 10, 10, 4)
+	odd.Requests.Ok = 0
+	if !NoSuccess(odd) || NoSuccess(run(1, 2, 3, 10, 9)) || NoSuccess(&spec.PerformanceTestResult{Requests: &spec.PerformanceTestResult_Requests{Total: 5}}) {
+		t.Error("NoSuccess misjudges")
+	}
+}

@@ -155,6 +155,9 @@ func writeTable(w io.Writer, cs []*Comparison, markdown bool) error {
 			}
 			noInterval = noInterval || (mc.Other.N > 0 && !mc.Other.HasInterval)
 			change, interval, p := "", "", ""
+			if mc.Missing {
+				change = mc.MissingText()
+			}
 			if mc.HasTest {
 				switch {
 				case mc.Significant:

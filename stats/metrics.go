@@ -110,6 +110,10 @@ func Value(run *spec.PerformanceTestResult, m Metric) (v float64, ok bool) {
 		}
 	}()
 	lat := run.GetLatenciesMs()
+	if m.Latency() && NoSuccess(run) {
+		// Its latency figures describe no answer: missing, never 0 ms.
+		return 0, false
+	}
 	switch m {
 	case P50:
 		return percentile(run, 50, lat, (*spec.PerformanceTestResult_Latency).GetP50)
@@ -210,4 +214,27 @@ func Summaries(runs []*spec.PerformanceTestResult, confidence float64) ([]*spec.
 		out = append(out, ms)
 	}
 	return out, nil
+}
+
+// Latency reports whether the metric is a latency (p50 … max), which only
+// successful requests describe.
+func (m Metric) Latency() bool {
+	switch m {
+	case P50, P90, P99, P999, Max:
+		return true
+	}
+	return false
+}
+
+// NoSuccess reports whether a run made requests and none succeeded: every
+// request failed (errors = total), or none is counted ok while some failed.
+// Its latency figures then describe no answer and are treated as missing.
+// A result without counts (total 0), or from a tool that gives only the
+// total, is not judged.
+func NoSuccess(run *spec.PerformanceTestResult) bool {
+	req := run.GetRequests()
+	if req.GetTotal() <= 0 {
+		return false
+	}
+	return req.GetErrors() >= req.GetTotal() || (req.GetOk() == 0 && req.GetErrors() > 0)
 }
