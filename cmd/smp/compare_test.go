@@ -107,3 +107,36 @@ resources:
 		t.Errorf("bad weight: exit %d, stderr %s", code, stderr)
 	}
 }
+
+// smp compare of a variant whose every request failed (latencies 0) against
+// a healthy one never says "better": its latency is missing, "no successful
+// requests", and --max-regression fails it (exit 1).
+func TestCompareTotalFailure(t *testing.T) {
+	base := resultWithRuns(t, "healthy", 1.0, 1.1, 0.9, 1.05, 0.95, 1.02)
+	broken := &spec.PerformanceTestResult{Name: "broken"}
+	for range 6 {
+		broken.Runs = append(broken.Runs, &spec.PerformanceTestResult{
+			LatenciesMs: &spec.PerformanceTestResult_Latency{},
+			ActualQps:   1000,
+			Requests:    &spec.PerformanceTestResult_Requests{Total: 1000, Errors: 1000},
+			Errors:      map[string]int64{"connect": 1000},
+		})
+	}
+	bad := filepath.Join(t.TempDir(), "broken.yaml")
+	if err := spec.WriteFile(bad, broken); err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"text", "markdown"} {
+		code, stdout, stderr := smp(t, "compare", "--format", format, base, bad)
+		if code != 0 {
+			t.Fatalf("%s: exit %d\n%s%s", format, code, stdout, stderr)
+		}
+		if strings.Contains(stdout, "better") || !strings.Contains(stdout, "no successful requests") || !strings.Contains(stdout, "worse") {
+			t.Errorf("%s output:\n%s", format, stdout)
+		}
+	}
+	code, stdout, stderr := smp(t, "compare", base, bad, "--max-regression", "p99=10%")
+	if code != 1 || !strings.Contains(stderr, "p99") || !strings.Contains(stderr, "no successful requests") {
+		t.Errorf("--max-regression: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
