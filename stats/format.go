@@ -369,6 +369,9 @@ type jsonMetric struct {
 	Shift       *float64    `json:"hodges_lehmann_shift,omitempty"`
 	Test        *jsonMWTest `json:"mann_whitney,omitempty"`
 	Significant bool        `json:"significant"`
+	// Missing says why the variant lacks a metric the baseline has (a
+	// failure): "no successful requests" or "missing in the variant".
+	Missing string `json:"missing,omitempty"`
 }
 
 type jsonSummary struct {
@@ -411,6 +414,9 @@ func writeJSON(w io.Writer, cs []*Comparison) error {
 			jm := jsonMetric{Metric: string(mc.Metric), Unit: mc.Metric.Unit(),
 				Base: toJSONSummary(mc.Base), Variant: toJSONSummary(mc.Other),
 				Change: finite(mc.Change), ChangeUnit: mc.Metric.ChangeUnit(), Shift: finite(mc.Shift), Significant: mc.Significant}
+			if mc.Missing {
+				jm.Missing = mc.MissingText()
+			}
 			if math.IsInf(mc.Change, 0) {
 				jm.ChangeInf = mc.ChangeText()
 			}

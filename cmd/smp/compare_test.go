@@ -126,7 +126,7 @@ func TestCompareTotalFailure(t *testing.T) {
 	if err := spec.WriteFile(bad, broken); err != nil {
 		t.Fatal(err)
 	}
-	for _, format := range []string{"text", "markdown"} {
+	for _, format := range []string{"text", "markdown", "json"} {
 		code, stdout, stderr := smp(t, "compare", "--format", format, base, bad)
 		if code != 0 {
 			t.Fatalf("%s: exit %d\n%s%s", format, code, stdout, stderr)
