@@ -246,10 +246,12 @@ func TestCompare_TotalFailureNeverBetter(t *testing.T) {
 	if err != nil || len(fails) != 1 || !strings.Contains(fails[0], "no successful requests") {
 		t.Errorf("budget: %q, %v", fails, err)
 	}
-	// ok = 0 with some errors counts as no success too.
+	// ok = 0 alone proves nothing (documents that count only total and
+	// errors leave it out); errors = total does.
 	odd := run(0, 0, 10, 10, 4)
 	odd.Requests.Ok = 0
-	if !NoSuccess(odd) || NoSuccess(run(1, 2, 3, 10, 9)) || NoSuccess(&spec.PerformanceTestResult{Requests: &spec.PerformanceTestResult_Requests{Total: 5}}) {
+	if NoSuccess(odd) || !NoSuccess(run(0, 0, 10, 10, 10)) || NoSuccess(run(1, 2, 3, 10, 9)) ||
+		NoSuccess(&spec.PerformanceTestResult{Requests: &spec.PerformanceTestResult_Requests{Total: 5}}) {
 		t.Error("NoSuccess misjudges")
 	}
 }

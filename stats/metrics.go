@@ -227,7 +227,7 @@ func (m Metric) Latency() bool {
 }
 
 // NoSuccess reports whether a run made requests and none succeeded: every
-// request failed (errors = total), or none is counted ok while some failed.
+// request failed (errors = total).
 // Its latency figures then describe no answer and are treated as missing.
 // A result without counts (total 0), or from a tool that gives only the
 // total, is not judged.
@@ -236,5 +236,7 @@ func NoSuccess(run *spec.PerformanceTestResult) bool {
 	if req.GetTotal() <= 0 {
 		return false
 	}
-	return req.GetErrors() >= req.GetTotal() || (req.GetOk() == 0 && req.GetErrors() > 0)
+	// ok == 0 alone proves nothing: documents that count only total and
+	// errors leave it out. It counts when ok and errors account for total.
+	return req.GetErrors() >= req.GetTotal()
 }

