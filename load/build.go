@@ -54,9 +54,7 @@ func buildResult(cfg Config, plans []*plan, col *collector, clk *clock, finish, 
 	} else {
 		r.Total.Pacer = fmt.Sprintf("%d clients", len(plans))
 	}
-	conns := r.Total.Connections
 	col.total.fill(&r.Total, span)
-	r.Total.Connections = conns
 	cut := r.Total.ErrorReasons[ReasonCancelled] + r.Total.ErrorReasons[ReasonTimeout]
 	switch {
 	case cancelled:

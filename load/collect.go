@@ -16,6 +16,8 @@ type clientRec struct {
 // collector turns the shards' figures into per-interval series and run
 // totals. It alone touches the figures; workers touch only shards.
 type collector struct {
+	// latency: progress snapshots carry a copy of the latency histogram
+	latency bool
 	clients []*clientRec
 	total   *figures
 	// names are the clients' names and rate the requested rate at an
@@ -155,7 +157,10 @@ func (c *collector) run(clk *clock, warm, duration time.Duration, progress func(
 func (c *collector) progress(now, warm time.Duration) Progress {
 	t := c.total
 	p := Progress{Elapsed: now, Requests: t.n.requests, Errors: t.n.errors(),
-		P99: t.h[0].Percentile(99), ErrorReasons: map[string]int64{}, Latency: t.h[0].Clone()}
+		P99: t.h[0].Percentile(99), ErrorReasons: map[string]int64{}}
+	if c.latency {
+		p.Latency = t.h[0].Clone()
+	}
 	if n := len(t.intervals); n > 0 {
 		p.Rate = t.intervals[n-1].ActualQPS
 	}

@@ -95,6 +95,10 @@ type Config struct {
 	// Progress, if set, is called once per interval (and during the
 	// warm-up) from a goroutine of the run; it must return quickly.
 	Progress func(Progress)
+	// ProgressLatency fills Progress.Latency: a copy of the latency
+	// histogram (about 190 KB) each interval, made only for a caller that
+	// asks (live metrics), not for every progress line.
+	ProgressLatency bool
 	// Notify, if set, receives messages for people about a start that
 	// takes long (a probe waiting for its answer); it must return quickly.
 	Notify func(string)

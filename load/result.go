@@ -169,8 +169,8 @@ type Progress struct {
 	ErrorReasons map[string]int64
 	Clients      []ClientProgress
 	// Latency is a copy of the corrected latency histogram so far, taken
-	// by the collector once per interval (nil during the warm-up); the
-	// callback may keep it.
+	// by the collector once per interval when Config.ProgressLatency is
+	// set (nil otherwise, and during the warm-up); the callback may keep it.
 	Latency *hist.Histogram
 }
 

@@ -90,6 +90,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("stopped before the start: %w", context.Cause(ctx))
 	}
 	col := newCollector(recs, step, intervalsPerStep)
+	col.latency = cfg.ProgressLatency
 	for _, p := range plans {
 		col.names = append(col.names, p.client.Name)
 		col.codes = append(col.codes, p.proto.Codes)

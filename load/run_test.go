@@ -270,6 +270,7 @@ func TestRunProgress(t *testing.T) {
 	res, err := Run(context.Background(), Config{
 		Clients:  []Client{{Connections: 2, Pacer: mustConstant(t, 200), Endpoints: []Endpoint{{URL: s.URL, Driver: newTestDriver(t, s.URL)}}}},
 		Duration: 500 * time.Millisecond, Warmup: 200 * time.Millisecond, Interval: 100 * time.Millisecond,
+		ProgressLatency: true,
 		Progress: func(p Progress) {
 			calls.Add(1)
 			if p.Warmup {

@@ -47,7 +47,8 @@ func (w *worker) do(ctx context.Context) (Outcome, error) {
 	c := w.conns[e]
 	if c == nil {
 		start := time.Now()
-		c, err := w.eps[e].Driver.Open(ctx)
+		var err error
+		c, err = w.eps[e].Driver.Open(ctx)
 		took := time.Since(start)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -57,7 +58,6 @@ func (w *worker) do(ctx context.Context) (Outcome, error) {
 		}
 		w.plan.conns.reconnect(took, true)
 		w.conns[e] = c
-		return c.Do(ctx)
 	}
 	return c.Do(ctx)
 }

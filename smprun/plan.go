@@ -244,6 +244,9 @@ type PlanOptions struct {
 	CertFile, KeyFile string
 	// Progress is passed to the engine.
 	Progress func(load.Progress)
+	// ProgressLatency asks the engine for the latency histogram in each
+	// progress snapshot (live metrics need it; a progress line does not).
+	ProgressLatency bool
 	// Notify is passed to the engine: messages about a slow start.
 	Notify func(string)
 	// MaxDuration is the engine's hard limit (0: warm-up + duration +
@@ -266,7 +269,7 @@ const UDPStreams = 32
 // load.ErrUnreachable) when a driver had to reach the target and could
 // not.
 func NewPlan(ctx context.Context, cfg *spec.PerformanceTestConfig, o PlanOptions) (*Plan, error) {
-	p := &Plan{Config: cfg, Load: load.Config{Progress: o.Progress, Notify: o.Notify, MaxDuration: o.MaxDuration}}
+	p := &Plan{Config: cfg, Load: load.Config{Progress: o.Progress, ProgressLatency: o.ProgressLatency, Notify: o.Notify, MaxDuration: o.MaxDuration}}
 	var err error
 	if p.Load.Duration, err = duration("duration", cfg.GetDuration(), DefaultDuration); err != nil {
 		return nil, err

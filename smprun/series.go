@@ -131,6 +131,9 @@ series:
 				}
 			}
 			first = false
+			if o.Metrics != nil {
+				v.Plan.ProgressLatency = true
+			}
 			res, err := runOnce(ctx, v, RunInfo{Variant: v.Name, Run: r, Runs: runs}, o.progress())
 			if err != nil {
 				if r == 1 && i == 0 {
