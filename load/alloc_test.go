@@ -14,7 +14,7 @@ func newBenchWorker(tb testing.TB, p Pacer, failAt int64) (*worker, *plan) {
 		p = ClosedLoop()
 	}
 	pl := &plan{pacer: p, open: !isClosed(p), n: 1, workers: 1, lEnd: 1 << 62,
-		rec: &clientRec{shards: []*shard{newShard(true)}, fig: newFigures(true)}, conns: newConnStats()}
+		rec: &clientRec{shards: []*shard{newShard(true, nil)}, fig: newFigures(true)}, conns: newConnStats()}
 	eps := []Endpoint{{URL: "mem://a", Driver: fakeDriver{failAt: failAt}}, {URL: "mem://b", Driver: fakeDriver{failAt: failAt}}}
 	w := &worker{plan: pl, clk: newClock(0), eps: eps, conns: make([]Conn, len(eps)),
 		shard: pl.rec.shards[0], end: time.Duration(1 << 62)}

@@ -57,6 +57,10 @@ type Client struct {
 	Connections, Streams int
 	// Pacer is the schedule; nil (or ClosedLoop()) runs a closed loop.
 	Pacer Pacer
+	// OKStatus is the set of status codes that are success; nil means
+	// DefaultOKStatus of the client's protocol. A protocol without codes
+	// (TCP, UDP) takes none.
+	OKStatus *StatusSet
 }
 
 // Share says which part of a schedule this generator runs: share Index of
@@ -145,6 +149,9 @@ func (c *Config) check() error {
 			if p, p0 := e.Driver.Protocol(), cl.Endpoints[0].Driver.Protocol(); p != p0 {
 				return bad("%s endpoint %d (%s) speaks %s, endpoint 1 %s: a client speaks one protocol", name, j+1, e.URL, p.Name, p0.Name)
 			}
+		}
+		if cl.OKStatus != nil && cl.Endpoints[0].Driver.Protocol().Codes == "" {
+			return bad("%s: %s has no status codes to count as success", name, cl.Endpoints[0].Driver.Protocol().Name)
 		}
 		if cl.Connections < 1 {
 			return bad("%s needs at least one connection, got %d", name, cl.Connections)

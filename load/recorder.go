@@ -94,14 +94,16 @@ type shard struct {
 	lat, unc, lt, errLat *hist.Histogram
 	n                    *counters
 	// codes is false for a protocol without status codes, whose
-	// Outcome.Code means nothing.
+	// Outcome.Code means nothing; ok, when set, decides which codes are
+	// success (otherwise the driver's Outcome.Failed does).
 	codes bool
+	ok    *okTable
 	// Keep neighbouring shards' hot fields on different cache lines.
 	_ [64]byte
 }
 
-func newShard(codes bool) *shard {
-	return &shard{lat: hist.New(), unc: hist.New(), lt: hist.New(), errLat: hist.New(), n: &counters{}, codes: codes}
+func newShard(codes bool, ok *okTable) *shard {
+	return &shard{lat: hist.New(), unc: hist.New(), lt: hist.New(), errLat: hist.New(), n: &counters{}, codes: codes, ok: ok}
 }
 
 // histograms returns the shard's histograms in the order the collector's
@@ -123,13 +125,15 @@ const numHists = 4
 // (max(due, when the worker became idle)), sent and done when it went out
 // and when its answer (or failure) came.
 //
-// Every failed request's corrected time goes to the error histogram. A
-// failed response (an HTTP 503) is an answer and is in the latency
-// histograms too; a transport error is not: a refused connection's 50 µs is
-// not a service time. stop >= 0 marks a
-// request cut short by the run stopping (reasonTimeout or reasonCancelled):
-// its elapsed time is a lower bound of its latency and goes to the latency
-// histograms too, so that a stall at the end of a run is not omitted.
+// The latency histograms describe successful answers: a failed request —
+// a transport error, or an answer whose status is outside the success set
+// (an HTTP 503 by default) — is timed in the error histogram only, since
+// a refused connection's 50 µs or a fast 503 is not a service time and
+// would flatter the percentiles. stop >= 0 marks a request cut short by
+// the run stopping (reasonTimeout or reasonCancelled): it failed to finish
+// rather than failed, and its elapsed time is a lower bound of its latency,
+// so it goes to the latency histograms too (and to the error histogram),
+// so that a stall at the end of a run is not omitted.
 func (s *shard) record(due, ready, sent, done time.Duration, open bool, o Outcome, err error, stop int) {
 	var reason int
 	if err != nil {
@@ -162,24 +166,28 @@ func (s *shard) record(due, ready, sent, done time.Duration, open bool, o Outcom
 		s.mu.Unlock()
 		return
 	}
-	s.lat.Record(done - due)
-	s.unc.Record(done - sent)
+	failed := o.Failed
+	if s.ok != nil && s.codes {
+		failed = s.ok.failed(o.Code)
+	}
 	s.n.bytes += o.Bytes
-	if o.Failed {
+	if failed {
 		s.n.failed++
 		s.errLat.Record(done - due)
 	} else {
 		s.n.ok++
+		s.lat.Record(done - due)
+		s.unc.Record(done - sent)
 	}
 	switch {
 	case !s.codes:
 	case o.Code >= 0 && o.Code < maxCode:
 		s.n.codes[o.Code]++
-		if o.Failed {
+		if failed {
 			s.n.failures[o.Code]++
 		}
 	default:
-		s.n.otherCode(o.Code, o.Failed)
+		s.n.otherCode(o.Code, failed)
 	}
 	s.mu.Unlock()
 }

@@ -51,8 +51,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			p.lEnd = localBefore(slotsBefore(p.pacer, end), k, n)
 		}
 		rec := &clientRec{fig: newFigures(true)}
+		okStatus := c.OKStatus
+		if okStatus == nil {
+			okStatus = DefaultOKStatus(p.proto)
+		}
+		ok := newOKTable(okStatus) // shared read-only by the shards
 		for range shardCount(p.workers) {
-			rec.shards = append(rec.shards, newShard(p.proto.Codes != ""))
+			rec.shards = append(rec.shards, newShard(p.proto.Codes != "", ok))
 		}
 		p.rec, recs[i], plans[i] = rec, rec, p
 	}

@@ -151,9 +151,10 @@ func TestRunErrors(t *testing.T) {
 	if f.Requests != 40 || f.Errors != 40 || f.OK != 0 || f.Failures[503] != 40 || f.Codes[503] != 40 || len(f.ErrorReasons) != 0 {
 		t.Errorf("failing: requests %d errors %d ok %d failures %v codes %v reasons %v", f.Requests, f.Errors, f.OK, f.Failures, f.Codes, f.ErrorReasons)
 	}
-	// Failed responses have a latency; transport errors do not.
-	if f.Latency.Count() != 40 {
-		t.Errorf("failing: %d latencies, want 40", f.Latency.Count())
+	// Latency describes successful answers: failed responses and transport
+	// errors are timed in the error histogram only.
+	if f.Latency.Count() != 0 || f.Uncorrected.Count() != 0 || f.ErrorLatency.Count() != 40 {
+		t.Errorf("failing: %d latencies, %d uncorrected, %d error latencies; want 0, 0, 40", f.Latency.Count(), f.Uncorrected.Count(), f.ErrorLatency.Count())
 	}
 	h := res.Clients[1]
 	if h.Requests != 40 || h.OK != 20 || h.ErrorReasons[ReasonConnectRefused] != 20 || h.Errors != 20 || h.Latency.Count() != 20 {
@@ -164,6 +165,69 @@ func TestRunErrors(t *testing.T) {
 	}
 	if res.Total.Errors != 60 || res.Total.Failures[503] != 40 || res.Total.ErrorReasons[ReasonConnectRefused] != 20 {
 		t.Errorf("total errors %d failures %v reasons %v", res.Total.Errors, res.Total.Failures, res.Total.ErrorReasons)
+	}
+}
+
+// TestRunOKStatus: the success set decides what is an error, whatever the
+// driver thought: 503 accepted, 200 refused.
+func TestRunOKStatus(t *testing.T) {
+	failing := newServer(t)
+	failing.code.Store(503)
+	ok := newServer(t)
+	accept503, err := ParseStatusSet("503")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), Config{
+		Clients: []Client{
+			{Name: "503 ok", Connections: 1, Pacer: mustConstant(t, 100), OKStatus: accept503, Endpoints: []Endpoint{{URL: failing.URL, Driver: newTestDriver(t, failing.URL)}}},
+			{Name: "200 not ok", Connections: 1, Pacer: mustConstant(t, 100), OKStatus: accept503, Endpoints: []Endpoint{{URL: ok.URL, Driver: newTestDriver(t, ok.URL)}}},
+		},
+		Duration: 300 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := res.Clients[0], res.Clients[1]
+	if a.Requests != 30 || a.OK != 30 || a.Errors != 0 || len(a.Failures) != 0 || a.Latency.Count() != 30 {
+		t.Errorf("503 accepted: requests %d ok %d errors %d failures %v latencies %d", a.Requests, a.OK, a.Errors, a.Failures, a.Latency.Count())
+	}
+	if b.Requests != 30 || b.OK != 0 || b.Failures[200] != 30 || b.Latency.Count() != 0 || b.ErrorLatency.Count() != 30 {
+		t.Errorf("200 refused: requests %d ok %d failures %v latencies %d error latencies %d", b.Requests, b.OK, b.Failures, b.Latency.Count(), b.ErrorLatency.Count())
+	}
+}
+
+func TestParseStatusSet(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		in1, out []int
+		bad     bool
+	}{
+		{in: "200-399", in1: []int{200, 302, 399}, out: []int{199, 400, 503}},
+		{in: "200, 204,300-302", in1: []int{200, 204, 301}, out: []int{201, 303}},
+		{in: "0", in1: []int{0}, out: []int{1, 14}},
+		{in: "", bad: true},
+		{in: "2xx", bad: true},
+		{in: "400-200", bad: true},
+		{in: "200-", bad: true},
+		{in: "1000", bad: true},
+		{in: "-1", bad: true},
+	} {
+		s, err := ParseStatusSet(tc.in)
+		if (err != nil) != tc.bad {
+			t.Errorf("%q: err %v, want error %v", tc.in, err, tc.bad)
+			continue
+		}
+		for _, c := range tc.in1 {
+			if !s.Contains(c) {
+				t.Errorf("%q does not contain %d", tc.in, c)
+			}
+		}
+		for _, c := range tc.out {
+			if s.Contains(c) {
+				t.Errorf("%q contains %d", tc.in, c)
+			}
+		}
 	}
 }
 
@@ -314,7 +378,7 @@ func TestRunProgress(t *testing.T) {
 
 // The series stays bounded: past perStep entries the step doubles.
 func TestIntervalStepDoubles(t *testing.T) {
-	rec := &clientRec{shards: []*shard{newShard(true)}, fig: newFigures(true)}
+	rec := &clientRec{shards: []*shard{newShard(true, nil)}, fig: newFigures(true)}
 	c := newCollector([]*clientRec{rec}, time.Second, 4)
 	var at time.Duration
 	for range 12 {

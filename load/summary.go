@@ -79,10 +79,14 @@ func (r *Result) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "\t%s\t\n", ms(h.Max()))
 	}
-	if t.OpenLoop {
+	switch {
+	case t.OK == 0:
+		// Not a table of zeros: there is no latency to show.
+		b.WriteString("latency    no successful requests: nothing to time (failed requests are timed below)\n")
+	case t.OpenLoop:
 		row("corrected", t.Latency)
 		row("uncorrected", t.Uncorrected)
-	} else {
+	default:
 		row("(closed loop)", t.Latency)
 	}
 	if err := tw.Flush(); err != nil {
@@ -155,8 +159,11 @@ func (r *Result) WriteText(w io.Writer) error {
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprint(tw, "client\tschedule\trequests\terrors\trate/s\tp50 ms\tp99 ms\tmax ms\t\n")
 		for _, c := range r.Clients {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f\t%s\t%s\t%s\t\n", c.Name, c.Pacer, c.Requests, c.Errors, c.ActualQPS,
-				ms(c.Latency.Percentile(50)), ms(c.Latency.Percentile(99)), ms(c.Latency.Max()))
+			p50, p99, mx := "-", "-", "-"
+			if c.OK > 0 {
+				p50, p99, mx = ms(c.Latency.Percentile(50)), ms(c.Latency.Percentile(99)), ms(c.Latency.Max())
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f\t%s\t%s\t%s\t\n", c.Name, c.Pacer, c.Requests, c.Errors, c.ActualQPS, p50, p99, mx)
 		}
 		if err := tw.Flush(); err != nil {
 			return err

@@ -103,8 +103,6 @@ func ToSMP(r *load.Result, cfg *spec.PerformanceTestConfig, o ResultOptions) (*s
 // figures fills the measurement fields of a result from one Figures.
 func figures(f *load.Figures, r *load.Result, errs map[string]int64, ps []float64, g Generator) (*spec.PerformanceTestResult, error) {
 	out := &spec.PerformanceTestResult{
-		LatenciesMs:            latency(f.Latency),
-		UncorrectedLatenciesMs: latency(f.Uncorrected),
 		ActualQps:              f.ActualQPS,
 		RequestedQps:           f.RequestedQPS,
 		DurationS:              r.Span.Seconds(),
@@ -134,17 +132,23 @@ func figures(f *load.Figures, r *load.Result, errs map[string]int64, ps []float6
 			out.StatusCodes[int32(code)] = n
 		}
 	}
-	vals := f.Latency.Percentiles(ps)
-	for i, p := range ps {
-		out.PercentilesMs = append(out.PercentilesMs, &spec.PerformanceTestResult_Percentile{Percentile: p, Value: msf(vals[i])})
-	}
 	h := &spec.PerformanceTestResult_Histogram{Encoding: hist.Encoding, Unit: hist.Unit}
 	var err error
-	if h.Data, err = f.Latency.Encode(); err != nil {
-		return nil, err
-	}
-	if h.UncorrectedData, err = f.Uncorrected.Encode(); err != nil {
-		return nil, err
+	// Latency describes successful answers: with none, the latency fields
+	// are absent rather than a table of zeros (or of the lower bounds of
+	// requests cut short by the stop, which alone describe no answer).
+	if f.OK > 0 {
+		out.LatenciesMs, out.UncorrectedLatenciesMs = latency(f.Latency), latency(f.Uncorrected)
+		vals := f.Latency.Percentiles(ps)
+		for i, p := range ps {
+			out.PercentilesMs = append(out.PercentilesMs, &spec.PerformanceTestResult_Percentile{Percentile: p, Value: msf(vals[i])})
+		}
+		if h.Data, err = f.Latency.Encode(); err != nil {
+			return nil, err
+		}
+		if h.UncorrectedData, err = f.Uncorrected.Encode(); err != nil {
+			return nil, err
+		}
 	}
 	if f.OpenLoop {
 		if h.LatenessData, err = f.Lateness.Encode(); err != nil {

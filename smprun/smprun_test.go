@@ -181,8 +181,15 @@ func TestExecuteResultRoundTrip(t *testing.T) {
 		t.Fatalf("requests %d, want 300", res.Total.Requests)
 	}
 	if len(out.Clients) != 2 || out.Clients[0].Name != "ok" || out.Clients[1].Errors["http_503"] != 100 || out.Clients[0].Requests.GetTotal() != 200 ||
-		out.Clients[1].Histogram.GetData() == "" || len(out.Clients[1].Intervals) == 0 {
+		out.Clients[1].Histogram.GetErrorData() == "" || len(out.Clients[1].Intervals) == 0 {
 		t.Errorf("clients %v", out.Clients)
+	}
+	// The failing client had no successful request: no latency fields at
+	// all (not zeros), its failures timed in error_latencies_ms.
+	if f := out.Clients[1]; f.LatenciesMs != nil || f.UncorrectedLatenciesMs != nil || len(f.PercentilesMs) != 0 ||
+		f.Histogram.GetData() != "" || f.ErrorLatenciesMs.GetP50() <= 0 {
+		t.Errorf("failing client: latencies %v uncorrected %v percentiles %v data %q error latencies %v",
+			f.LatenciesMs, f.UncorrectedLatenciesMs, f.PercentilesMs, f.Histogram.GetData(), f.ErrorLatenciesMs)
 	}
 	// spec.Load takes a document with a top-level "clients" for a test
 	// config, so the per-client results are checked above and the round
@@ -216,7 +223,8 @@ func TestExecuteResultRoundTrip(t *testing.T) {
 			t.Errorf("%s: percentiles %v", format, r.PercentilesMs)
 		}
 		h, err := hist.Decode(r.Histogram.GetData())
-		if err != nil || h.Count() != 300 || r.Histogram.Encoding != "hdr-v2" || r.Histogram.Unit != "us" {
+		// The 100 failed responses are not in it: latency is of successful answers.
+		if err != nil || h.Count() != 200 || r.Histogram.Encoding != "hdr-v2" || r.Histogram.Unit != "us" {
 			t.Errorf("%s: histogram %v (count %d, %v)", format, r.Histogram.GetEncoding(), h.Count(), err)
 		}
 		if _, err := hist.Decode(r.Histogram.GetLatenessData()); err != nil {

@@ -239,7 +239,11 @@ type PerformanceTestResult struct {
 	ErrorLatenciesMs *PerformanceTestResult_Latency `protobuf:"bytes,122,opt,name=error_latencies_ms,json=errorLatenciesMs,proto3" json:"error_latencies_ms,omitempty"`
 	// The client's connections: opened before the schedule started, and
 	// made again during the run.
-	Connections   *PerformanceTestResult_Connections `protobuf:"bytes,123,opt,name=connections,proto3" json:"connections,omitempty"`
+	Connections *PerformanceTestResult_Connections `protobuf:"bytes,123,opt,name=connections,proto3" json:"connections,omitempty"`
+	// The first distinct messages of each error kind, with their counts.
+	ErrorSamples []*PerformanceTestResult_ErrorSample `protobuf:"bytes,124,rep,name=error_samples,json=errorSamples,proto3" json:"error_samples,omitempty"`
+	// Per-endpoint figures when a client has several endpoint URLs.
+	Endpoints     []*PerformanceTestResult `protobuf:"bytes,125,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -515,6 +519,20 @@ func (x *PerformanceTestResult) GetErrorLatenciesMs() *PerformanceTestResult_Lat
 func (x *PerformanceTestResult) GetConnections() *PerformanceTestResult_Connections {
 	if x != nil {
 		return x.Connections
+	}
+	return nil
+}
+
+func (x *PerformanceTestResult) GetErrorSamples() []*PerformanceTestResult_ErrorSample {
+	if x != nil {
+		return x.ErrorSamples
+	}
+	return nil
+}
+
+func (x *PerformanceTestResult) GetEndpoints() []*PerformanceTestResult {
+	if x != nil {
+		return x.Endpoints
 	}
 	return nil
 }
@@ -1098,7 +1116,23 @@ type PerformanceTestConfig_Client struct {
 	// Read the request body from this file.
 	BodyFile string `protobuf:"bytes,105,opt,name=body_file,json=bodyFile,proto3" json:"body_file,omitempty"`
 	// A name for this client's figures in the result.
-	Name          string `protobuf:"bytes,106,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,106,opt,name=name,proto3" json:"name,omitempty"`
+	// Status codes that are success, e.g. "200-399" (the default for
+	// HTTP) or "200,204"; gRPC's default is 0 (OK). Answers with other
+	// codes are failures, outside the latency figures.
+	OkStatus string `protobuf:"bytes,107,opt,name=ok_status,json=okStatus,proto3" json:"ok_status,omitempty"`
+	// Requested rate when it is not a whole number (rps keeps the rounded
+	// rate for other readers); it wins over rps when set.
+	Qps float64 `protobuf:"fixed64,108,opt,name=qps,proto3" json:"qps,omitempty"`
+	// A linear ramp, "FROM:TO/DURATION" (e.g. "100:2000/30s"), then TO
+	// held; instead of rps.
+	Ramp string `protobuf:"bytes,109,opt,name=ramp,proto3" json:"ramp,omitempty"`
+	// Stepped rates, "R1,R2,.../STEP" (e.g. "500,1000,2000/20s"), each
+	// held for STEP; instead of rps.
+	Steps string `protobuf:"bytes,110,opt,name=steps,proto3" json:"steps,omitempty"`
+	// Stop after this many measured requests (the run's duration is then
+	// a cap, and may be left out).
+	Requests      int64 `protobuf:"varint,111,opt,name=requests,proto3" json:"requests,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1264,6 +1298,41 @@ func (x *PerformanceTestConfig_Client) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+func (x *PerformanceTestConfig_Client) GetOkStatus() string {
+	if x != nil {
+		return x.OkStatus
+	}
+	return ""
+}
+
+func (x *PerformanceTestConfig_Client) GetQps() float64 {
+	if x != nil {
+		return x.Qps
+	}
+	return 0
+}
+
+func (x *PerformanceTestConfig_Client) GetRamp() string {
+	if x != nil {
+		return x.Ramp
+	}
+	return ""
+}
+
+func (x *PerformanceTestConfig_Client) GetSteps() string {
+	if x != nil {
+		return x.Steps
+	}
+	return ""
+}
+
+func (x *PerformanceTestConfig_Client) GetRequests() int64 {
+	if x != nil {
+		return x.Requests
+	}
+	return 0
 }
 
 type PerformanceTestResult_Latency struct {
@@ -1579,6 +1648,67 @@ func (x *PerformanceTestResult_Swap) GetSwapUsedMb() float64 {
 	return 0
 }
 
+type PerformanceTestResult_ErrorSample struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The error's key in errors ("connect_refused", "http_503").
+	Kind          string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Count         int64  `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PerformanceTestResult_ErrorSample) Reset() {
+	*x = PerformanceTestResult_ErrorSample{}
+	mi := &file_service_mesh_performance_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PerformanceTestResult_ErrorSample) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PerformanceTestResult_ErrorSample) ProtoMessage() {}
+
+func (x *PerformanceTestResult_ErrorSample) ProtoReflect() protoreflect.Message {
+	mi := &file_service_mesh_performance_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PerformanceTestResult_ErrorSample.ProtoReflect.Descriptor instead.
+func (*PerformanceTestResult_ErrorSample) Descriptor() ([]byte, []int) {
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 7}
+}
+
+func (x *PerformanceTestResult_ErrorSample) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *PerformanceTestResult_ErrorSample) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *PerformanceTestResult_ErrorSample) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 type PerformanceTestResult_Connections struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	Opened           int64                  `protobuf:"varint,1,opt,name=opened,proto3" json:"opened,omitempty"`
@@ -1594,7 +1724,7 @@ type PerformanceTestResult_Connections struct {
 
 func (x *PerformanceTestResult_Connections) Reset() {
 	*x = PerformanceTestResult_Connections{}
-	mi := &file_service_mesh_performance_proto_msgTypes[18]
+	mi := &file_service_mesh_performance_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1606,7 +1736,7 @@ func (x *PerformanceTestResult_Connections) String() string {
 func (*PerformanceTestResult_Connections) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Connections) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[18]
+	mi := &file_service_mesh_performance_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1619,7 +1749,7 @@ func (x *PerformanceTestResult_Connections) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use PerformanceTestResult_Connections.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Connections) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 7}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 8}
 }
 
 func (x *PerformanceTestResult_Connections) GetOpened() int64 {
@@ -1668,7 +1798,7 @@ type PerformanceTestResult_Requests struct {
 
 func (x *PerformanceTestResult_Requests) Reset() {
 	*x = PerformanceTestResult_Requests{}
-	mi := &file_service_mesh_performance_proto_msgTypes[19]
+	mi := &file_service_mesh_performance_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1680,7 +1810,7 @@ func (x *PerformanceTestResult_Requests) String() string {
 func (*PerformanceTestResult_Requests) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Requests) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[19]
+	mi := &file_service_mesh_performance_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1693,7 +1823,7 @@ func (x *PerformanceTestResult_Requests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Requests.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Requests) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 8}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 9}
 }
 
 func (x *PerformanceTestResult_Requests) GetTotal() int64 {
@@ -1727,7 +1857,7 @@ type PerformanceTestResult_Percentile struct {
 
 func (x *PerformanceTestResult_Percentile) Reset() {
 	*x = PerformanceTestResult_Percentile{}
-	mi := &file_service_mesh_performance_proto_msgTypes[20]
+	mi := &file_service_mesh_performance_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1739,7 +1869,7 @@ func (x *PerformanceTestResult_Percentile) String() string {
 func (*PerformanceTestResult_Percentile) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Percentile) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[20]
+	mi := &file_service_mesh_performance_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1752,7 +1882,7 @@ func (x *PerformanceTestResult_Percentile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Percentile.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Percentile) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 9}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 10}
 }
 
 func (x *PerformanceTestResult_Percentile) GetPercentile() float64 {
@@ -1788,7 +1918,7 @@ type PerformanceTestResult_Histogram struct {
 
 func (x *PerformanceTestResult_Histogram) Reset() {
 	*x = PerformanceTestResult_Histogram{}
-	mi := &file_service_mesh_performance_proto_msgTypes[21]
+	mi := &file_service_mesh_performance_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1800,7 +1930,7 @@ func (x *PerformanceTestResult_Histogram) String() string {
 func (*PerformanceTestResult_Histogram) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Histogram) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[21]
+	mi := &file_service_mesh_performance_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1813,7 +1943,7 @@ func (x *PerformanceTestResult_Histogram) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Histogram.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Histogram) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 10}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 11}
 }
 
 func (x *PerformanceTestResult_Histogram) GetEncoding() string {
@@ -1879,7 +2009,7 @@ type PerformanceTestResult_Interval struct {
 
 func (x *PerformanceTestResult_Interval) Reset() {
 	*x = PerformanceTestResult_Interval{}
-	mi := &file_service_mesh_performance_proto_msgTypes[22]
+	mi := &file_service_mesh_performance_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1891,7 +2021,7 @@ func (x *PerformanceTestResult_Interval) String() string {
 func (*PerformanceTestResult_Interval) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Interval) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[22]
+	mi := &file_service_mesh_performance_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1904,7 +2034,7 @@ func (x *PerformanceTestResult_Interval) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Interval.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Interval) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 11}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 12}
 }
 
 func (x *PerformanceTestResult_Interval) GetOffsetS() float64 {
@@ -2003,7 +2133,7 @@ type PerformanceTestResult_Generator struct {
 
 func (x *PerformanceTestResult_Generator) Reset() {
 	*x = PerformanceTestResult_Generator{}
-	mi := &file_service_mesh_performance_proto_msgTypes[23]
+	mi := &file_service_mesh_performance_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2015,7 +2145,7 @@ func (x *PerformanceTestResult_Generator) String() string {
 func (*PerformanceTestResult_Generator) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Generator) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[23]
+	mi := &file_service_mesh_performance_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2028,7 +2158,7 @@ func (x *PerformanceTestResult_Generator) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Generator.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Generator) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 12}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 13}
 }
 
 func (x *PerformanceTestResult_Generator) GetName() string {
@@ -2143,7 +2273,7 @@ type MeshMark_Term struct {
 
 func (x *MeshMark_Term) Reset() {
 	*x = MeshMark_Term{}
-	mi := &file_service_mesh_performance_proto_msgTypes[24]
+	mi := &file_service_mesh_performance_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2155,7 +2285,7 @@ func (x *MeshMark_Term) String() string {
 func (*MeshMark_Term) ProtoMessage() {}
 
 func (x *MeshMark_Term) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[24]
+	mi := &file_service_mesh_performance_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2224,7 +2354,7 @@ type MeshMark_ClassScore struct {
 
 func (x *MeshMark_ClassScore) Reset() {
 	*x = MeshMark_ClassScore{}
-	mi := &file_service_mesh_performance_proto_msgTypes[25]
+	mi := &file_service_mesh_performance_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2236,7 +2366,7 @@ func (x *MeshMark_ClassScore) String() string {
 func (*MeshMark_ClassScore) ProtoMessage() {}
 
 func (x *MeshMark_ClassScore) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[25]
+	mi := &file_service_mesh_performance_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2286,7 +2416,7 @@ type ServiceMeshConfig_IngressGateway struct {
 
 func (x *ServiceMeshConfig_IngressGateway) Reset() {
 	*x = ServiceMeshConfig_IngressGateway{}
-	mi := &file_service_mesh_performance_proto_msgTypes[27]
+	mi := &file_service_mesh_performance_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2298,7 +2428,7 @@ func (x *ServiceMeshConfig_IngressGateway) String() string {
 func (*ServiceMeshConfig_IngressGateway) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_IngressGateway) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[27]
+	mi := &file_service_mesh_performance_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2362,7 +2492,7 @@ type ServiceMeshConfig_EgressGateway struct {
 
 func (x *ServiceMeshConfig_EgressGateway) Reset() {
 	*x = ServiceMeshConfig_EgressGateway{}
-	mi := &file_service_mesh_performance_proto_msgTypes[28]
+	mi := &file_service_mesh_performance_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2374,7 +2504,7 @@ func (x *ServiceMeshConfig_EgressGateway) String() string {
 func (*ServiceMeshConfig_EgressGateway) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_EgressGateway) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[28]
+	mi := &file_service_mesh_performance_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2438,7 +2568,7 @@ type ServiceMeshConfig_Sidecar struct {
 
 func (x *ServiceMeshConfig_Sidecar) Reset() {
 	*x = ServiceMeshConfig_Sidecar{}
-	mi := &file_service_mesh_performance_proto_msgTypes[29]
+	mi := &file_service_mesh_performance_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2450,7 +2580,7 @@ func (x *ServiceMeshConfig_Sidecar) String() string {
 func (*ServiceMeshConfig_Sidecar) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_Sidecar) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[29]
+	mi := &file_service_mesh_performance_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2513,7 +2643,7 @@ type ServiceMeshConfig_MeshTelemetry struct {
 
 func (x *ServiceMeshConfig_MeshTelemetry) Reset() {
 	*x = ServiceMeshConfig_MeshTelemetry{}
-	mi := &file_service_mesh_performance_proto_msgTypes[30]
+	mi := &file_service_mesh_performance_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2525,7 +2655,7 @@ func (x *ServiceMeshConfig_MeshTelemetry) String() string {
 func (*ServiceMeshConfig_MeshTelemetry) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_MeshTelemetry) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[30]
+	mi := &file_service_mesh_performance_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2584,7 +2714,7 @@ type ServiceMeshConfig_MeshPolicy struct {
 
 func (x *ServiceMeshConfig_MeshPolicy) Reset() {
 	*x = ServiceMeshConfig_MeshPolicy{}
-	mi := &file_service_mesh_performance_proto_msgTypes[31]
+	mi := &file_service_mesh_performance_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2596,7 +2726,7 @@ func (x *ServiceMeshConfig_MeshPolicy) String() string {
 func (*ServiceMeshConfig_MeshPolicy) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_MeshPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[31]
+	mi := &file_service_mesh_performance_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2666,7 +2796,7 @@ type ServiceMeshConfig_MeshControlPlane struct {
 
 func (x *ServiceMeshConfig_MeshControlPlane) Reset() {
 	*x = ServiceMeshConfig_MeshControlPlane{}
-	mi := &file_service_mesh_performance_proto_msgTypes[32]
+	mi := &file_service_mesh_performance_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2678,7 +2808,7 @@ func (x *ServiceMeshConfig_MeshControlPlane) String() string {
 func (*ServiceMeshConfig_MeshControlPlane) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_MeshControlPlane) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[32]
+	mi := &file_service_mesh_performance_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2775,7 +2905,7 @@ type EnvironmentConfig_Node struct {
 
 func (x *EnvironmentConfig_Node) Reset() {
 	*x = EnvironmentConfig_Node{}
-	mi := &file_service_mesh_performance_proto_msgTypes[34]
+	mi := &file_service_mesh_performance_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2787,7 +2917,7 @@ func (x *EnvironmentConfig_Node) String() string {
 func (*EnvironmentConfig_Node) ProtoMessage() {}
 
 func (x *EnvironmentConfig_Node) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[34]
+	mi := &file_service_mesh_performance_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2838,7 +2968,7 @@ type EnvironmentConfig_IndividualWorkload struct {
 
 func (x *EnvironmentConfig_IndividualWorkload) Reset() {
 	*x = EnvironmentConfig_IndividualWorkload{}
-	mi := &file_service_mesh_performance_proto_msgTypes[35]
+	mi := &file_service_mesh_performance_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2850,7 +2980,7 @@ func (x *EnvironmentConfig_IndividualWorkload) String() string {
 func (*EnvironmentConfig_IndividualWorkload) ProtoMessage() {}
 
 func (x *EnvironmentConfig_IndividualWorkload) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[35]
+	mi := &file_service_mesh_performance_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2898,8 +3028,7 @@ var File_service_mesh_performance_proto protoreflect.FileDescriptor
 
 const file_service_mesh_performance_proto_rawDesc = "" +
 	"\n" +
-	"\x1eservice_mesh_performance.proto\x12\x03smp\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x0emetadata.proto\x1a\x12service_mesh.proto\"\xa9\n" +
-	"\n" +
+	"\x1eservice_mesh_performance.proto\x12\x03smp\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x0emetadata.proto\x1a\x12service_mesh.proto\"\x9e\v\n" +
 	"\x15PerformanceTestConfig\x12\x1f\n" +
 	"\vsmp_version\x18\x01 \x01(\tR\n" +
 	"smpVersion\x12\x0e\n" +
@@ -2912,7 +3041,7 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\x04mesh\x18e \x01(\v2\x10.smp.ServiceMeshR\x04mesh\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a\xb8\a\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a\xad\b\n" +
 	"\x06Client\x12\x1a\n" +
 	"\binternal\x18\x01 \x01(\bR\binternal\x12%\n" +
 	"\x0eload_generator\x18\x02 \x01(\tR\rloadGenerator\x12F\n" +
@@ -2933,7 +3062,12 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\x05http2\x18g \x01(\bR\x05http2\x120\n" +
 	"\x14insecure_skip_verify\x18h \x01(\bR\x12insecureSkipVerify\x12\x1b\n" +
 	"\tbody_file\x18i \x01(\tR\bbodyFile\x12\x12\n" +
-	"\x04name\x18j \x01(\tR\x04name\x1a:\n" +
+	"\x04name\x18j \x01(\tR\x04name\x12\x1b\n" +
+	"\tok_status\x18k \x01(\tR\bokStatus\x12\x10\n" +
+	"\x03qps\x18l \x01(\x01R\x03qps\x12\x12\n" +
+	"\x04ramp\x18m \x01(\tR\x04ramp\x12\x14\n" +
+	"\x05steps\x18n \x01(\tR\x05steps\x12\x1a\n" +
+	"\brequests\x18o \x01(\x03R\brequests\x1a:\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a:\n" +
@@ -2945,7 +3079,7 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\rPROTOCOL_HTTP\x10\x01\x12\x10\n" +
 	"\fPROTOCOL_TCP\x10\x02\x12\x10\n" +
 	"\fPROTOCOL_UDP\x10\x03\x12\x11\n" +
-	"\rPROTOCOL_GRPC\x10\x04\"\xf5\x1d\n" +
+	"\rPROTOCOL_GRPC\x10\x04\"\xcf\x1f\n" +
 	"\x15PerformanceTestResult\x12\x1f\n" +
 	"\vsmp_version\x18\x01 \x01(\tR\n" +
 	"smpVersion\x12\x0e\n" +
@@ -2988,7 +3122,9 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\tresources\x18x \x03(\v2\x12.smp.ResourceUsageR\tresources\x12)\n" +
 	"\bmeshmark\x18y \x01(\v2\r.smp.MeshMarkR\bmeshmark\x12P\n" +
 	"\x12error_latencies_ms\x18z \x01(\v2\".smp.PerformanceTestResult.LatencyR\x10errorLatenciesMs\x12H\n" +
-	"\vconnections\x18{ \x01(\v2&.smp.PerformanceTestResult.ConnectionsR\vconnections\x1a9\n" +
+	"\vconnections\x18{ \x01(\v2&.smp.PerformanceTestResult.ConnectionsR\vconnections\x12K\n" +
+	"\rerror_samples\x18| \x03(\v2&.smp.PerformanceTestResult.ErrorSampleR\ferrorSamples\x128\n" +
+	"\tendpoints\x18} \x03(\v2\x1a.smp.PerformanceTestResultR\tendpoints\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a}\n" +
@@ -3026,7 +3162,11 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a>\n" +
 	"\x10StatusCodesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x05R\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a\xcd\x01\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1aQ\n" +
+	"\vErrorSample\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
+	"\x05count\x18\x03 \x01(\x03R\x05count\x1a\xcd\x01\n" +
 	"\vConnections\x12\x16\n" +
 	"\x06opened\x18\x01 \x01(\x03R\x06opened\x12\x16\n" +
 	"\x06failed\x18\x02 \x01(\x03R\x06failed\x12\x1e\n" +
@@ -3232,7 +3372,7 @@ func file_service_mesh_performance_proto_rawDescGZIP() []byte {
 }
 
 var file_service_mesh_performance_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_service_mesh_performance_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_service_mesh_performance_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_service_mesh_performance_proto_goTypes = []any{
 	(PerformanceTestConfig_Client_Protocol)(0), // 0: smp.PerformanceTestConfig.Client.Protocol
 	(*PerformanceTestConfig)(nil),              // 1: smp.PerformanceTestConfig
@@ -3253,48 +3393,49 @@ var file_service_mesh_performance_proto_goTypes = []any{
 	(*PerformanceTestResult_Swap)(nil),         // 16: smp.PerformanceTestResult.Swap
 	nil,                                        // 17: smp.PerformanceTestResult.ErrorsEntry
 	nil,                                        // 18: smp.PerformanceTestResult.StatusCodesEntry
-	(*PerformanceTestResult_Connections)(nil),  // 19: smp.PerformanceTestResult.Connections
-	(*PerformanceTestResult_Requests)(nil),     // 20: smp.PerformanceTestResult.Requests
-	(*PerformanceTestResult_Percentile)(nil),   // 21: smp.PerformanceTestResult.Percentile
-	(*PerformanceTestResult_Histogram)(nil),    // 22: smp.PerformanceTestResult.Histogram
-	(*PerformanceTestResult_Interval)(nil),     // 23: smp.PerformanceTestResult.Interval
-	(*PerformanceTestResult_Generator)(nil),    // 24: smp.PerformanceTestResult.Generator
-	(*MeshMark_Term)(nil),                      // 25: smp.MeshMark.Term
-	(*MeshMark_ClassScore)(nil),                // 26: smp.MeshMark.ClassScore
-	nil,                                        // 27: smp.ServiceMeshConfig.LabelsEntry
-	(*ServiceMeshConfig_IngressGateway)(nil),   // 28: smp.ServiceMeshConfig.IngressGateway
-	(*ServiceMeshConfig_EgressGateway)(nil),    // 29: smp.ServiceMeshConfig.EgressGateway
-	(*ServiceMeshConfig_Sidecar)(nil),          // 30: smp.ServiceMeshConfig.Sidecar
-	(*ServiceMeshConfig_MeshTelemetry)(nil),    // 31: smp.ServiceMeshConfig.MeshTelemetry
-	(*ServiceMeshConfig_MeshPolicy)(nil),       // 32: smp.ServiceMeshConfig.MeshPolicy
-	(*ServiceMeshConfig_MeshControlPlane)(nil), // 33: smp.ServiceMeshConfig.MeshControlPlane
-	nil,                            // 34: smp.EnvironmentConfig.LabelsEntry
-	(*EnvironmentConfig_Node)(nil), // 35: smp.EnvironmentConfig.Node
-	(*EnvironmentConfig_IndividualWorkload)(nil), // 36: smp.EnvironmentConfig.IndividualWorkload
-	(*ServiceMesh)(nil),                          // 37: smp.ServiceMesh
-	(*timestamppb.Timestamp)(nil),                // 38: google.protobuf.Timestamp
-	(*ApplicationMetadata)(nil),                  // 39: smp.ApplicationMetadata
-	(*TrafficMetadata)(nil),                      // 40: smp.TrafficMetadata
+	(*PerformanceTestResult_ErrorSample)(nil),  // 19: smp.PerformanceTestResult.ErrorSample
+	(*PerformanceTestResult_Connections)(nil),  // 20: smp.PerformanceTestResult.Connections
+	(*PerformanceTestResult_Requests)(nil),     // 21: smp.PerformanceTestResult.Requests
+	(*PerformanceTestResult_Percentile)(nil),   // 22: smp.PerformanceTestResult.Percentile
+	(*PerformanceTestResult_Histogram)(nil),    // 23: smp.PerformanceTestResult.Histogram
+	(*PerformanceTestResult_Interval)(nil),     // 24: smp.PerformanceTestResult.Interval
+	(*PerformanceTestResult_Generator)(nil),    // 25: smp.PerformanceTestResult.Generator
+	(*MeshMark_Term)(nil),                      // 26: smp.MeshMark.Term
+	(*MeshMark_ClassScore)(nil),                // 27: smp.MeshMark.ClassScore
+	nil,                                        // 28: smp.ServiceMeshConfig.LabelsEntry
+	(*ServiceMeshConfig_IngressGateway)(nil),   // 29: smp.ServiceMeshConfig.IngressGateway
+	(*ServiceMeshConfig_EgressGateway)(nil),    // 30: smp.ServiceMeshConfig.EgressGateway
+	(*ServiceMeshConfig_Sidecar)(nil),          // 31: smp.ServiceMeshConfig.Sidecar
+	(*ServiceMeshConfig_MeshTelemetry)(nil),    // 32: smp.ServiceMeshConfig.MeshTelemetry
+	(*ServiceMeshConfig_MeshPolicy)(nil),       // 33: smp.ServiceMeshConfig.MeshPolicy
+	(*ServiceMeshConfig_MeshControlPlane)(nil), // 34: smp.ServiceMeshConfig.MeshControlPlane
+	nil,                            // 35: smp.EnvironmentConfig.LabelsEntry
+	(*EnvironmentConfig_Node)(nil), // 36: smp.EnvironmentConfig.Node
+	(*EnvironmentConfig_IndividualWorkload)(nil), // 37: smp.EnvironmentConfig.IndividualWorkload
+	(*ServiceMesh)(nil),                          // 38: smp.ServiceMesh
+	(*timestamppb.Timestamp)(nil),                // 39: google.protobuf.Timestamp
+	(*ApplicationMetadata)(nil),                  // 40: smp.ApplicationMetadata
+	(*TrafficMetadata)(nil),                      // 41: smp.TrafficMetadata
 }
 var file_service_mesh_performance_proto_depIdxs = []int32{
 	8,  // 0: smp.PerformanceTestConfig.labels:type_name -> smp.PerformanceTestConfig.LabelsEntry
 	9,  // 1: smp.PerformanceTestConfig.clients:type_name -> smp.PerformanceTestConfig.Client
-	37, // 2: smp.PerformanceTestConfig.mesh:type_name -> smp.ServiceMesh
+	38, // 2: smp.PerformanceTestConfig.mesh:type_name -> smp.ServiceMesh
 	12, // 3: smp.PerformanceTestResult.labels:type_name -> smp.PerformanceTestResult.LabelsEntry
-	38, // 4: smp.PerformanceTestResult.start_time:type_name -> google.protobuf.Timestamp
-	38, // 5: smp.PerformanceTestResult.end_time:type_name -> google.protobuf.Timestamp
+	39, // 4: smp.PerformanceTestResult.start_time:type_name -> google.protobuf.Timestamp
+	39, // 5: smp.PerformanceTestResult.end_time:type_name -> google.protobuf.Timestamp
 	13, // 6: smp.PerformanceTestResult.latencies_ms:type_name -> smp.PerformanceTestResult.Latency
-	20, // 7: smp.PerformanceTestResult.requests:type_name -> smp.PerformanceTestResult.Requests
+	21, // 7: smp.PerformanceTestResult.requests:type_name -> smp.PerformanceTestResult.Requests
 	17, // 8: smp.PerformanceTestResult.errors:type_name -> smp.PerformanceTestResult.ErrorsEntry
 	18, // 9: smp.PerformanceTestResult.status_codes:type_name -> smp.PerformanceTestResult.StatusCodesEntry
-	21, // 10: smp.PerformanceTestResult.percentiles_ms:type_name -> smp.PerformanceTestResult.Percentile
+	22, // 10: smp.PerformanceTestResult.percentiles_ms:type_name -> smp.PerformanceTestResult.Percentile
 	13, // 11: smp.PerformanceTestResult.uncorrected_latencies_ms:type_name -> smp.PerformanceTestResult.Latency
-	22, // 12: smp.PerformanceTestResult.histogram:type_name -> smp.PerformanceTestResult.Histogram
-	23, // 13: smp.PerformanceTestResult.intervals:type_name -> smp.PerformanceTestResult.Interval
-	24, // 14: smp.PerformanceTestResult.generator:type_name -> smp.PerformanceTestResult.Generator
+	23, // 12: smp.PerformanceTestResult.histogram:type_name -> smp.PerformanceTestResult.Histogram
+	24, // 13: smp.PerformanceTestResult.intervals:type_name -> smp.PerformanceTestResult.Interval
+	25, // 14: smp.PerformanceTestResult.generator:type_name -> smp.PerformanceTestResult.Generator
 	1,  // 15: smp.PerformanceTestResult.config:type_name -> smp.PerformanceTestConfig
 	7,  // 16: smp.PerformanceTestResult.environment:type_name -> smp.EnvironmentConfig
-	37, // 17: smp.PerformanceTestResult.mesh:type_name -> smp.ServiceMesh
+	38, // 17: smp.PerformanceTestResult.mesh:type_name -> smp.ServiceMesh
 	6,  // 18: smp.PerformanceTestResult.mesh_config:type_name -> smp.ServiceMeshConfig
 	2,  // 19: smp.PerformanceTestResult.runs:type_name -> smp.PerformanceTestResult
 	2,  // 20: smp.PerformanceTestResult.clients:type_name -> smp.PerformanceTestResult
@@ -3302,30 +3443,32 @@ var file_service_mesh_performance_proto_depIdxs = []int32{
 	4,  // 22: smp.PerformanceTestResult.resources:type_name -> smp.ResourceUsage
 	5,  // 23: smp.PerformanceTestResult.meshmark:type_name -> smp.MeshMark
 	13, // 24: smp.PerformanceTestResult.error_latencies_ms:type_name -> smp.PerformanceTestResult.Latency
-	19, // 25: smp.PerformanceTestResult.connections:type_name -> smp.PerformanceTestResult.Connections
-	26, // 26: smp.MeshMark.classes:type_name -> smp.MeshMark.ClassScore
-	27, // 27: smp.ServiceMeshConfig.labels:type_name -> smp.ServiceMeshConfig.LabelsEntry
-	28, // 28: smp.ServiceMeshConfig.ingress_gateway:type_name -> smp.ServiceMeshConfig.IngressGateway
-	30, // 29: smp.ServiceMeshConfig.sidecar:type_name -> smp.ServiceMeshConfig.Sidecar
-	31, // 30: smp.ServiceMeshConfig.mesh_telemetry:type_name -> smp.ServiceMeshConfig.MeshTelemetry
-	32, // 31: smp.ServiceMeshConfig.mesh_policy:type_name -> smp.ServiceMeshConfig.MeshPolicy
-	33, // 32: smp.ServiceMeshConfig.mesh_control_plane:type_name -> smp.ServiceMeshConfig.MeshControlPlane
-	37, // 33: smp.ServiceMeshConfig.mesh_type:type_name -> smp.ServiceMesh
-	39, // 34: smp.ServiceMeshConfig.application_metadata:type_name -> smp.ApplicationMetadata
-	34, // 35: smp.EnvironmentConfig.labels:type_name -> smp.EnvironmentConfig.LabelsEntry
-	35, // 36: smp.EnvironmentConfig.nodes:type_name -> smp.EnvironmentConfig.Node
-	36, // 37: smp.EnvironmentConfig.individual_workloads:type_name -> smp.EnvironmentConfig.IndividualWorkload
-	40, // 38: smp.EnvironmentConfig.traffic_metadata:type_name -> smp.TrafficMetadata
-	0,  // 39: smp.PerformanceTestConfig.Client.protocol:type_name -> smp.PerformanceTestConfig.Client.Protocol
-	10, // 40: smp.PerformanceTestConfig.Client.headers:type_name -> smp.PerformanceTestConfig.Client.HeadersEntry
-	11, // 41: smp.PerformanceTestConfig.Client.cookies:type_name -> smp.PerformanceTestConfig.Client.CookiesEntry
-	13, // 42: smp.PerformanceTestResult.Connections.connect_ms:type_name -> smp.PerformanceTestResult.Latency
-	25, // 43: smp.MeshMark.ClassScore.terms:type_name -> smp.MeshMark.Term
-	44, // [44:44] is the sub-list for method output_type
-	44, // [44:44] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	20, // 25: smp.PerformanceTestResult.connections:type_name -> smp.PerformanceTestResult.Connections
+	19, // 26: smp.PerformanceTestResult.error_samples:type_name -> smp.PerformanceTestResult.ErrorSample
+	2,  // 27: smp.PerformanceTestResult.endpoints:type_name -> smp.PerformanceTestResult
+	27, // 28: smp.MeshMark.classes:type_name -> smp.MeshMark.ClassScore
+	28, // 29: smp.ServiceMeshConfig.labels:type_name -> smp.ServiceMeshConfig.LabelsEntry
+	29, // 30: smp.ServiceMeshConfig.ingress_gateway:type_name -> smp.ServiceMeshConfig.IngressGateway
+	31, // 31: smp.ServiceMeshConfig.sidecar:type_name -> smp.ServiceMeshConfig.Sidecar
+	32, // 32: smp.ServiceMeshConfig.mesh_telemetry:type_name -> smp.ServiceMeshConfig.MeshTelemetry
+	33, // 33: smp.ServiceMeshConfig.mesh_policy:type_name -> smp.ServiceMeshConfig.MeshPolicy
+	34, // 34: smp.ServiceMeshConfig.mesh_control_plane:type_name -> smp.ServiceMeshConfig.MeshControlPlane
+	38, // 35: smp.ServiceMeshConfig.mesh_type:type_name -> smp.ServiceMesh
+	40, // 36: smp.ServiceMeshConfig.application_metadata:type_name -> smp.ApplicationMetadata
+	35, // 37: smp.EnvironmentConfig.labels:type_name -> smp.EnvironmentConfig.LabelsEntry
+	36, // 38: smp.EnvironmentConfig.nodes:type_name -> smp.EnvironmentConfig.Node
+	37, // 39: smp.EnvironmentConfig.individual_workloads:type_name -> smp.EnvironmentConfig.IndividualWorkload
+	41, // 40: smp.EnvironmentConfig.traffic_metadata:type_name -> smp.TrafficMetadata
+	0,  // 41: smp.PerformanceTestConfig.Client.protocol:type_name -> smp.PerformanceTestConfig.Client.Protocol
+	10, // 42: smp.PerformanceTestConfig.Client.headers:type_name -> smp.PerformanceTestConfig.Client.HeadersEntry
+	11, // 43: smp.PerformanceTestConfig.Client.cookies:type_name -> smp.PerformanceTestConfig.Client.CookiesEntry
+	13, // 44: smp.PerformanceTestResult.Connections.connect_ms:type_name -> smp.PerformanceTestResult.Latency
+	26, // 45: smp.MeshMark.ClassScore.terms:type_name -> smp.MeshMark.Term
+	46, // [46:46] is the sub-list for method output_type
+	46, // [46:46] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_service_mesh_performance_proto_init() }
@@ -3341,7 +3484,7 @@ func file_service_mesh_performance_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_service_mesh_performance_proto_rawDesc), len(file_service_mesh_performance_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   36,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -91,6 +91,10 @@ func (s SLO) Check(r *spec.PerformanceTestResult) (ok bool, measured float64, er
 	if !has {
 		vs := Values(Runs(r), s.Metric)
 		if len(vs) == 0 {
+			if s.Metric.Latency() && NoSuccess(r) {
+				// Missing, and so failed: never a pass on 0 ms.
+				return false, 0, fmt.Errorf("SLO %s: no successful requests, so no %s", s.Text, s.Metric)
+			}
 			return false, 0, fmt.Errorf("SLO %s: the result has no %s", s.Text, s.Metric)
 		}
 		v = Median(vs)

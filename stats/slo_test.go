@@ -62,6 +62,16 @@ func TestSLOCheck(t *testing.T) {
 			t.Errorf("%s: a result without figures: want an error", tt.slo)
 		}
 	}
+	// No successful request: a latency objective fails as missing, even
+	// with latency fields left over (an old document's zeros).
+	dead := run(0, 0, 100, 100, 100)
+	for _, text := range []string{"p99<25ms", "p50<1ms", "max<1s"} {
+		slo, _ := ParseSLO(text)
+		ok, _, err := slo.Check(dead)
+		if ok || err == nil || !strings.Contains(err.Error(), "no successful requests") {
+			t.Errorf("%s on a total failure: ok %v err %v, want a failure saying no successful requests", text, ok, err)
+		}
+	}
 	// A result with runs only: the median of the runs.
 	multi := &spec.PerformanceTestResult{Runs: []*spec.PerformanceTestResult{run(1, 10, 1000, 100, 0), run(1, 30, 1000, 100, 0), run(1, 20, 1000, 100, 0)}}
 	p999, _ := ParseSLO("p99.9<31ms")
