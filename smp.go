@@ -35,7 +35,7 @@ type Test struct {
 	Protocol string
 	// Rate is the requests per second the schedule sends; 0 runs a closed
 	// loop (each connection sends as soon as its last answer came).
-	Rate int64
+	Rate float64
 	// Duration of the measured window; 0 means 10s.
 	Duration time.Duration
 	// Warmup is sent before the window and not measured; 0 means none.
@@ -143,7 +143,7 @@ func (t Test) Config() (*spec.PerformanceTestConfig, error) {
 	case strings.TrimSpace(t.URL) == "":
 		return nil, bad("Test.URL is empty")
 	case t.Rate < 0:
-		return nil, bad("Test.Rate must be 0 (closed loop) or a positive rate, got %d", t.Rate)
+		return nil, bad("Test.Rate must be 0 (closed loop) or a positive rate, got %v", t.Rate)
 	case t.Duration < 0:
 		return nil, bad("Test.Duration must not be negative, got %v", t.Duration)
 	case t.Warmup < 0:

@@ -61,6 +61,11 @@ type Client struct {
 	// DefaultOKStatus of the client's protocol. A protocol without codes
 	// (TCP, UDP) takes none.
 	OKStatus *StatusSet
+	// Requests, when positive, stops the client after that many requests
+	// in the measured window (warm-up requests do not count). In an open
+	// loop it bounds the schedule, which keeps its rate; in a closed loop
+	// the workers share the budget. Config.Duration is then a cap.
+	Requests int64
 }
 
 // Share says which part of a schedule this generator runs: share Index of
@@ -152,6 +157,9 @@ func (c *Config) check() error {
 		}
 		if cl.OKStatus != nil && cl.Endpoints[0].Driver.Protocol().Codes == "" {
 			return bad("%s: %s has no status codes to count as success", name, cl.Endpoints[0].Driver.Protocol().Name)
+		}
+		if cl.Requests < 0 {
+			return bad("%s: a request count must not be negative, got %d", name, cl.Requests)
 		}
 		if cl.Connections < 1 {
 			return bad("%s needs at least one connection, got %d", name, cl.Connections)

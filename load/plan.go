@@ -18,9 +18,13 @@ type plan struct {
 	lWarm, lEnd uint64
 	// next is the next slot of the shared dispatch: the first idle worker
 	// takes it.
-	next  atomic.Uint64
-	rec   *clientRec
-	conns *connStats
+	next atomic.Uint64
+	// budget is what is left of Client.Requests in a closed loop (bounded
+	// set): each measured request takes one before it is sent.
+	bounded bool
+	budget  atomic.Int64
+	rec     *clientRec
+	conns   *connStats
 	// stopT is when the run stopped sending (the end of the window when it
 	// ran to its end), for the count of overdue slots never sent.
 	stopT time.Duration

@@ -49,6 +49,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if p.open {
 			p.lWarm = localBefore(slotsBefore(p.pacer, warm), k, n)
 			p.lEnd = localBefore(slotsBefore(p.pacer, end), k, n)
+			if c.Requests > 0 {
+				p.lEnd = min(p.lEnd, p.lWarm+uint64(c.Requests))
+			}
+		} else if c.Requests > 0 {
+			p.bounded = true
+			p.budget.Store(c.Requests)
 		}
 		rec := &clientRec{fig: newFigures(true)}
 		okStatus := c.OKStatus
@@ -143,7 +149,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	cancelled := ctx.Err() != nil
 	finish = clk.since()
 	stopT := finish // when the run stopped, for the count of overdue slots
-	if runCtx.Err() == nil {
+	// A run whose every client spent its request count ended before its
+	// duration (a cap): its window ends with it.
+	counted := true
+	for _, p := range plans {
+		counted = counted && p.bounded && p.budget.Load() <= 0
+	}
+	if runCtx.Err() == nil && !counted {
 		stopT = end
 		// A completed window lasts at least its duration, though its last
 		// response may come before the end: the schedule spans all of it.

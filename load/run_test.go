@@ -199,9 +199,9 @@ func TestRunOKStatus(t *testing.T) {
 
 func TestParseStatusSet(t *testing.T) {
 	for _, tc := range []struct {
-		in      string
+		in       string
 		in1, out []int
-		bad     bool
+		bad      bool
 	}{
 		{in: "200-399", in1: []int{200, 302, 399}, out: []int{199, 400, 503}},
 		{in: "200, 204,300-302", in1: []int{200, 204, 301}, out: []int{201, 303}},

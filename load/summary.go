@@ -67,11 +67,13 @@ func (r *Result) WriteText(w io.Writer) error {
 
 	ps := DefaultPercentiles()
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "latency ms\tmin\tmean")
-	for _, p := range ps {
-		fmt.Fprintf(tw, "\tp%g", p)
+	if t.OK > 0 {
+		fmt.Fprint(tw, "latency ms\tmin\tmean")
+		for _, p := range ps {
+			fmt.Fprintf(tw, "\tp%g", p)
+		}
+		fmt.Fprint(tw, "\tmax\t\n")
 	}
-	fmt.Fprint(tw, "\tmax\t\n")
 	row := func(name string, h *hist.Histogram) {
 		fmt.Fprintf(tw, "%s\t%s\t%s", name, ms(h.Min()), ms(h.Mean()))
 		for _, v := range h.Percentiles(ps) {

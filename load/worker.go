@@ -151,6 +151,9 @@ func (w *worker) closedOnce(ctx context.Context) bool {
 	if sent >= w.end {
 		return false
 	}
+	if p := w.plan; p.bounded && sent >= w.warm && p.budget.Add(-1) < 0 {
+		return false // the request count is spent
+	}
 	w.lastSend = sent
 	o, err := w.do(ctx)
 	done := w.clk.since()

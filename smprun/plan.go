@@ -38,8 +38,16 @@ func invalid(format string, a ...any) error {
 // empty slice) leaves the config's value, or the default, alone: flags the
 // user set override a config file, flags left alone do not.
 type Settings struct {
-	URLs        []string
-	QPS         *int64
+	URLs []string
+	// QPS is the rate (a fraction is kept in the client's qps field);
+	// Ramp and Steps are the other schedules, as load.ParseRamp and
+	// load.ParseSteps read them. At most one of the three is set.
+	QPS         *float64
+	Ramp, Steps *string
+	// Requests stops each client after that many measured requests.
+	Requests *int64
+	// OKStatus is the success set, as load.ParseStatusSet reads it.
+	OKStatus    *string
 	Connections *int
 	Streams     *int
 	Duration    *time.Duration
@@ -73,6 +81,37 @@ func ApplySettings(base *spec.PerformanceTestConfig, s Settings) (*spec.Performa
 			Duration:   DefaultDuration.String(),
 			Clients:    []*spec.PerformanceTestConfig_Client{{Connections: DefaultConnections, Rps: 1000}},
 		}
+		if s.Duration == nil && (s.Requests != nil || s.Ramp != nil || s.Steps != nil) {
+			// The count or the schedule decides how long it runs.
+			cfg.Duration = ""
+		}
+	}
+	schedules := 0
+	for _, set := range []bool{s.QPS != nil, s.Ramp != nil, s.Steps != nil} {
+		if set {
+			schedules++
+		}
+	}
+	if schedules > 1 {
+		return nil, invalid("give one of --qps, --ramp and --steps")
+	}
+	if s.Ramp != nil {
+		if _, err := load.ParseRamp(*s.Ramp); err != nil {
+			return nil, invalid("--ramp: %v", unwrapInvalid(err))
+		}
+	}
+	if s.Steps != nil {
+		if _, err := load.ParseSteps(*s.Steps); err != nil {
+			return nil, invalid("--steps: %v", unwrapInvalid(err))
+		}
+	}
+	if s.OKStatus != nil {
+		if _, err := load.ParseStatusSet(*s.OKStatus); err != nil {
+			return nil, invalid("--ok-status: %v", err)
+		}
+	}
+	if s.Requests != nil && *s.Requests < 1 {
+		return nil, invalid("-n must be at least 1, got %d", *s.Requests)
 	}
 	if len(cfg.Clients) == 0 {
 		return nil, invalid("the config has no clients")
@@ -107,10 +146,26 @@ func ApplySettings(base *spec.PerformanceTestConfig, s Settings) (*spec.Performa
 			c.EndpointUrls = append([]string(nil), s.URLs...)
 		}
 		if s.QPS != nil {
-			if *s.QPS < 0 {
-				return nil, invalid("--qps must be 0 (closed loop) or a positive rate, got %d", *s.QPS)
+			q := *s.QPS
+			if q < 0 || math.IsNaN(q) || math.IsInf(q, 0) || q > spec.MaxRPS {
+				return nil, invalid("--qps must be 0 (closed loop) or a rate up to %d/s, got %v", spec.MaxRPS, q)
 			}
-			c.Rps = *s.QPS
+			c.Rps, c.Qps, c.Ramp, c.Steps = int64(math.Round(q)), 0, "", ""
+			if q != math.Trunc(q) {
+				c.Qps = q // rps keeps the rounded rate for other readers
+			}
+		}
+		if s.Ramp != nil {
+			c.Ramp, c.Steps, c.Rps, c.Qps = *s.Ramp, "", 0, 0
+		}
+		if s.Steps != nil {
+			c.Steps, c.Ramp, c.Rps, c.Qps = *s.Steps, "", 0, 0
+		}
+		if s.Requests != nil {
+			c.Requests = *s.Requests
+		}
+		if s.OKStatus != nil {
+			c.OkStatus = *s.OKStatus
 		}
 		if s.Connections != nil {
 			if *s.Connections < 1 {
@@ -271,7 +326,7 @@ const UDPStreams = 32
 func NewPlan(ctx context.Context, cfg *spec.PerformanceTestConfig, o PlanOptions) (*Plan, error) {
 	p := &Plan{Config: cfg, Load: load.Config{Progress: o.Progress, ProgressLatency: o.ProgressLatency, Notify: o.Notify, MaxDuration: o.MaxDuration}}
 	var err error
-	if p.Load.Duration, err = duration("duration", cfg.GetDuration(), DefaultDuration); err != nil {
+	if p.Load.Duration, err = duration("duration", cfg.GetDuration(), 0); err != nil {
 		return nil, err
 	}
 	if p.Load.Warmup, err = duration("warmup", cfg.GetWarmup(), 0); err != nil {
@@ -288,7 +343,70 @@ func NewPlan(ctx context.Context, cfg *spec.PerformanceTestConfig, o PlanOptions
 		}
 		p.Load.Clients = append(p.Load.Clients, lc)
 	}
+	if p.Load.Duration == 0 {
+		p.Load.Duration = derivedDuration(p.Load.Clients, p.Load.Warmup)
+	} else {
+		p.Load.Duration = cappedByCount(p.Load.Clients, p.Load.Warmup, p.Load.Duration)
+	}
 	return p, nil
+}
+
+// CountCap bounds a closed-loop run with a request count and no duration:
+// it stops after its requests or this long, whichever comes first.
+const CountCap = time.Hour
+
+// derivedDuration is the window of a config without a duration: what its
+// clients' request counts or schedules need (the longest of them), or
+// DefaultDuration when nothing says.
+func derivedDuration(clients []load.Client, warm time.Duration) time.Duration {
+	var d time.Duration
+	for _, c := range clients {
+		switch w, ok := load.CountWindow(c.Pacer, warm, c.Requests); {
+		case ok:
+			d = max(d, w)
+		case c.Requests > 0 && !isClosed(c.Pacer):
+			// The schedule ends before the count: its end bounds it.
+			if l, ok := load.Length(c.Pacer); ok {
+				d = max(d, l-warm)
+			}
+		case c.Requests > 0:
+			d = max(d, CountCap)
+		default:
+			if l, ok := load.Length(c.Pacer); ok {
+				d = max(d, l-warm)
+			} else if r, ok := c.Pacer.(*load.LinearRamp); ok {
+				d = max(d, r.Over()-warm)
+			}
+		}
+	}
+	if d <= 0 {
+		return DefaultDuration
+	}
+	return d
+}
+
+// cappedByCount shortens a given duration to the window that holds the
+// request count of every open-loop client, so that a count reached early
+// does not leave an idle tail that would read as a lower rate; the
+// duration stays the cap.
+func cappedByCount(clients []load.Client, warm, d time.Duration) time.Duration {
+	need := time.Duration(0)
+	for _, c := range clients {
+		w, ok := load.CountWindow(c.Pacer, warm, c.Requests)
+		if !ok {
+			return d // a client without a count, or a closed loop, runs the duration
+		}
+		need = max(need, w)
+	}
+	return min(d, need)
+}
+
+func isClosed(p load.Pacer) bool {
+	if p == nil {
+		return true
+	}
+	due, _ := p.Due(0)
+	return due == load.Unscheduled
 }
 
 func (p *Plan) client(ctx context.Context, i int, c *spec.PerformanceTestConfig_Client, o PlanOptions) (load.Client, error) {
@@ -304,17 +422,47 @@ func (p *Plan) client(ctx context.Context, i int, c *spec.PerformanceTestConfig_
 	if lc.Connections < 0 {
 		return lc, invalid("%s.connections must be at least 1, got %d", where, lc.Connections)
 	}
-	switch r := c.GetRps(); {
-	case r < 0:
-		return lc, invalid("%s.rps must not be negative, got %d", where, r)
-	case r > 0:
-		pacer, err := load.NewConstant(float64(r))
+	if c.GetRamp() != "" && c.GetSteps() != "" {
+		return lc, invalid("%s: give ramp or steps, not both", where)
+	}
+	rate := float64(c.GetRps())
+	if q := c.GetQps(); q != 0 {
+		rate = q
+	}
+	switch {
+	case c.GetRamp() != "":
+		r, err := load.ParseRamp(c.GetRamp())
+		if err != nil {
+			return lc, invalid("%s.ramp: %v", where, unwrapInvalid(err))
+		}
+		lc.Pacer = r
+	case c.GetSteps() != "":
+		st, err := load.ParseSteps(c.GetSteps())
+		if err != nil {
+			return lc, invalid("%s.steps: %v", where, unwrapInvalid(err))
+		}
+		lc.Pacer = st
+	case rate < 0 || math.IsNaN(rate) || math.IsInf(rate, 0):
+		return lc, invalid("%s.rps must not be negative, got %v", where, rate)
+	case rate > 0:
+		pacer, err := load.NewConstant(rate)
 		if err != nil {
 			return lc, err
 		}
 		lc.Pacer = pacer
 	default:
 		lc.Pacer = load.ClosedLoop()
+	}
+	if n := c.GetRequests(); n < 0 {
+		return lc, invalid("%s.requests must not be negative, got %d", where, n)
+	}
+	lc.Requests = c.GetRequests()
+	if ok := c.GetOkStatus(); ok != "" {
+		set, err := load.ParseStatusSet(ok)
+		if err != nil {
+			return lc, invalid("%s.ok_status: %v", where, err)
+		}
+		lc.OKStatus = set
 	}
 	timeout, err := duration(where+".timeout", c.GetTimeout(), 0)
 	if err != nil {
@@ -369,6 +517,12 @@ func (p *Plan) client(ctx context.Context, i int, c *spec.PerformanceTestConfig_
 		lc.Endpoints = append(lc.Endpoints, load.Endpoint{URL: raw, Driver: d})
 	}
 	return lc, nil
+}
+
+// unwrapInvalid drops the engine's "invalid load configuration: " prefix
+// from an error that is about to be wrapped in it again.
+func unwrapInvalid(err error) string {
+	return strings.TrimPrefix(err.Error(), load.ErrInvalid.Error()+": ")
 }
 
 func duration(field, s string, def time.Duration) (time.Duration, error) {

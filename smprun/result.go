@@ -80,6 +80,13 @@ func ToSMP(r *load.Result, cfg *spec.PerformanceTestConfig, o ResultOptions) (*s
 	out.StartTime = timestamppb.New(r.Start)
 	out.EndTime = timestamppb.New(r.End)
 	out.Config = withProtocols(cfg, r.Clients)
+	if out.Config.GetDuration() == "" && r.Duration > 0 {
+		// A count or a schedule decided the window: say how long it was.
+		if out.Config == cfg {
+			out.Config = proto.Clone(cfg).(*spec.PerformanceTestConfig)
+		}
+		out.Config.Duration = r.Duration.String()
+	}
 	out.Mesh = o.Mesh
 	if out.Mesh == nil {
 		out.Mesh = cfg.GetMesh()
@@ -103,10 +110,10 @@ func ToSMP(r *load.Result, cfg *spec.PerformanceTestConfig, o ResultOptions) (*s
 // figures fills the measurement fields of a result from one Figures.
 func figures(f *load.Figures, r *load.Result, errs map[string]int64, ps []float64, g Generator) (*spec.PerformanceTestResult, error) {
 	out := &spec.PerformanceTestResult{
-		ActualQps:              f.ActualQPS,
-		RequestedQps:           f.RequestedQPS,
-		DurationS:              r.Span.Seconds(),
-		Requests:               &spec.PerformanceTestResult_Requests{Total: f.Requests, Ok: f.OK, Errors: f.Errors},
+		ActualQps:    f.ActualQPS,
+		RequestedQps: f.RequestedQPS,
+		DurationS:    r.Span.Seconds(),
+		Requests:     &spec.PerformanceTestResult_Requests{Total: f.Requests, Ok: f.OK, Errors: f.Errors},
 		Generator: &spec.PerformanceTestResult_Generator{
 			Name: g.Name, Version: g.Version, Host: g.Host, Cpus: int32(g.CPUs), Workers: int32(f.Workers),
 			CpuUserS: r.CPU.User.Seconds(), CpuSysS: r.CPU.Sys.Seconds(), Cores: int32(r.Cores),

@@ -244,7 +244,7 @@ func seriesTarget(t *testing.T) (*target.Server, string) {
 
 func variant(t *testing.T, name, url string) Variant {
 	t.Helper()
-	cfg, err := ApplySettings(nil, Settings{URLs: []string{url}, QPS: ptr(int64(100)), Connections: ptr(1), Duration: ptr(200 * time.Millisecond)})
+	cfg, err := ApplySettings(nil, Settings{URLs: []string{url}, QPS: ptr(float64(100)), Connections: ptr(1), Duration: ptr(200 * time.Millisecond)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func TestApplySettings(t *testing.T) {
 				t.Errorf("config %v", c)
 			}
 		}},
-		{"every flag", nil, Settings{URLs: []string{"http://x/", "http://y/"}, QPS: ptr(int64(0)), Connections: ptr(4), Streams: ptr(2),
+		{"every flag", nil, Settings{URLs: []string{"http://x/", "http://y/"}, QPS: ptr(float64(0)), Connections: ptr(4), Streams: ptr(2),
 			Duration: ptr(3 * time.Second), Warmup: ptr(time.Second), Timeout: ptr(time.Second), Protocol: ptr("http2"), Method: ptr("PUT"),
 			Headers: []string{"X-Test: 1", "Host:  example"}, Body: ptr("hi"), ContentType: ptr("text/plain"), Insecure: ptr(true),
 			CACert: ptr("ca.pem"), Labels: map[string]string{"k": "v"}, Name: ptr("n")},
@@ -56,7 +56,7 @@ func TestApplySettings(t *testing.T) {
 				t.Errorf("config %v", c)
 			}
 		}},
-		{"flags override every client of a file", base, Settings{QPS: ptr(int64(5)), URLs: []string{"http://c/"}, Headers: []string{"X-B: b"}, Labels: map[string]string{"b": "2"}},
+		{"flags override every client of a file", base, Settings{QPS: ptr(float64(5)), URLs: []string{"http://c/"}, Headers: []string{"X-B: b"}, Labels: map[string]string{"b": "2"}},
 			func(t *testing.T, c *spec.PerformanceTestConfig) {
 				for _, cl := range c.Clients {
 					if cl.Rps != 5 || cl.EndpointUrls[0] != "http://c/" || cl.Headers["X-B"] != "b" {
@@ -89,7 +89,7 @@ func TestApplySettingsRejects(t *testing.T) {
 		s    Settings
 	}{
 		{"no target", Settings{}},
-		{"negative qps", Settings{URLs: u, QPS: ptr(int64(-1))}},
+		{"negative qps", Settings{URLs: u, QPS: ptr(float64(-1))}},
 		{"no connections", Settings{URLs: u, Connections: ptr(0)}},
 		{"zero duration", Settings{URLs: u, Duration: ptr(time.Duration(0))}},
 		{"negative warm-up", Settings{URLs: u, Warmup: ptr(-time.Second)}},

@@ -111,6 +111,15 @@ func (v *validator) client(c *PerformanceTestConfig_Client, path string) {
 	} else if r > MaxRPS {
 		v.fail(p("rps"), fmt.Sprint(r), "beyond any load generator", "0 for as fast as possible, or a rate up to 100000000")
 	}
+	if q := c.GetQps(); q < 0 || q > MaxRPS || math.IsNaN(q) || math.IsInf(q, 0) {
+		v.fail(p("qps"), fmt.Sprint(q), "not a rate", "0 for as fast as possible, or a rate up to 100000000 (fractions allowed)")
+	}
+	if n := c.GetRequests(); n < 0 {
+		v.fail(p("requests"), fmt.Sprint(n), "must not be negative", "0 for no count, or the number of requests to send")
+	}
+	if c.GetRamp() != "" && c.GetSteps() != "" {
+		v.fail(p("steps"), c.GetSteps(), "a client has one schedule: ramp or steps, not both", "ramp FROM:TO/DURATION or steps R1,R2,.../STEP")
+	}
 	if s := c.GetStreams(); v.present(p("streams")) && (s <= 0 || s > MaxStreams) {
 		v.fail(p("streams"), fmt.Sprint(s), "out of range", fmt.Sprintf("1 to %d", MaxStreams))
 	}

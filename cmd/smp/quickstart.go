@@ -43,13 +43,13 @@ nothing to install or configure.`,
 			}
 			defer srv.Close()
 			url := "http://" + srv.Addrs().HTTP + "/"
-			qps, dur, name := int64(quickstartQPS), quickstartDuration, "quickstart"
+			qps, dur, name := float64(quickstartQPS), quickstartDuration, "quickstart"
 			cfg, err := smprun.ApplySettings(nil, smprun.Settings{URLs: []string{url}, QPS: &qps, Duration: &dur, Name: &name})
 			if err != nil {
 				return badInput(err)
 			}
 			if !out.quiet {
-				fmt.Fprintf(cmd.ErrOrStderr(), "target listening on %s; sending %d requests/s for %v\n", url, qps, dur)
+				fmt.Fprintf(cmd.ErrOrStderr(), "target listening on %s; sending %v requests/s for %v\n", url, qps, dur)
 			}
 			v := smprun.Variant{Config: cfg, Result: smprun.ResultOptions{Generator: smprun.ThisGenerator()}}
 			if err := smprun.CheckSeries([]smprun.Variant{v}, out.outputs, openFileLimit()); err != nil {

@@ -22,7 +22,10 @@ import (
 // runFlags holds the flags of `smp run`; quickstart shares the output ones.
 type runFlags struct {
 	files                []string
-	qps                  int64
+	qps                  float64
+	requests             int64
+	ramp, steps          string
+	okStatus             string
 	connections, streams int
 	duration, warmup     time.Duration
 	timeout              time.Duration
@@ -134,7 +137,13 @@ refused before it starts (exit 2).
 	}
 	f := cmd.Flags()
 	f.StringArrayVarP(&fl.files, "file", "f", nil, "SMP test config `FILE` (YAML or JSON; Meshery files too); several are variants")
-	f.Int64Var(&fl.qps, "qps", 1000, "target rate in requests/s across all connections; 0 = closed loop")
+	f.Float64Var(&fl.qps, "qps", 1000, "target rate in requests/s across all connections (fractions allowed, e.g. 0.5); 0 = closed loop")
+	f.Int64VarP(&fl.requests, "requests", "n", 0, "stop after N measured requests; the schedule stays open loop at --qps, and -d (if given) is a cap "+
+		"(without -d: N/qps, or up to 1h for a closed loop)")
+	f.StringVar(&fl.ramp, "ramp", "", "ramp the rate linearly, `FROM:TO/DURATION` (e.g. 100:2000/30s), then hold TO; instead of --qps (-d defaults to DURATION)")
+	f.StringVar(&fl.steps, "steps", "", "step the rate, `R1,R2,.../STEP` (e.g. 500,1000,2000/20s), each rate for STEP; instead of --qps (-d defaults to the steps' total)")
+	f.StringVar(&fl.okStatus, "ok-status", "", "status codes that count as success, e.g. 200-399 (the HTTP default), 200,204, or 0 for gRPC OK (its default); "+
+		"other answers are errors, timed apart from the latency")
 	f.IntVarP(&fl.connections, "connections", "c", smprun.DefaultConnections, "connections per client")
 	f.IntVar(&fl.streams, "streams", 1, "concurrent streams per connection (HTTP/2, gRPC); for UDP, workers sharing a socket")
 	f.DurationVarP(&fl.duration, "duration", "d", smprun.DefaultDuration, "measured duration of each run (after the warm-up)")
@@ -216,6 +225,18 @@ func (fl *runFlags) settings(cmd *cobra.Command, urls []string) (smprun.Settings
 	s := smprun.Settings{URLs: urls, Headers: fl.headers}
 	if set("qps") {
 		s.QPS = &fl.qps
+	}
+	if set("requests") {
+		s.Requests = &fl.requests
+	}
+	if set("ramp") {
+		s.Ramp = &fl.ramp
+	}
+	if set("steps") {
+		s.Steps = &fl.steps
+	}
+	if set("ok-status") {
+		s.OKStatus = &fl.okStatus
 	}
 	if set("connections") {
 		s.Connections = &fl.connections

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/smp-project/smp/spec"
+	"github.com/smp-project/smp/target"
+)
+
+// TestRunScheduleFlags runs -n, fractional --qps, --ramp and --steps
+// against the built-in target and checks the result's counts against what
+// the target itself counted (one more: the probe before the schedule).
+func TestRunScheduleFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		args      []string
+		total     int64   // exact request count
+		slack     int64   // allowed difference for schedules that end mid-slot
+		requested float64 // requested_qps, 0 to skip
+		duration  float64 // duration_s of the window, 0 to skip
+		check     func(t *testing.T, r *spec.PerformanceTestResult)
+	}{
+		{name: "count open loop", args: []string{"-n", "300", "--qps", "200", "-c", "2"}, total: 300, requested: 200, duration: 1.5,
+			check: func(t *testing.T, r *spec.PerformanceTestResult) {
+				if c := r.GetConfig().GetClients()[0]; c.GetRequests() != 300 || c.GetRps() != 200 || r.GetConfig().GetDuration() != "1.5s" {
+					t.Errorf("config: requests %d rps %d duration %q", c.GetRequests(), c.GetRps(), r.GetConfig().GetDuration())
+				}
+			}},
+		{name: "count closed loop", args: []string{"-n", "500", "--qps", "0", "-c", "4"}, total: 500},
+		{name: "count with a longer cap", args: []string{"-n", "100", "--qps", "100", "-d", "1m", "-c", "2"}, total: 100, requested: 100, duration: 1},
+		{name: "fractional rate", args: []string{"--qps", "150.5", "-d", "2s", "-c", "2"}, total: 301, requested: 150.5, duration: 2,
+			check: func(t *testing.T, r *spec.PerformanceTestResult) {
+				if c := r.GetConfig().GetClients()[0]; c.GetQps() != 150.5 || c.GetRps() != 151 {
+					t.Errorf("config: qps %v rps %d, want 150.5 and the rounded 151", c.GetQps(), c.GetRps())
+				}
+			}},
+		{name: "ramp", args: []string{"--ramp", "100:300/2s", "-c", "2"}, total: 400, slack: 1, requested: 200, duration: 2},
+		{name: "steps", args: []string{"--steps", "100,200/1s", "-c", "2"}, total: 300, slack: 1, requested: 150, duration: 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, err := target.Start(context.Background(), target.Config{HTTP: "127.0.0.1:0"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			out := filepath.Join(t.TempDir(), "r.json")
+			args := append([]string{"run", "http://" + srv.Addrs().HTTP + "/", "-q", "-o", out}, tc.args...)
+			code, stdout, stderr := smp(t, args...)
+			if code != 0 {
+				t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+			}
+			doc, err := spec.LoadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := doc.Result
+			got := r.GetRequests().GetTotal()
+			if d := got - tc.total; d < -tc.slack || d > tc.slack {
+				t.Errorf("%d requests, want %d ± %d", got, tc.total, tc.slack)
+			}
+			if seen := int64(srv.Stats().RequestsTotal); seen != got+1 {
+				t.Errorf("the target saw %d requests, the result says %d (+1 probe)", seen, got)
+			}
+			if tc.requested > 0 && math.Abs(r.GetRequestedQps()-tc.requested) > tc.requested*0.01 {
+				t.Errorf("requested_qps %v, want %v", r.GetRequestedQps(), tc.requested)
+			}
+			if tc.duration > 0 && math.Abs(r.GetDurationS()-tc.duration) > 0.3 {
+				t.Errorf("duration_s %v, want %v", r.GetDurationS(), tc.duration)
+			}
+			if tc.check != nil {
+				tc.check(t, r)
+			}
+		})
+	}
+}
+
+// TestRunOKStatus: a status outside the success set is a failure, outside
+// the latency figures; with no success there are no latency figures at all,
+// the summary says so and a latency SLO fails; --ok-status changes the set.
+func TestRunOKStatus(t *testing.T) {
+	url := runTarget(t) + "?status=503"
+	dir := t.TempDir()
+	out := filepath.Join(dir, "r.yaml")
+	code, stdout, stderr := smp(t, "run", url, "-q", "--qps", "100", "-d", "500ms", "-c", "1", "-o", out, "--slo", "p99<1s")
+	if code != 1 || !strings.Contains(stdout, "no successful requests") || !strings.Contains(stdout+stderr, "SLO p99<1s FAILED: SLO p99<1s: no successful requests") {
+		t.Errorf("all 503: exit %d, want 1 with 'no successful requests'\n%s%s", code, stdout, stderr)
+	}
+	if strings.Contains(stdout, "p99.99") {
+		t.Errorf("all 503: the summary prints a latency table:\n%s", stdout)
+	}
+	doc, err := spec.LoadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := doc.Result
+	if r.GetRequests().GetOk() != 0 || r.GetRequests().GetErrors() != 50 || r.LatenciesMs != nil || r.UncorrectedLatenciesMs != nil ||
+		len(r.PercentilesMs) != 0 || r.GetHistogram().GetData() != "" || r.GetErrorLatenciesMs().GetP50() <= 0 || r.GetErrors()["http_503"] != 50 {
+		t.Errorf("all 503: requests %v latencies %v percentiles %v errors %v error latencies %v",
+			r.GetRequests(), r.LatenciesMs, r.PercentilesMs, r.GetErrors(), r.GetErrorLatenciesMs())
+	}
+
+	out2 := filepath.Join(dir, "r2.yaml")
+	code, stdout, stderr = smp(t, "run", url, "-q", "--qps", "100", "-d", "500ms", "-c", "1", "-o", out2, "--ok-status", "200-299,503", "--slo", "p99<1s")
+	if code != 0 {
+		t.Fatalf("--ok-status 503: exit %d\n%s%s", code, stdout, stderr)
+	}
+	doc, err = spec.LoadFile(out2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = doc.Result
+	if r.GetRequests().GetOk() != 50 || r.GetRequests().GetErrors() != 0 || r.GetLatenciesMs().GetP50() <= 0 || r.GetConfig().GetClients()[0].GetOkStatus() != "200-299,503" {
+		t.Errorf("--ok-status 503: requests %v latencies %v config %v", r.GetRequests(), r.GetLatenciesMs(), r.GetConfig().GetClients()[0])
+	}
+}
+
+func TestRunScheduleFlagsBadInput(t *testing.T) {
+	url := "http://127.0.0.1:1/" // never reached: the flags are refused first
+	cfg := writeFile(t, "ramp.yaml", "duration: 1s\nclients:\n- endpoint_urls: ["+url+"]\n  ramp: \"100-200/1s\"\n")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--ramp", "100/3s"}, "--ramp"},
+		{[]string{"--ramp", "100:200"}, "FROM:TO/DURATION"},
+		{[]string{"--ramp", "100:fast/1s"}, "is not a rate"},
+		{[]string{"--steps", "100,x/1s"}, "rate 2"},
+		{[]string{"--steps", "100,200/0s"}, "positive duration"},
+		{[]string{"--qps", "10", "--ramp", "1:2/1s"}, "give one of --qps, --ramp and --steps"},
+		{[]string{"--qps", "-1"}, "--qps must be 0"},
+		{[]string{"--qps", "NaN"}, "--qps must be 0"},
+		{[]string{"-n", "0"}, "-n must be at least 1"},
+		{[]string{"--ok-status", "2xx"}, "--ok-status"},
+		{[]string{"--ok-status", "400-200"}, "ends before it starts"},
+		{[]string{"-f", cfg}, "clients[0].ramp"},
+	} {
+		args := append([]string{"run", "-q"}, tc.args...)
+		if tc.args[0] != "-f" {
+			args = append(args, url)
+		}
+		code, stdout, stderr := smp(t, args...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, want 2 with %q\n%s%s", tc.args, code, tc.want, stdout, stderr)
+		}
+	}
+}
