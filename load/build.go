@@ -15,6 +15,7 @@ func buildResult(cfg Config, plans []*plan, col *collector, clk *clock, finish, 
 	}
 	r.Total.Name = "total"
 	var unsent int64
+	var totalMsgs errorMessages
 	for i, p := range plans {
 		f := Figures{
 			Name: p.client.Name, Protocol: p.proto, Pacer: p.pacer.String(), OpenLoop: p.open, Workers: p.workers,
@@ -30,6 +31,14 @@ func buildResult(cfg Config, plans []*plan, col *collector, clk *clock, finish, 
 			f.RequestedQPS = float64(f.Scheduled) / cfg.Duration.Seconds()
 		}
 		p.rec.fig.fill(&f, span)
+		var msgs errorMessages
+		for _, s := range p.rec.shards {
+			s.mu.Lock()
+			msgs.merge(&s.msgs)
+			s.mu.Unlock()
+		}
+		f.ErrorMessages = msgs.fill()
+		totalMsgs.merge(&msgs)
 		f.Unsent = p.unsent(f.Requests)
 		p.conns.fill(&f.Connections)
 		p.conns.fill(&r.Total.Connections)
@@ -55,6 +64,7 @@ func buildResult(cfg Config, plans []*plan, col *collector, clk *clock, finish, 
 		r.Total.Pacer = fmt.Sprintf("%d clients", len(plans))
 	}
 	col.total.fill(&r.Total, span)
+	r.Total.ErrorMessages = totalMsgs.fill()
 	cut := r.Total.ErrorReasons[ReasonCancelled] + r.Total.ErrorReasons[ReasonTimeout]
 	switch {
 	case cancelled:

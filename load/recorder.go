@@ -98,6 +98,9 @@ type shard struct {
 	// success (otherwise the driver's Outcome.Failed does).
 	codes bool
 	ok    *okTable
+	// msgs are the first distinct error messages of each reason, kept for
+	// the whole run (not per interval): the build reads them at the end.
+	msgs errorMessages
 	// Keep neighbouring shards' hot fields on different cache lines.
 	_ [64]byte
 }
@@ -136,11 +139,15 @@ const numHists = 4
 // so that a stall at the end of a run is not omitted.
 func (s *shard) record(due, ready, sent, done time.Duration, open bool, o Outcome, err error, stop int) {
 	var reason int
+	var msg string
 	if err != nil {
 		reason = stop
 		if reason < 0 {
 			reason = classify(err)
 		}
+		// Only failed requests pay for the message: the request path of
+		// a healthy run stays free of allocations.
+		msg = errorMessage(err)
 	}
 	s.mu.Lock()
 	s.n.requests++
@@ -158,6 +165,7 @@ func (s *shard) record(due, ready, sent, done time.Duration, open bool, o Outcom
 	}
 	if err != nil {
 		s.n.reasons[reason]++
+		s.msgs.add(reason, msg, 1)
 		s.errLat.Record(done - due)
 		if stop >= 0 {
 			s.lat.Record(done - due)

@@ -65,7 +65,11 @@ type Figures struct {
 	// ErrorReasons) and failed responses (by code in Failures).
 	Requests, OK, Errors int64
 	ErrorReasons         map[string]int64
-	Failures             map[int]int64
+	// ErrorMessages are the first distinct messages of each error reason
+	// (up to five; the rest counted under OtherMessages), most frequent
+	// first, with their counts: what the errors were.
+	ErrorMessages map[string][]MessageCount
+	Failures      map[int]int64
 	// Codes counts every response by its status code; it is empty for a
 	// protocol without codes (Protocol.Codes "").
 	Codes map[int]int64

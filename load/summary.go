@@ -55,6 +55,11 @@ func (r *Result) WriteText(w io.Writer) error {
 			parts = append(parts, fmt.Sprintf("status %d: %d", code, t.Failures[code]))
 		}
 		fmt.Fprintf(&b, "errors     %s\n", strings.Join(parts, ", "))
+		for _, reason := range sortedKeys(t.ErrorReasons) {
+			for _, m := range t.ErrorMessages[reason] {
+				fmt.Fprintf(&b, "           %s × %d: %s\n", reason, m.Count, m.Message)
+			}
+		}
 	}
 	if len(t.Codes) > 0 {
 		var parts []string

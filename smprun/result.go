@@ -3,8 +3,10 @@ package smprun
 import (
 	"crypto/rand"
 	"fmt"
+	"maps"
 	"os"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/smp-project/smp/hist"
@@ -132,6 +134,11 @@ func figures(f *load.Figures, r *load.Result, errs map[string]int64, ps []float6
 	}
 	if len(errs) > 0 {
 		out.Errors = errs
+	}
+	for _, kind := range slices.Sorted(maps.Keys(f.ErrorMessages)) {
+		for _, m := range f.ErrorMessages[kind] {
+			out.ErrorSamples = append(out.ErrorSamples, &spec.PerformanceTestResult_ErrorSample{Kind: kind, Message: m.Message, Count: m.Count})
+		}
 	}
 	if len(f.Codes) > 0 {
 		out.StatusCodes = map[int32]int64{}

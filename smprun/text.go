@@ -27,6 +27,16 @@ func (vr *VariantResult) WriteText(w io.Writer) error {
 	if err := vr.Load.WriteText(w); err != nil {
 		return err
 	}
+	if hints := Hints(&vr.Load.Total); len(hints) > 0 {
+		b.Reset()
+		b.WriteString("\n")
+		for _, h := range hints {
+			fmt.Fprintf(&b, "hint       %s\n", h)
+		}
+		if _, err := io.WriteString(w, b.String()); err != nil {
+			return err
+		}
+	}
 	if len(vr.Result.GetRuns()) == 0 {
 		return nil
 	}

@@ -148,3 +148,35 @@ func TestRunScheduleFlagsBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestRunErrorMessages: the result keeps what the errors were, with counts
+// that add up to the errors of their kind, and the summary gives a hint.
+func TestRunErrorMessages(t *testing.T) {
+	url := runTarget(t)
+	refused := "http://127.0.0.1:1/" // a port nothing listens on: refused at once, on loopback
+	out := filepath.Join(t.TempDir(), "r.yaml")
+	code, stdout, stderr := smp(t, "run", url, refused, "-q", "--qps", "100", "-d", "400ms", "-c", "2", "-o", out)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"connect_refused × 20: ", "connect: connection refused", "hint       connection refused"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
+		}
+	}
+	doc, err := spec.LoadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := doc.Result
+	var n int64
+	for _, s := range r.GetErrorSamples() {
+		if s.GetKind() != "connect_refused" || !strings.Contains(s.GetMessage(), "127.0.0.1:1") {
+			t.Errorf("sample %v", s)
+		}
+		n += s.GetCount()
+	}
+	if n != r.GetErrors()["connect_refused"] || n != 20 {
+		t.Errorf("samples count %d errors, the result %d connect_refused, want 20", n, r.GetErrors()["connect_refused"])
+	}
+}
