@@ -38,6 +38,9 @@ func buildResult(cfg Config, plans []*plan, col *collector, clk *clock, finish, 
 			s.mu.Unlock()
 		}
 		f.ErrorMessages = msgs.fill()
+		for j, e := range p.eps {
+			f.PerEndpoint = append(f.PerEndpoint, e.fill(p.client.Endpoints[j].URL, span))
+		}
 		totalMsgs.merge(&msgs)
 		f.Unsent = p.unsent(f.Requests)
 		p.conns.fill(&f.Connections)
@@ -45,6 +48,7 @@ func buildResult(cfg Config, plans []*plan, col *collector, clk *clock, finish, 
 		r.Clients = append(r.Clients, f)
 		t := &r.Total
 		t.Endpoints = append(t.Endpoints, f.Endpoints...)
+		t.PerEndpoint = append(t.PerEndpoint, f.PerEndpoint...)
 		t.OpenLoop = t.OpenLoop || f.OpenLoop
 		t.Workers += f.Workers
 		t.RequestedQPS += f.RequestedQPS

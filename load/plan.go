@@ -24,7 +24,9 @@ type plan struct {
 	bounded bool
 	budget  atomic.Int64
 	rec     *clientRec
-	conns   *connStats
+	// eps records each endpoint's figures; nil with one endpoint.
+	eps   []*endpointRec
+	conns *connStats
 	// stopT is when the run stopped sending (the end of the window when it
 	// ran to its end), for the count of overdue slots never sent.
 	stopT time.Duration

@@ -137,7 +137,7 @@ const numHists = 4
 // rather than failed, and its elapsed time is a lower bound of its latency,
 // so it goes to the latency histograms too (and to the error histogram),
 // so that a stall at the end of a run is not omitted.
-func (s *shard) record(due, ready, sent, done time.Duration, open bool, o Outcome, err error, stop int) {
+func (s *shard) record(due, ready, sent, done time.Duration, open bool, o Outcome, err error, stop int) (outcome int) {
 	var reason int
 	var msg string
 	if err != nil {
@@ -167,12 +167,14 @@ func (s *shard) record(due, ready, sent, done time.Duration, open bool, o Outcom
 		s.n.reasons[reason]++
 		s.msgs.add(reason, msg, 1)
 		s.errLat.Record(done - due)
+		outcome = outcomeError
 		if stop >= 0 {
 			s.lat.Record(done - due)
 			s.unc.Record(done - sent)
+			outcome = outcomeStopped
 		}
 		s.mu.Unlock()
-		return
+		return outcome
 	}
 	failed := o.Failed
 	if s.ok != nil && s.codes {
@@ -182,6 +184,7 @@ func (s *shard) record(due, ready, sent, done time.Duration, open bool, o Outcom
 	if failed {
 		s.n.failed++
 		s.errLat.Record(done - due)
+		outcome = outcomeFailed
 	} else {
 		s.n.ok++
 		s.lat.Record(done - due)
@@ -198,6 +201,7 @@ func (s *shard) record(due, ready, sent, done time.Duration, open bool, o Outcom
 		s.n.otherCode(o.Code, failed)
 	}
 	s.mu.Unlock()
+	return outcome
 }
 
 // shardCount picks how many shards a client's workers share: one per

@@ -50,6 +50,9 @@ type Figures struct {
 	// protocol every client speaks (zero when they speak several).
 	Protocol  Protocol
 	Endpoints []string
+	// PerEndpoint are the figures of each endpoint of a client with
+	// several (in the total, of every client's endpoints); nil otherwise.
+	PerEndpoint []EndpointFigures
 	// Pacer describes the schedule ("2000/s", "closed loop").
 	Pacer string
 	// OpenLoop is false for a closed loop, where latency is timed from the

@@ -66,6 +66,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			rec.shards = append(rec.shards, newShard(p.proto.Codes != "", ok))
 		}
 		p.rec, recs[i], plans[i] = rec, rec, p
+		p.eps = newEndpointRecs(len(c.Endpoints))
 	}
 	first, err := probe(ctx, cfg.Clients, plans, cfg.Notify)
 	if err != nil {

@@ -161,6 +161,21 @@ func (r *Result) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "note       %d latencies above 1 h were recorded as 1 h\n", s)
 	}
 
+	if len(t.PerEndpoint) > 0 {
+		b.WriteString("\n")
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprint(tw, "requests\terrors\trate/s\tp50 ms\tp99 ms\tmax ms\t  endpoint\n")
+		for _, e := range t.PerEndpoint {
+			p50, p99, mx := "-", "-", "-"
+			if e.OK > 0 {
+				p50, p99, mx = ms(e.Latency.Percentile(50)), ms(e.Latency.Percentile(99)), ms(e.Latency.Max())
+			}
+			fmt.Fprintf(tw, "%d\t%d\t%.1f\t%s\t%s\t%s\t  %s\n", e.Requests, e.Errors, e.ActualQPS, p50, p99, mx, e.URL)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
 	if len(r.Clients) > 1 {
 		b.WriteString("\n")
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)

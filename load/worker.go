@@ -23,6 +23,7 @@ type worker struct {
 	eps   []Endpoint
 	conns []Conn // one per endpoint
 	next  int    // endpoint of the next request
+	last  int    // endpoint of the request just sent
 	shard *shard
 	warm  time.Duration
 	end   time.Duration
@@ -41,6 +42,7 @@ type worker struct {
 // opened here, counted and timed as a reconnect.
 func (w *worker) do(ctx context.Context) (Outcome, error) {
 	e := w.next
+	w.last = e
 	if w.next++; w.next == len(w.eps) {
 		w.next = 0
 	}
@@ -118,7 +120,10 @@ func (w *worker) openSlot(ctx context.Context, sl *sleeper, i uint64) bool {
 	o, err := w.do(ctx)
 	done := w.clk.since()
 	if i >= p.lWarm {
-		w.shard.record(due, max(due, w.idle), now, done, true, o, err, w.stopReason(ctx, err))
+		outcome := w.shard.record(due, max(due, w.idle), now, done, true, o, err, w.stopReason(ctx, err))
+		if p.eps != nil {
+			p.eps[w.last].record(due, now, done, outcome)
+		}
 	}
 	w.connected(o, err)
 	w.idle = done
@@ -158,7 +163,10 @@ func (w *worker) closedOnce(ctx context.Context) bool {
 	o, err := w.do(ctx)
 	done := w.clk.since()
 	if sent >= w.warm {
-		w.shard.record(sent, sent, sent, done, false, o, err, w.stopReason(ctx, err))
+		outcome := w.shard.record(sent, sent, sent, done, false, o, err, w.stopReason(ctx, err))
+		if eps := w.plan.eps; eps != nil {
+			eps[w.last].record(sent, sent, done, outcome)
+		}
 	}
 	w.connected(o, err)
 	return ctx.Err() == nil

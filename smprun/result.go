@@ -181,6 +181,25 @@ func figures(f *load.Figures, r *load.Result, errs map[string]int64, ps []float6
 		}
 	}
 	out.Histogram = h
+	for _, e := range f.PerEndpoint {
+		ep := &spec.PerformanceTestResult{
+			Name: e.URL, ActualQps: e.ActualQPS, DurationS: r.Span.Seconds(),
+			Requests: &spec.PerformanceTestResult_Requests{Total: e.Requests, Ok: e.OK, Errors: e.Errors},
+		}
+		if e.OK > 0 {
+			ep.LatenciesMs, ep.UncorrectedLatenciesMs = latency(e.Latency), latency(e.Uncorrected)
+			vals := e.Latency.Percentiles(ps)
+			for i, p := range ps {
+				ep.PercentilesMs = append(ep.PercentilesMs, &spec.PerformanceTestResult_Percentile{Percentile: p, Value: msf(vals[i])})
+			}
+			eh := &spec.PerformanceTestResult_Histogram{Encoding: hist.Encoding, Unit: hist.Unit}
+			if eh.Data, err = e.Latency.Encode(); err != nil {
+				return nil, err
+			}
+			ep.Histogram = eh
+		}
+		out.Endpoints = append(out.Endpoints, ep)
+	}
 	for _, iv := range f.Intervals {
 		out.Intervals = append(out.Intervals, &spec.PerformanceTestResult_Interval{
 			OffsetS: iv.Offset.Seconds(), Requests: iv.Requests, Errors: iv.Errors, ActualQps: iv.ActualQPS,

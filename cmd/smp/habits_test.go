@@ -180,3 +180,52 @@ func TestRunErrorMessages(t *testing.T) {
 		t.Errorf("samples count %d errors, the result %d connect_refused, want 20", n, r.GetErrors()["connect_refused"])
 	}
 }
+
+// TestRunPerEndpoint: with several URLs each endpoint has its own figures,
+// whose counts equal what each target saw, and a slow endpoint shows.
+func TestRunPerEndpoint(t *testing.T) {
+	var urls []string
+	var srvs []*target.Server
+	for _, delay := range []string{"", "?delay=3ms"} {
+		srv, err := target.Start(context.Background(), target.Config{HTTP: "127.0.0.1:0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+		srvs = append(srvs, srv)
+		urls = append(urls, "http://"+srv.Addrs().HTTP+"/"+delay)
+	}
+	out := filepath.Join(t.TempDir(), "r.yaml")
+	code, stdout, stderr := smp(t, "run", urls[0], urls[1], "-q", "--qps", "200", "-d", "1s", "-c", "4", "-o", out)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "endpoint") || !strings.Contains(stdout, urls[1]) {
+		t.Errorf("summary has no endpoint table:\n%s", stdout)
+	}
+	doc, err := spec.LoadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps := doc.Result.GetEndpoints()
+	if len(eps) != 2 {
+		t.Fatalf("%d endpoint results, want 2", len(eps))
+	}
+	var sum int64
+	for i, e := range eps {
+		n := e.GetRequests().GetTotal()
+		sum += n
+		if e.GetName() != urls[i] {
+			t.Errorf("endpoint %d is %q, want %q", i, e.GetName(), urls[i])
+		}
+		if seen := int64(srvs[i].Stats().RequestsTotal); seen != n+1 {
+			t.Errorf("%s: the target saw %d requests, the result says %d (+1 probe)", urls[i], seen, n)
+		}
+	}
+	if sum != doc.Result.GetRequests().GetTotal() || sum != 200 {
+		t.Errorf("endpoints sum to %d requests, the result has %d, want 200", sum, doc.Result.GetRequests().GetTotal())
+	}
+	if fast, slow := eps[0].GetLatenciesMs().GetP50(), eps[1].GetLatenciesMs().GetP50(); !(fast < 3 && slow >= 3) {
+		t.Errorf("p50 %v ms and %v ms: want the 3 ms endpoint at or above 3 ms and the other below", fast, slow)
+	}
+}
