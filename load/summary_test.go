@@ -20,7 +20,7 @@ func TestWriteText(t *testing.T) {
 				"corrected", "uncorrected", "p99.99", "generator  lateness p50", "codes      200: 200"},
 			[]string{"PARTIAL", "client  "}},
 		{"closed loop with failures", []Client{{Connections: 1, Endpoints: ep(4)}},
-			[]string{"closed loop for 2", "(closed loop)", "errors     status 503: ", "codes      200: "},
+			[]string{"closed loop for ", "(closed loop)", "errors     status 503: ", "codes      200: "},
 			[]string{"uncorrected", "generator"}},
 		{"two clients", []Client{
 			{Name: "a", Connections: 1, Pacer: mustConstant(t, 100), Endpoints: ep(0)},
