@@ -197,12 +197,24 @@ func TestWriteListeners(t *testing.T) {
 	var b strings.Builder
 	srv.WriteListeners(&b)
 	a := srv.Addrs()
-	for _, want := range []string{"http  " + a.HTTP + "  HTTP/1.1 and h2c", "udp   " + a.UDP + "  echo", "size 64, status 200", "capacity 10,"} {
+	for _, want := range []string{"http  " + a.HTTP + " (loopback only)  HTTP/1.1 and h2c", "udp   " + a.UDP + " (loopback only)  echo",
+		"loopback only: other machines and pods cannot reach such a listener", "size 64, status 200", "capacity 10,"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("lacks %q:\n%s", want, b.String())
 		}
 	}
 	if strings.Contains(b.String(), "grpc") || strings.Contains(b.String(), "tcp ") {
 		t.Errorf("names a listener that is not there:\n%s", b.String())
+	}
+}
+
+func TestIsLoopbackAddr(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:8080": true, "127.1.2.3:1": true, "[::1]:80": true,
+		"[::]:8080": false, "0.0.0.0:80": false, "10.0.0.1:80": false, "localhost:80": false, "junk": false,
+	} {
+		if got := isLoopbackAddr(addr); got != want {
+			t.Errorf("%s: %v, want %v", addr, got, want)
+		}
 	}
 }

@@ -306,26 +306,47 @@ func (s *Server) closeListeners() error {
 // line per listener and one for the defaults of every request.
 func (s *Server) WriteListeners(w io.Writer) {
 	a := s.Addrs()
+	loopback := false
+	scope := func(addr string) string {
+		if isLoopbackAddr(addr) {
+			loopback = true
+			return " (loopback only)"
+		}
+		return ""
+	}
 	if a.HTTP != "" {
 		kind := "HTTP/1.1 and h2c"
 		if s.cfg.TLS {
 			kind = "HTTPS (HTTP/1.1 and h2)"
 		}
-		fmt.Fprintf(w, "http  %s  %s; /metrics, /_smp/stats\n", a.HTTP, kind)
+		fmt.Fprintf(w, "http  %s%s  %s; /metrics, /_smp/stats\n", a.HTTP, scope(a.HTTP), kind)
 	}
 	if a.GRPC != "" {
-		fmt.Fprintf(w, "grpc  %s  smp.target.v1.Echo, health, reflection\n", a.GRPC)
+		fmt.Fprintf(w, "grpc  %s%s  smp.target.v1.Echo, health, reflection\n", a.GRPC, scope(a.GRPC))
 	}
 	if a.TCP != "" {
-		fmt.Fprintf(w, "tcp   %s  echo\n", a.TCP)
+		fmt.Fprintf(w, "tcp   %s%s  echo\n", a.TCP, scope(a.TCP))
 	}
 	if a.UDP != "" {
-		fmt.Fprintf(w, "udp   %s  echo\n", a.UDP)
+		fmt.Fprintf(w, "udp   %s%s  echo\n", a.UDP, scope(a.UDP))
+	}
+	if loopback {
+		fmt.Fprintln(w, "loopback only: other machines and pods cannot reach such a listener; give 0.0.0.0:PORT (or [::]:PORT) to listen on every interface")
 	}
 	b := s.Defaults()
 	c := s.cfg
 	fmt.Fprintf(w, "defaults: delay %s, size %d, status %d, error %g (reset %v), echo %v; capacity %d, max-rps %g, queue %d, control %v\n",
 		b.Delay, b.Size, max(b.Status, 200), b.ErrorRate, b.Reset, b.Echo, c.Capacity, c.MaxRPS, c.Queue, c.Control)
+}
+
+// isLoopbackAddr reports whether a bound host:port is on a loopback address.
+func isLoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Stall holds every response back for d from now (responses already
