@@ -33,6 +33,7 @@ svg.chart .guide { stroke: #8c959f; stroke-width: 1; stroke-dasharray: 3 3; poin
 pre { background: var(--band); border: 1px solid var(--line); padding: 10px; overflow-x: auto; font-size: 12px; }
 details summary { cursor: pointer; color: var(--muted); }
 .problem { color: #b42318; }
+.headline { margin: .2em 0; font-size: 1.05em; }
 #tip { position: absolute; display: none; pointer-events: none; white-space: pre; background: #1f2328; color: #fff;
   font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, monospace; padding: 6px 8px; border-radius: 4px; z-index: 10; }
 @media print { #tip { display: none !important; } }

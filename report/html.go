@@ -91,6 +91,11 @@ func WriteHTML(w io.Writer, results []*spec.PerformanceTestResult, opts Options)
 	for _, l := range ls {
 		p.Legend = append(p.Legend, named{Name: l.name, Color: l.color})
 	}
+	for _, l := range ls {
+		if h := headline(l.r); h != "" {
+			p.Headlines = append(p.Headlines, named{Name: l.name + ": " + h, Color: l.color})
+		}
+	}
 	p.Summary = summaryTable(ls)
 	p.Spectrum = template.HTML(spectrumChart(ls))
 	p.Histogram = template.HTML(histogramChart(ls))
@@ -124,7 +129,10 @@ func WriteHTML(w io.Writer, results []*spec.PerformanceTestResult, opts Options)
 
 // page is what the template renders.
 type page struct {
-	Title, Generated  string
+	Title, Generated string
+	// Headlines say what each result measured: URLs, protocol, rate,
+	// connections and duration.
+	Headlines         []named
 	CSS               template.CSS
 	JS                template.JS
 	Legend            []named
@@ -175,6 +183,55 @@ type envView struct {
 	YAML        string
 }
 
+// headline says what a result measured, from its config and figures:
+// "http://127.0.0.1:8080/ · HTTP · 1000/s requested · 8 connections · 10s".
+func headline(r *spec.PerformanceTestResult) string {
+	var parts []string
+	cfg := r.GetConfig()
+	var urls, protos []string
+	conns := 0
+	seen := map[string]bool{}
+	for _, c := range cfg.GetClients() {
+		for _, u := range c.GetEndpointUrls() {
+			if !seen[u] {
+				seen[u] = true
+				urls = append(urls, u)
+			}
+		}
+		p := strings.TrimPrefix(c.GetProtocol().String(), "PROTOCOL_")
+		if c.GetHttp2() {
+			p = "HTTP/2"
+		}
+		if p != "INVALID" && !seen["proto "+p] {
+			seen["proto "+p] = true
+			protos = append(protos, p)
+		}
+		conns += int(c.GetConnections())
+	}
+	if len(urls) > 3 {
+		urls = append(urls[:3], fmt.Sprintf("and %d more", len(urls)-3))
+	}
+	if len(urls) > 0 {
+		parts = append(parts, strings.Join(urls, ", "))
+	}
+	if len(protos) > 0 {
+		parts = append(parts, strings.Join(protos, ", "))
+	}
+	switch q := r.GetRequestedQps(); {
+	case q > 0:
+		parts = append(parts, strconv.FormatFloat(q, 'f', -1, 64)+"/s requested")
+	case len(cfg.GetClients()) > 0:
+		parts = append(parts, "closed loop")
+	}
+	if conns > 0 {
+		parts = append(parts, fmt.Sprintf("%d connections", conns))
+	}
+	if d := r.GetDurationS(); d > 0 {
+		parts = append(parts, formatSeconds(d))
+	}
+	return strings.Join(parts, " · ")
+}
+
 // uniqueNames names every result, and makes equal names distinct so that
 // legends stay unambiguous.
 func uniqueNames(results []*spec.PerformanceTestResult, given []string) []string {
@@ -197,7 +254,7 @@ func resultName(r *spec.PerformanceTestResult, given []string, i int) string {
 	if i < len(given) && strings.TrimSpace(given[i]) != "" {
 		return given[i]
 	}
-	if n := firstNonEmpty(resultLabel(r), r.GetTestId(), r.GetId()); n != "" {
+	if n := firstNonEmpty(resultLabel(r), r.GetConfig().GetName(), r.GetTestId(), r.GetId()); n != "" {
 		return n
 	}
 	return fmt.Sprintf("result %d", i+1)
@@ -524,6 +581,7 @@ const pageTemplate = `<!DOCTYPE html>
 <h1>{{.Title}}</h1>
 <p class="meta">{{range $i, $n := .Legend}}{{if $i}} · {{end}}<span class="swatch" style="background:{{$n.Color}}"></span>{{$n.Name}}{{end}}{{if .Generated}} — generated {{.Generated}}{{end}}</p>
 <nav><a href="#summary">Summary</a><a href="#spectrum">Percentiles</a><a href="#time">Over time</a><a href="#histogram">Histogram</a>{{if .Comparisons}}<a href="#comparison">Comparison</a>{{end}}<a href="#environment">Environment</a></nav>
+{{range .Headlines}}<p class="headline"><span class="swatch" style="background:{{.Color}}"></span>{{.Name}}</p>{{end}}
 {{range .Problems}}<p class="problem">{{.}}</p>{{end}}
 
 <h2 id="summary">Summary</h2>

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -227,5 +228,40 @@ func TestRunPerEndpoint(t *testing.T) {
 	}
 	if fast, slow := eps[0].GetLatenciesMs().GetP50(), eps[1].GetLatenciesMs().GetP50(); !(fast < 3 && slow >= 3) {
 		t.Errorf("p50 %v ms and %v ms: want the 3 ms endpoint at or above 3 ms and the other below", fast, slow)
+	}
+}
+
+// TestRunReportHeader: the report says what was measured at its top, and a
+// report named like another format is refused before the run.
+func TestRunReportHeader(t *testing.T) {
+	url := runTarget(t)
+	dir := t.TempDir()
+	page := filepath.Join(dir, "r.html")
+	code, stdout, stderr := smp(t, "run", url, "-q", "--qps", "100", "-c", "2", "-d", "300ms", "--report", page, "--name", "checkout")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	b, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(b)
+	i := strings.Index(html, `<p class="headline">`)
+	if i < 0 {
+		t.Fatalf("no headline in the report")
+	}
+	head := html[i:]
+	head = head[:strings.Index(head, "</p>")]
+	for _, want := range []string{"checkout: ", url, "HTTP", "100/s requested", "2 connections", "0.3s"} {
+		if !strings.Contains(head, want) {
+			t.Errorf("headline %q lacks %q", head, want)
+		}
+	}
+	code, _, stderr = smp(t, "run", url, "-q", "--qps", "100", "-d", "300ms", "--report", filepath.Join(dir, "r.pdf"))
+	if code != 2 || !strings.Contains(stderr, "the report is HTML; name it .html") {
+		t.Errorf("--report r.pdf: exit %d, want 2 with a word about HTML\n%s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "r.pdf")); err == nil {
+		t.Errorf("r.pdf was written")
 	}
 }
