@@ -30,10 +30,19 @@ type Config struct {
 	// Queue is how many requests may wait for Capacity or MaxRPS; the rest
 	// are rejected at once (503, gRPC UNAVAILABLE). 0 rejects at once.
 	Queue int
-	// Control enables the /_smp/ control endpoints (stall, close, defaults).
+	// Control enables the /_smp/ control endpoints (stall, close, defaults,
+	// stats/reset). Every control request must carry ControlToken in the
+	// X-Smp-Token header, and none may carry an Origin header: a browser
+	// sends Origin, so a web page the operator visits cannot drive the
+	// target even with the token guessed.
 	Control bool
+	// ControlToken is the secret control requests carry; with Control and
+	// no token, Start generates one (Server.ControlToken). At least 16
+	// printable ASCII characters.
+	ControlToken string
 	// ControlRemote accepts control requests from any client, not only
-	// loopback ones.
+	// loopback ones. Loopback is no protection behind a proxy or a mesh
+	// sidecar, where every client connects from 127.0.0.1: the token is.
 	ControlRemote bool
 	// UDPDrop is the probability that a UDP datagram gets no echo, for loss
 	// tests.
@@ -103,6 +112,11 @@ func (c *Config) validate() error {
 	}
 	if math.IsNaN(c.UDPDrop) || c.UDPDrop < 0 || c.UDPDrop > 1 {
 		return bad("UDPDrop", "%v: must be a probability from 0 to 1", c.UDPDrop)
+	}
+	if c.ControlToken != "" {
+		if err := validToken(c.ControlToken); err != nil {
+			return &ConfigError{Field: "ControlToken", Err: err}
+		}
 	}
 	if (c.CertFile == "") != (c.KeyFile == "") {
 		return bad("CertFile", "give both the certificate file and its key file")

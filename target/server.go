@@ -37,6 +37,8 @@ type Server struct {
 	closeErr   error
 	wg         sync.WaitGroup
 
+	token string // control token; "" without Control
+
 	defaults atomic.Pointer[defaultsState]
 	adm      *admission // nil without Capacity and MaxRPS
 	stall    *stallGate
@@ -78,6 +80,15 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		counters: &counters{start: time.Now()},
 		gaps:     newGapRecorders(cfg),
 		filler:   newFiller(),
+	}
+	if cfg.Control {
+		s.token = cfg.ControlToken
+		if s.token == "" {
+			var err error
+			if s.token, err = newToken(); err != nil {
+				return nil, err
+			}
+		}
 	}
 	s.defaults.Store(newDefaultsState(cfg.Defaults, s.filler))
 	s.baseCtx, s.cancelBase = context.WithCancel(context.WithoutCancel(ctx))
@@ -322,6 +333,9 @@ func (s *Server) WriteListeners(w io.Writer) {
 	if a.UDP != "" {
 		fmt.Fprintf(w, "udp   %s  echo\n", a.UDP)
 	}
+	if s.token != "" {
+		fmt.Fprintf(w, "control token: %s  (send it in the %s header; loopback clients only unless --control-remote)\n", s.token, TokenHeader)
+	}
 	b := s.Defaults()
 	c := s.cfg
 	fmt.Fprintf(w, "defaults: delay %s, size %d, status %d, error %g (reset %v), echo %v; capacity %d, max-rps %g, queue %d, control %v\n",
@@ -345,6 +359,10 @@ func (s *Server) SetDefaults(b Behavior) error {
 	s.defaults.Store(newDefaultsState(b, s.filler))
 	return nil
 }
+
+// ControlToken returns the token control requests must carry in the
+// X-Smp-Token header, or "" when control is off.
+func (s *Server) ControlToken() string { return s.token }
 
 // Defaults returns the current default behaviour.
 func (s *Server) Defaults() Behavior { return s.defaults.Load().b }

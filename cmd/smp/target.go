@@ -41,9 +41,15 @@ Capacity: --capacity concurrent requests and/or --max-rps; beyond them up to
 Counters: GET /_smp/stats (JSON) and /metrics (Prometheus), including, per
 listener, the gaps between consecutive request arrivals (how evenly a load
 generator spaces its requests): "arrival_gap_us" in the JSON,
-smp_target_arrival_gap_seconds in /metrics. With --control, loopback clients
-may POST /_smp/stall?for=1s, /_smp/close, /_smp/stats/reset (empties the
-arrival gaps) and /_smp/defaults?delay=...; see GET /_smp/.`
+smp_target_arrival_gap_seconds in /metrics.
+
+Control: with --control, POST /_smp/stall?for=1s, /_smp/close,
+/_smp/stats/reset (empties the arrival gaps) and /_smp/defaults?delay=...; see
+GET /_smp/. Every control request needs the control token in the X-Smp-Token
+header (--control-token or $SMP_TARGET_CONTROL_TOKEN, else a random one
+printed at start), and any request with an Origin header (a browser) is
+refused. Only loopback clients are served unless --control-remote, but behind
+a proxy or a mesh sidecar every client is loopback: the token is the guard.`
 
 // targetFlags are the command line of smp target.
 type targetFlags struct {
@@ -97,8 +103,9 @@ func newTargetCmd() *cobra.Command {
 	fl.IntVar(&f.cfg.Capacity, "capacity", 0, "concurrent requests served at most (0: unlimited)")
 	fl.Float64Var(&f.cfg.MaxRPS, "max-rps", 0, "requests admitted per second at most (0: unlimited)")
 	fl.IntVar(&f.cfg.Queue, "queue", 0, "requests that may wait beyond --capacity/--max-rps (0: reject at once)")
-	fl.BoolVar(&f.cfg.Control, "control", false, "enable the /_smp/ control endpoints (stall, close, defaults)")
-	fl.BoolVar(&f.cfg.ControlRemote, "control-remote", false, "accept control requests from non-loopback clients")
+	fl.BoolVar(&f.cfg.Control, "control", false, "enable the /_smp/ control endpoints (stall, close, defaults, stats/reset); requests need the control token in the X-Smp-Token header")
+	fl.StringVar(&f.cfg.ControlToken, "control-token", "", "the control token (at least 16 characters; default $SMP_TARGET_CONTROL_TOKEN, else a random one printed at start)")
+	fl.BoolVar(&f.cfg.ControlRemote, "control-remote", false, "accept control requests from non-loopback clients (loopback is no protection behind a proxy or sidecar; the token is)")
 	fl.Float64Var(&f.cfg.UDPDrop, "udp-drop", 0, "probability that a UDP datagram gets no echo")
 	return cmd
 }
@@ -118,6 +125,12 @@ func (f *targetFlags) config(cmd *cobra.Command) (target.Config, error) {
 		}
 	}
 	cfg.Defaults.Echo = f.echo
+	if cfg.ControlToken != "" && !cfg.Control {
+		return cfg, errors.New("--control-token: given without --control")
+	}
+	if cfg.ControlToken == "" && cfg.Control {
+		cfg.ControlToken = os.Getenv("SMP_TARGET_CONTROL_TOKEN")
+	}
 	cfg.HTTP, cfg.GRPC, cfg.TCP, cfg.UDP = f.httpAddr, f.grpcAddr, f.tcpAddr, f.udpAddr
 	anySet := false
 	for _, name := range []string{"http", "grpc", "tcp", "udp"} {
@@ -166,6 +179,8 @@ func targetFlagOf(field string) string {
 		return "--udp-drop"
 	case "CertFile", "KeyFile":
 		return "--cert/--key"
+	case "ControlToken":
+		return "--control-token"
 	}
 	return "--" + field
 }

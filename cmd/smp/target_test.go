@@ -25,6 +25,8 @@ func TestTargetBadInput(t *testing.T) {
 		{"bad status", []string{"--http", "127.0.0.1:0", "--status", "42"}, []string{"--status"}},
 		{"bad error probability", []string{"--http", "127.0.0.1:0", "--error", "1.5"}, []string{"--error"}},
 		{"port in use", []string{"--http", busy.Addr().String()}, []string{busy.Addr().String()}},
+		{"short control token", []string{"--http", "127.0.0.1:0", "--control", "--control-token", "short"}, []string{"--control-token", "at least 16"}},
+		{"control token without control", []string{"--http", "127.0.0.1:0", "--control-token", "0123456789abcdef"}, []string{"--control-token", "without --control"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
