@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config says which listeners to open and how the target behaves.
@@ -47,6 +48,43 @@ type Config struct {
 	// UDPDrop is the probability that a UDP datagram gets no echo, for loss
 	// tests.
 	UDPDrop float64
+
+	// Timeouts, each 0 for its default and negative for none. A
+	// connection past one is closed and counted (Stats.Timeouts).
+	//
+	// HeaderTimeout bounds the time from a connection's accept, or a
+	// request's first byte, to the end of the request head (HTTP/1.1; TLS
+	// handshake included; the gRPC connection preface).
+	HeaderTimeout time.Duration
+	// ReadTimeout bounds a wait for more of a request body (HTTP/1.1).
+	ReadTimeout time.Duration
+	// WriteTimeout bounds a write that makes no progress: a client that
+	// stops reading loses its connection, and so its capacity slot (every
+	// listener; an HTTP/2 stream is reset, a gRPC stream's connection
+	// closed).
+	WriteTimeout time.Duration
+	// IdleTimeout bounds the wait for a next request (HTTP/1.1, HTTP/2,
+	// gRPC) or, on TCP, for more bytes to echo.
+	IdleTimeout time.Duration
+
+	// MaxConns bounds the open connections over all TCP listeners; at the
+	// bound a new connection evicts the one that has waited longest for
+	// its client to send a request head, or is refused when none does.
+	// 0 derives it from the descriptor limit (RLIMIT_NOFILE less 64);
+	// negative is unlimited.
+	MaxConns int
+	// MaxStreams bounds the concurrent streams of an HTTP/2 or gRPC
+	// connection; 0 is DefaultMaxStreams.
+	MaxStreams int
+	// MaxEcho bounds an echoed request body or gRPC request message, in
+	// bytes; 0 is DefaultMaxEcho. A larger body gets 413 (gRPC
+	// RESOURCE_EXHAUSTED).
+	MaxEcho int
+	// MaxInFlightBytes bounds the request bytes held at once over all
+	// connections (echo bodies, mostly); a request that would exceed it
+	// gets 503 (gRPC RESOURCE_EXHAUSTED). 0 is DefaultMaxInFlightBytes,
+	// negative unlimited.
+	MaxInFlightBytes int64
 }
 
 // Addrs are the host:port addresses actually bound; "" for a listener that
@@ -117,6 +155,9 @@ func (c *Config) validate() error {
 		if err := validToken(c.ControlToken); err != nil {
 			return &ConfigError{Field: "ControlToken", Err: err}
 		}
+	}
+	if err := c.validateLimits(); err != nil {
+		return err
 	}
 	if (c.CertFile == "") != (c.KeyFile == "") {
 		return bad("CertFile", "give both the certificate file and its key file")

@@ -17,7 +17,7 @@ func parseOne(t *testing.T, raw string) (*request, []byte, error) {
 	if err := readRequest(br, &r); err != nil {
 		return &r, nil, err
 	}
-	body, err := readBody(br, &r, true, nil, 1<<20)
+	body, err := readBody(br, &r, true, nil, 1<<20, nil)
 	return &r, body, err
 }
 
@@ -138,7 +138,7 @@ func TestReadRequestPipelined(t *testing.T) {
 			}
 			break
 		}
-		if _, err := readBody(br, &r, false, nil, 0); err != nil {
+		if _, err := readBody(br, &r, false, nil, 0, nil); err != nil {
 			t.Fatal(err)
 		}
 		targets = append(targets, string(r.bytes(r.target)))
@@ -203,7 +203,7 @@ func FuzzReadRequest(f *testing.F) {
 			if r.minor == 0 && r.chunked {
 				t.Fatal("accepted a chunked HTTP/1.0 request")
 			}
-			body, err := readBody(br, &r, true, nil, 1<<16)
+			body, err := readBody(br, &r, true, nil, 1<<16, nil)
 			if err != nil {
 				return
 			}
@@ -232,7 +232,7 @@ func compareNetHTTP(t *testing.T, data []byte) {
 	if readRequest(br, &r) != nil || r.h2preface {
 		return
 	}
-	body, err := readBody(br, &r, true, nil, 1<<16)
+	body, err := readBody(br, &r, true, nil, 1<<16, nil)
 	if err != nil {
 		return
 	}
