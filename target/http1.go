@@ -196,6 +196,11 @@ func (hc *h1conn) serveWorkload() error {
 	body, err := readBody(hc.br, r, keep, hc.body[:0], s.lim.maxEcho, budget)
 	if err != nil {
 		s.budget.give(held)
+		if err == errOverBudget {
+			s.counters.overBudget[protoHTTP1].Add(1)
+			s.counters.rejected[protoHTTP1].Add(1)
+			s.counters.count(protoHTTP1, http.StatusServiceUnavailable)
+		}
 		var he *httpError
 		if errors.As(err, &he) {
 			hc.writeError(he)
