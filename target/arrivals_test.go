@@ -167,7 +167,7 @@ func TestArrivalGaps(t *testing.T) {
 	}
 
 	// Reset: the answer holds what was reset, the next arrival starts anew.
-	held, err := ResetRemoteArrivalGaps(ctx, c, base)
+	held, err := ResetRemoteArrivalGaps(ctx, c, base, s.ControlToken())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,15 +203,15 @@ func TestArrivalGaps(t *testing.T) {
 func TestArrivalGapsResetGuards(t *testing.T) {
 	off := startTarget(t, Config{HTTP: anyPort})
 	c, base := httpClient(t, "http1", off)
-	if st, body := post(t, c, base+"/_smp/stats/reset"); st != 403 || !strings.Contains(body, "--control") {
+	if st, body := post(t, c, base+"/_smp/stats/reset", ""); st != 403 || !strings.Contains(body, "--control") {
 		t.Errorf("control off: %d %s", st, body)
 	}
-	if _, err := ResetRemoteArrivalGaps(context.Background(), c, base); err == nil || !strings.Contains(err.Error(), "403") {
+	if _, err := ResetRemoteArrivalGaps(context.Background(), c, base, "0123456789abcdef"); err == nil || !strings.Contains(err.Error(), "403") {
 		t.Errorf("ResetRemoteArrivalGaps with control off: %v", err)
 	}
 	on := startTarget(t, Config{HTTP: anyPort, Control: true})
 	c, base = httpClient(t, "http1", on)
-	if st, _, _ := get(t, c, base+"/_smp/stats/reset", nil); st != 405 {
+	if st, _, _ := get(t, c, base+"/_smp/stats/reset", map[string]string{TokenHeader: on.ControlToken()}); st != 405 {
 		t.Errorf("GET /_smp/stats/reset: %d, want 405", st)
 	}
 	// A bare host:port works too.

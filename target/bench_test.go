@@ -24,8 +24,11 @@ func (c *memConn) Close() error                { return nil }
 func newMemH1(t testing.TB, s *Server, stream []byte) (*h1conn, *memConn) {
 	t.Helper()
 	mc := &memConn{r: bytes.NewReader(stream)}
+	// Watched as an accepted connection is, but not registered: the
+	// watchdog has no business with it.
+	w := &watchedConn{Conn: mc, set: s.conns, clock: s.coarse}
 	hc := &h1conn{
-		s: s, c: mc, raw: mc,
+		s: s, c: w, raw: w, w: w,
 		br:    bufio.NewReaderSize(mc, readBufSize),
 		bw:    bufio.NewWriterSize(mc, writeBufSize),
 		timer: time.NewTimer(time.Hour),

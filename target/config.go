@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config says which listeners to open and how the target behaves.
@@ -30,14 +31,60 @@ type Config struct {
 	// Queue is how many requests may wait for Capacity or MaxRPS; the rest
 	// are rejected at once (503, gRPC UNAVAILABLE). 0 rejects at once.
 	Queue int
-	// Control enables the /_smp/ control endpoints (stall, close, defaults).
+	// Control enables the /_smp/ control endpoints (stall, close, defaults,
+	// stats/reset). Every control request must carry ControlToken in the
+	// X-Smp-Token header, and none may carry an Origin header: a browser
+	// sends Origin, so a web page the operator visits cannot drive the
+	// target even with the token guessed.
 	Control bool
+	// ControlToken is the secret control requests carry; with Control and
+	// no token, Start generates one (Server.ControlToken). At least 16
+	// printable ASCII characters.
+	ControlToken string
 	// ControlRemote accepts control requests from any client, not only
-	// loopback ones.
+	// loopback ones. Loopback is no protection behind a proxy or a mesh
+	// sidecar, where every client connects from 127.0.0.1: the token is.
 	ControlRemote bool
 	// UDPDrop is the probability that a UDP datagram gets no echo, for loss
 	// tests.
 	UDPDrop float64
+
+	// Timeouts, each 0 for its default and negative for none. A
+	// connection past one is closed and counted (Stats.Timeouts).
+	//
+	// HeaderTimeout bounds the time from a connection's accept, or a
+	// request's first byte, to the end of the request head (HTTP/1.1; TLS
+	// handshake included; the gRPC connection preface).
+	HeaderTimeout time.Duration
+	// ReadTimeout bounds a wait for more of a request body (HTTP/1.1).
+	ReadTimeout time.Duration
+	// WriteTimeout bounds a write that makes no progress: a client that
+	// stops reading loses its connection, and so its capacity slot (every
+	// listener; an HTTP/2 stream is reset, a gRPC stream's connection
+	// closed).
+	WriteTimeout time.Duration
+	// IdleTimeout bounds the wait for a next request (HTTP/1.1, HTTP/2,
+	// gRPC) or, on TCP, for more bytes to echo.
+	IdleTimeout time.Duration
+
+	// MaxConns bounds the open connections over all TCP listeners; at the
+	// bound a new connection evicts the one that has waited longest for
+	// its client to send a request head, or is refused when none does.
+	// 0 derives it from the descriptor limit (RLIMIT_NOFILE less 64);
+	// negative is unlimited.
+	MaxConns int
+	// MaxStreams bounds the concurrent streams of an HTTP/2 or gRPC
+	// connection; 0 is DefaultMaxStreams.
+	MaxStreams int
+	// MaxEcho bounds an echoed request body or gRPC request message, in
+	// bytes; 0 is DefaultMaxEcho. A larger body gets 413 (gRPC
+	// RESOURCE_EXHAUSTED).
+	MaxEcho int
+	// MaxInFlightBytes bounds the request bytes held at once over all
+	// connections (echo bodies, mostly); a request that would exceed it
+	// gets 503 (gRPC RESOURCE_EXHAUSTED). 0 is DefaultMaxInFlightBytes,
+	// negative unlimited.
+	MaxInFlightBytes int64
 }
 
 // Addrs are the host:port addresses actually bound; "" for a listener that
@@ -103,6 +150,14 @@ func (c *Config) validate() error {
 	}
 	if math.IsNaN(c.UDPDrop) || c.UDPDrop < 0 || c.UDPDrop > 1 {
 		return bad("UDPDrop", "%v: must be a probability from 0 to 1", c.UDPDrop)
+	}
+	if c.ControlToken != "" {
+		if err := validToken(c.ControlToken); err != nil {
+			return &ConfigError{Field: "ControlToken", Err: err}
+		}
+	}
+	if err := c.validateLimits(); err != nil {
+		return err
 	}
 	if (c.CertFile == "") != (c.KeyFile == "") {
 		return bad("CertFile", "give both the certificate file and its key file")

@@ -4,31 +4,71 @@ import (
 	"crypto/tls"
 	"net"
 	"sync"
+	"sync/atomic"
 )
 
 // connSet tracks the open connections of every listener, so that
-// CloseConnections and Close can cut them and a gRPC handler can find the
-// connection it should reset.
+// CloseConnections and Close can cut them, a gRPC handler can find the
+// connection it should reset, and the watchdog can time them out.
 type connSet struct {
-	mu     sync.Mutex
-	m      map[net.Conn]struct{}
-	closed bool // after Close: new connections are refused
+	mu       sync.Mutex
+	m        map[*watchedConn]struct{}
+	closed   bool // after Close: new connections are refused
+	max      int  // 0: no limit
+	clock    *coarseClock
+	evicted  atomic.Uint64
+	refused  atomic.Uint64
+	accepted atomic.Uint64
 }
 
-func newConnSet() *connSet { return &connSet{m: make(map[net.Conn]struct{})} }
+func newConnSet(maxConns int, clock *coarseClock) *connSet {
+	return &connSet{m: make(map[*watchedConn]struct{}), max: maxConns, clock: clock}
+}
 
-// add registers c; false means the server is closing and c must be closed.
-func (s *connSet) add(c net.Conn) bool {
+// admit registers c in phase p and returns it as watched, or nil when the
+// server is closing or full (c is then closed). At the limit it makes room
+// by closing the connection that has waited longest for its client to
+// start or finish a request head: slow or idle clients cannot keep a new
+// one out, and none of them loses a request in progress.
+func (s *connSet) admit(c net.Conn, p phase) *watchedConn {
+	wc := &watchedConn{Conn: c, set: s, clock: s.clock}
+	wc.setPhase(p)
+	var victim *watchedConn
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
-		return false
+		s.mu.Unlock()
+		c.Close()
+		return nil
 	}
-	s.m[c] = struct{}{}
-	return true
+	if s.max > 0 && len(s.m) >= s.max {
+		var oldest int64
+		for o := range s.m {
+			if o.evictable() {
+				if t := o.since.Load(); victim == nil || t < oldest {
+					victim, oldest = o, t
+				}
+			}
+		}
+		if victim == nil {
+			s.mu.Unlock()
+			s.refused.Add(1)
+			c.Close()
+			return nil
+		}
+		// Out of the count now: its goroutine may take a moment to end.
+		delete(s.m, victim)
+	}
+	s.m[wc] = struct{}{}
+	s.mu.Unlock()
+	s.accepted.Add(1)
+	if victim != nil {
+		s.evicted.Add(1)
+		victim.cutOff()
+	}
+	return wc
 }
 
-func (s *connSet) remove(c net.Conn) {
+func (s *connSet) remove(c *watchedConn) {
 	s.mu.Lock()
 	delete(s.m, c)
 	s.mu.Unlock()
@@ -45,15 +85,15 @@ func (s *connSet) len() int {
 // returns how many it closed.
 func (s *connSet) closeAll(except net.Conn) int {
 	s.mu.Lock()
-	list := make([]net.Conn, 0, len(s.m))
+	list := make([]*watchedConn, 0, len(s.m))
 	for c := range s.m {
-		if c != except {
+		if net.Conn(c) != except {
 			list = append(list, c)
 		}
 	}
 	s.mu.Unlock()
 	for _, c := range list {
-		c.Close()
+		c.Conn.Close()
 	}
 	return len(list)
 }
@@ -102,36 +142,31 @@ func resetConn(c net.Conn) {
 	}
 }
 
-// trackedListener registers accepted connections in a connSet and
-// unregisters them when closed; it wraps the gRPC listener, whose
-// connections are otherwise out of reach.
+// trackedListener admits accepted connections into a connSet; it wraps
+// the gRPC listener, whose connections are otherwise out of reach.
 type trackedListener struct {
 	net.Listener
 	set *connSet
 }
 
 func (l *trackedListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if wc := l.set.admit(c, phaseMux); wc != nil {
+			return wc, nil
+		}
+		if l.set.isClosed() {
+			return nil, net.ErrClosed
+		}
+		// Full and nothing to evict: the connection was refused; serve on.
 	}
-	tc := &trackedConn{Conn: c, set: l.set}
-	if !l.set.add(tc) {
-		c.Close()
-		return nil, net.ErrClosed
-	}
-	return tc, nil
 }
 
-type trackedConn struct {
-	net.Conn
-	set  *connSet
-	once sync.Once
-}
-
-func (c *trackedConn) unwrap() net.Conn { return c.Conn }
-
-func (c *trackedConn) Close() error {
-	c.once.Do(func() { c.set.remove(c) })
-	return c.Conn.Close()
+func (s *connSet) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }

@@ -1,7 +1,11 @@
 package target
 
 import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -20,7 +24,10 @@ POST /_smp/defaults?delay=..&size=..&status=..&error=..&echo=..
 POST /_smp/stall?for=1s             hold every response back for the duration (0 ends a stall)
 POST /_smp/close                    close every open connection
 GET  /metrics                       Prometheus metrics; always on
-Changing endpoints need --control, and a loopback client unless --control-remote.
+Every endpoint but stats needs --control, the control token in the X-Smp-Token
+header, no Origin header (browsers are refused), and a loopback client unless
+--control-remote. Loopback is no protection behind a proxy or mesh sidecar,
+where every client comes from 127.0.0.1; the token is.
 `
 
 func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
@@ -45,8 +52,8 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "smp target: control endpoints are off; start the target with --control", http.StatusForbidden)
 		return
 	}
-	if !s.cfg.ControlRemote && !isLoopback(r.RemoteAddr) {
-		http.Error(w, "smp target: "+errNotLoopback.Error(), http.StatusForbidden)
+	if msg := s.controlRefusal(r); msg != "" {
+		http.Error(w, "smp target: "+msg, http.StatusForbidden)
 		return
 	}
 	switch name {
@@ -152,4 +159,56 @@ func isLoopback(remote string) bool {
 		return false
 	}
 	return ap.Addr().Unmap().IsLoopback()
+}
+
+// TokenHeader is the request header that carries the control token.
+const TokenHeader = "X-Smp-Token"
+
+// minTokenLen is the shortest control token accepted: 16 characters of a
+// generated token are 64 bits, beyond guessing over a network.
+const minTokenLen = 16
+
+// controlRefusal says why a control request is refused, or "" to serve it.
+func (s *Server) controlRefusal(r *http.Request) string {
+	if _, ok := r.Header["Origin"]; ok {
+		// Browsers send Origin with every cross-origin request and every
+		// POST; a "simple" text/plain POST from any web page needs no
+		// CORS preflight, so without this check a page could drive the
+		// target through the operator's browser.
+		return "control requests carrying an Origin header (from a browser) are refused"
+	}
+	if !s.cfg.ControlRemote && !isLoopback(r.RemoteAddr) {
+		return errNotLoopback.Error()
+	}
+	got := r.Header.Get(TokenHeader)
+	if got == "" {
+		return "control requests need the control token in the " + TokenHeader + " header (printed at start, or --control-token)"
+	}
+	if subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+		return "wrong control token in " + TokenHeader
+	}
+	return ""
+}
+
+// newToken returns a random control token: 128 bits in hex.
+func newToken() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("target: control token: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// validToken accepts what travels in a header unchanged and is long enough
+// not to be guessed.
+func validToken(t string) error {
+	if len(t) < minTokenLen {
+		return fmt.Errorf("the control token must have at least %d characters", minTokenLen)
+	}
+	for _, c := range []byte(t) {
+		if c <= ' ' || c >= 0x7f {
+			return errors.New("the control token must be printable ASCII without spaces")
+		}
+	}
+	return nil
 }

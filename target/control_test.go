@@ -3,6 +3,7 @@ package target
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -14,9 +15,17 @@ import (
 	targetpb "github.com/smp-project/smp/target/proto"
 )
 
-func post(t *testing.T, c *http.Client, url string) (int, string) {
+// post sends a control request with the token (none when token is "").
+func post(t *testing.T, c *http.Client, url, token string) (int, string) {
 	t.Helper()
-	resp, err := c.Post(url, "", nil)
+	req, err := http.NewRequest(http.MethodPost, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set(TokenHeader, token)
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatalf("POST %s: %v", url, err)
 	}
@@ -32,7 +41,7 @@ func TestStall(t *testing.T) {
 	s := startTarget(t, Config{HTTP: anyPort, GRPC: anyPort, TCP: anyPort, Control: true})
 	c, base := httpClient(t, "http1", s)
 	_, grpcc := grpcClient(t, s)
-	if st, body := post(t, c, base+"/_smp/stall?for=300ms"); st != 200 {
+	if st, body := post(t, c, base+"/_smp/stall?for=300ms", s.ControlToken()); st != 200 {
 		t.Fatalf("stall: %d %s", st, body)
 	}
 	if s.Stats().StalledUntil == nil {
@@ -105,7 +114,7 @@ func TestStall(t *testing.T) {
 		t.Errorf("stats during a stall: %d", st)
 	}
 	time.Sleep(50 * time.Millisecond)
-	if st, body := post(t, c, base+"/_smp/stall?for=0"); st != 200 {
+	if st, body := post(t, c, base+"/_smp/stall?for=0", s.ControlToken()); st != 200 {
 		t.Fatalf("end stall: %d %s", st, body)
 	}
 	select {
@@ -130,7 +139,7 @@ func TestCloseConnections(t *testing.T) {
 		t.Fatalf("%d connections open, want 2", n)
 	}
 	ctl := &http.Client{Transport: &http.Transport{}}
-	st, body := post(t, ctl, base+"/_smp/close")
+	st, body := post(t, ctl, base+"/_smp/close", s.ControlToken())
 	if st != 200 || !strings.Contains(body, `"closed": 2`) {
 		t.Errorf("close: %d %s", st, body)
 	}
@@ -149,7 +158,7 @@ func TestCloseConnections(t *testing.T) {
 func TestControlDefaults(t *testing.T) {
 	s := startTarget(t, Config{HTTP: anyPort, Control: true, Defaults: Behavior{Size: 1}})
 	c, base := httpClient(t, "h2c", s)
-	st, body := post(t, c, base+"/_smp/defaults?size=5&status=202&delay=uniform:1ms-2ms")
+	st, body := post(t, c, base+"/_smp/defaults?size=5&status=202&delay=uniform:1ms-2ms", s.ControlToken())
 	if st != 200 {
 		t.Fatalf("set defaults: %d %s", st, body)
 	}
@@ -170,7 +179,7 @@ func TestControlDefaults(t *testing.T) {
 		t.Errorf("Defaults().Size = %d", got.Size)
 	}
 	for _, bad := range []string{"size=-1", "sise=1", "delay=x"} {
-		if st, body := post(t, c, base+"/_smp/defaults?"+bad); st != 400 {
+		if st, body := post(t, c, base+"/_smp/defaults?"+bad, s.ControlToken()); st != 400 {
 			t.Errorf("%s: %d %s", bad, st, body)
 		}
 	}
@@ -189,7 +198,7 @@ func TestControlDefaults(t *testing.T) {
 func TestControlGuards(t *testing.T) {
 	off := startTarget(t, Config{HTTP: anyPort})
 	c, base := httpClient(t, "http1", off)
-	if st, body := post(t, c, base+"/_smp/stall?for=1s"); st != 403 || !strings.Contains(body, "--control") {
+	if st, body := post(t, c, base+"/_smp/stall?for=1s", "0123456789abcdef"); st != 403 || !strings.Contains(body, "--control") {
 		t.Errorf("control off: %d %s", st, body)
 	}
 	on := startTarget(t, Config{HTTP: anyPort, Control: true})
@@ -209,6 +218,7 @@ func TestControlGuards(t *testing.T) {
 	}
 	for _, tt := range tests {
 		req, _ := http.NewRequest(tt.method, base+tt.path, nil)
+		req.Header.Set(TokenHeader, on.ControlToken())
 		resp, err := c.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -225,5 +235,80 @@ func TestControlGuards(t *testing.T) {
 		if got := isLoopback(tt.addr); got != tt.ok {
 			t.Errorf("isLoopback(%q) = %v", tt.addr, got)
 		}
+	}
+}
+
+// TestControlToken: a control request without the token, with a wrong one,
+// or from a browser (an Origin header, even with the token) is refused
+// with 403 and changes nothing; the token opens it.
+func TestControlToken(t *testing.T) {
+	s := startTarget(t, Config{HTTP: anyPort, Control: true})
+	tok := s.ControlToken()
+	if len(tok) != 32 {
+		t.Fatalf("generated token %q: want 32 hex digits", tok)
+	}
+	var out strings.Builder
+	s.WriteListeners(&out)
+	if !strings.Contains(out.String(), "control token: "+tok) {
+		t.Errorf("WriteListeners does not print the token:\n%s", out.String())
+	}
+	c, base := httpClient(t, "http1", s)
+	for _, tc := range []struct {
+		name    string
+		hdr     map[string]string
+		ctype   string
+		wantMsg string
+	}{
+		{"no token", nil, "", "X-Smp-Token"},
+		{"wrong token", map[string]string{TokenHeader: tok[:31] + "x"}, "", "wrong control token"},
+		{"cross-origin text/plain", map[string]string{"Origin": "http://evil.example"}, "text/plain", "Origin"},
+		{"origin with the token", map[string]string{"Origin": "http://evil.example", TokenHeader: tok}, "text/plain", "Origin"},
+		{"same-origin browser", map[string]string{"Origin": base, TokenHeader: tok}, "", "Origin"},
+	} {
+		for _, flavour := range []string{"http1", "h2c"} {
+			hc, hb := httpClient(t, flavour, s)
+			req, _ := http.NewRequest(http.MethodPost, hb+"/_smp/stall?for=1h", strings.NewReader("x"))
+			for k, v := range tc.hdr {
+				req.Header.Set(k, v)
+			}
+			if tc.ctype != "" {
+				req.Header.Set("Content-Type", tc.ctype)
+			}
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 403 || !strings.Contains(string(body), tc.wantMsg) {
+				t.Errorf("%s over %s: %d %q, want 403 naming %q", tc.name, flavour, resp.StatusCode, body, tc.wantMsg)
+			}
+		}
+	}
+	if s.Stats().StalledUntil != nil {
+		t.Fatal("a refused request stalled the target")
+	}
+	if st, _, _ := get(t, c, base+"/_smp/defaults", nil); st != 403 {
+		t.Errorf("GET /_smp/defaults without the token: %d, want 403", st)
+	}
+	if st, body := post(t, c, base+"/_smp/stall?for=0", tok); st != 200 {
+		t.Errorf("with the token: %d %s", st, body)
+	}
+	// Stats and metrics stay open: they change nothing.
+	if st, _, _ := get(t, c, base+"/_smp/stats", nil); st != 200 {
+		t.Errorf("stats without the token: %d", st)
+	}
+
+	// A token given is used as is; a short one is refused.
+	given := startTarget(t, Config{HTTP: anyPort, Control: true, ControlToken: "a-token-of-20-chars!"})
+	if given.ControlToken() != "a-token-of-20-chars!" {
+		t.Errorf("ControlToken() = %q", given.ControlToken())
+	}
+	var ce *ConfigError
+	if _, err := Start(context.Background(), Config{HTTP: anyPort, Control: true, ControlToken: "short"}); !errors.As(err, &ce) || ce.Field != "ControlToken" {
+		t.Errorf("short token: %v", err)
+	}
+	if off := startTarget(t, Config{HTTP: anyPort}); off.ControlToken() != "" {
+		t.Error("a token without --control")
 	}
 }

@@ -65,13 +65,29 @@
 // gRPC UNAVAILABLE, a TCP reset, no UDP echo. A request holds its slot for
 // its whole delay, so "capacity 100 at 10 ms" is a 10 000 rps service.
 //
+// # Limits
+//
+// Whatever clients ask, memory stays bounded: response bodies are cut from
+// one shared buffer (gRPC included, by reference); echoed bodies are
+// capped by Config.MaxEcho and, over all connections, by
+// Config.MaxInFlightBytes (beyond it 503, gRPC RESOURCE_EXHAUSTED); an
+// HTTP/2 or gRPC connection carries at most Config.MaxStreams streams.
+// Header, read, write and idle timeouts apply on every listener (see
+// Config), and at Config.MaxConns a new connection evicts the one waiting
+// longest for a request head. Stats.Timeouts, ConnectionsEvicted,
+// OverBudget and InFlightBytes count them.
+//
 // # Control and counters
 //
 // /_smp/stats (JSON) and /metrics (Prometheus) are always served on the
-// HTTP listener. With Config.Control, loopback clients (any client with
-// Config.ControlRemote) can also POST /_smp/stall?for=1s, POST /_smp/close,
-// POST /_smp/stats/reset and GET or POST /_smp/defaults?delay=...; tests
-// call Server.Stall, Server.CloseConnections, Server.ResetArrivalGaps and
+// HTTP listener. With Config.Control, clients holding the control token
+// (Server.ControlToken, sent in the X-Smp-Token header) can also POST
+// /_smp/stall?for=1s, POST /_smp/close, POST /_smp/stats/reset and GET or
+// POST /_smp/defaults?delay=...; a request carrying an Origin header (a
+// browser) is refused, and so is a non-loopback client unless
+// Config.ControlRemote. Loopback is no protection behind a proxy or mesh
+// sidecar, where every client is 127.0.0.1: the token is. Tests call
+// Server.Stall, Server.CloseConnections, Server.ResetArrivalGaps and
 // Server.SetDefaults instead. FetchStats and ResetRemoteArrivalGaps do the
 // same from another process.
 //

@@ -19,24 +19,25 @@ const maxStatsBody = 1 << 20
 // its certificate, see Server.CertPEM).
 func FetchStats(ctx context.Context, client *http.Client, base string) (Stats, error) {
 	var st Stats
-	err := callTarget(ctx, client, http.MethodGet, base, "/_smp/stats", &st)
+	err := callTarget(ctx, client, http.MethodGet, base, "/_smp/stats", "", &st)
 	return st, err
 }
 
 // ResetRemoteArrivalGaps calls POST /_smp/stats/reset on a running target
 // (started with --control, reached from loopback unless --control-remote)
 // and returns the arrival gaps each listener held when it was reset. base
-// and client are as for FetchStats. Resetting before a run and again after
-// it gives exactly the run's gaps.
-func ResetRemoteArrivalGaps(ctx context.Context, client *http.Client, base string) (map[string]ArrivalGaps, error) {
+// and client are as for FetchStats; token is the target's control token
+// (Server.ControlToken, --control-token, or the one it printed at start).
+// Resetting before a run and again after it gives exactly the run's gaps.
+func ResetRemoteArrivalGaps(ctx context.Context, client *http.Client, base, token string) (map[string]ArrivalGaps, error) {
 	var r ArrivalGapsReset
-	if err := callTarget(ctx, client, http.MethodPost, base, "/_smp/stats/reset", &r); err != nil {
+	if err := callTarget(ctx, client, http.MethodPost, base, "/_smp/stats/reset", token, &r); err != nil {
 		return nil, err
 	}
 	return r.ArrivalGaps, nil
 }
 
-func callTarget(ctx context.Context, client *http.Client, method, base, path string, into any) error {
+func callTarget(ctx context.Context, client *http.Client, method, base, path, token string, into any) error {
 	if client == nil {
 		client = http.DefaultClient
 	}
@@ -47,6 +48,9 @@ func callTarget(ctx context.Context, client *http.Client, method, base, path str
 	req, err := http.NewRequestWithContext(ctx, method, url, nil)
 	if err != nil {
 		return fmt.Errorf("target: %s %s: %w", method, url, err)
+	}
+	if token != "" {
+		req.Header.Set(TokenHeader, token)
 	}
 	resp, err := client.Do(req)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -17,13 +18,54 @@ import (
 // maxStreamMessages bounds StreamRequest.count.
 const maxStreamMessages = 1_000_000
 
-// grpcService implements smp.target.v1.Echo with the shared behaviour.
+// grpcService serves smp.target.v1.Echo with the shared behaviour. It is
+// registered with echoServiceDesc rather than the generated descriptor so
+// that its handlers can answer a *wireResponse, which wireCodec writes
+// without copying its body.
 type grpcService struct {
-	targetpb.UnimplementedEchoServer
 	s *Server
 }
 
-func (g *grpcService) Echo(ctx context.Context, req *targetpb.EchoRequest) (*targetpb.EchoResponse, error) {
+// echoHandler is the type echoServiceDesc's handlers are called on.
+type echoHandler interface {
+	echo(ctx context.Context, req *targetpb.EchoRequest) (any, error)
+	stream(req *targetpb.StreamRequest, stream grpc.ServerStream) error
+}
+
+// echoServiceDesc is targetpb.Echo_ServiceDesc (same service, methods and
+// proto file, so clients and reflection see no difference) with handlers
+// that may answer a *wireResponse.
+func echoServiceDesc() *grpc.ServiceDesc {
+	gen := &targetpb.Echo_ServiceDesc
+	return &grpc.ServiceDesc{
+		ServiceName: gen.ServiceName,
+		HandlerType: (*echoHandler)(nil),
+		Methods: []grpc.MethodDesc{{
+			MethodName: gen.Methods[0].MethodName,
+			Handler: func(srv any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+				in := new(targetpb.EchoRequest)
+				if err := dec(in); err != nil {
+					return nil, err
+				}
+				return srv.(echoHandler).echo(ctx, in)
+			},
+		}},
+		Streams: []grpc.StreamDesc{{
+			StreamName: gen.Streams[0].StreamName,
+			Handler: func(srv any, stream grpc.ServerStream) error {
+				in := new(targetpb.StreamRequest)
+				if err := stream.RecvMsg(in); err != nil {
+					return err
+				}
+				return srv.(echoHandler).stream(in, stream)
+			},
+			ServerStreams: true,
+		}},
+		Metadata: gen.Metadata,
+	}
+}
+
+func (g *grpcService) echo(ctx context.Context, req *targetpb.EchoRequest) (any, error) {
 	g.s.gaps[listenGRPC].arrive()
 	b, err := g.begin(ctx)
 	if err != nil {
@@ -33,11 +75,15 @@ func (g *grpcService) Echo(ctx context.Context, req *targetpb.EchoRequest) (*tar
 	if err := g.step(ctx, &b); err != nil {
 		return nil, err
 	}
+	resp, err := g.response(&b, req.GetPayload())
+	if err != nil {
+		return nil, err
+	}
 	g.s.counters.count(protoGRPC, int(codes.OK))
-	return &targetpb.EchoResponse{Payload: g.payload(&b, req.GetPayload())}, nil
+	return resp, nil
 }
 
-func (g *grpcService) Stream(req *targetpb.StreamRequest, stream grpc.ServerStreamingServer[targetpb.EchoResponse]) error {
+func (g *grpcService) stream(req *targetpb.StreamRequest, stream grpc.ServerStream) error {
 	g.s.gaps[listenGRPC].arrive() // one arrival per call, not per message
 	n := int(req.GetCount())
 	if n == 0 {
@@ -53,16 +99,47 @@ func (g *grpcService) Stream(req *targetpb.StreamRequest, stream grpc.ServerStre
 		return err
 	}
 	defer g.end()
+	// A client that stops reading blocks Send once its flow-control
+	// window and the stream's write quota are spent, and nothing in
+	// grpc-go ends that wait but the client. Past the write timeout the
+	// connection is cut, as the other listeners cut a client that does
+	// not read, so that the call gives back its capacity slot.
+	var watch *time.Timer
+	if g.s.lim.write > 0 {
+		watch = time.AfterFunc(time.Hour, func() { g.cutConn(ctx) })
+		defer watch.Stop()
+	}
 	for range n {
 		if err := g.step(ctx, &b); err != nil {
 			return err
 		}
-		if err := stream.Send(&targetpb.EchoResponse{Payload: g.payload(&b, req.GetPayload())}); err != nil {
+		resp, err := g.response(&b, req.GetPayload())
+		if err != nil {
+			return err
+		}
+		if watch != nil {
+			watch.Reset(g.s.lim.write)
+		}
+		err = stream.SendMsg(resp)
+		if watch != nil {
+			watch.Stop()
+		}
+		if err != nil {
 			return err
 		}
 	}
 	g.s.counters.count(protoGRPC, int(codes.OK))
 	return nil
+}
+
+// cutConn closes the connection of a call whose client stopped reading.
+func (g *grpcService) cutConn(ctx context.Context) {
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil && p.LocalAddr != nil {
+		if c, ok := g.s.conns.find(p.LocalAddr.String(), p.Addr.String()).(*watchedConn); ok {
+			g.s.counters.timeouts[timeoutWrite].Add(1)
+			c.cutOff()
+		}
+	}
 }
 
 // begin resolves the call's behaviour from its metadata, answers a
@@ -135,19 +212,20 @@ func (g *grpcService) step(ctx context.Context, b *Behavior) error {
 	return nil
 }
 
-func (g *grpcService) payload(b *Behavior, in []byte) []byte {
-	if b.Echo {
-		return in
+// response is the answer to one message: the request's payload back, or
+// Size bytes of the shared filler, which cost nothing however large. An
+// echoed payload counts against the in-flight byte budget until it has
+// been written.
+func (g *grpcService) response(b *Behavior, in []byte) (*wireResponse, error) {
+	if !b.Echo {
+		return &wireResponse{filler: g.s.filler, size: b.Size}, nil
 	}
-	if b.Size <= len(g.s.filler) {
-		// Shared and read-only: marshalling only reads it.
-		return g.s.filler[:b.Size]
+	if !g.s.budget.take(int64(len(in))) {
+		g.s.counters.overBudget[protoGRPC].Add(1)
+		g.s.counters.count(protoGRPC, int(codes.ResourceExhausted))
+		return nil, status.Error(codes.ResourceExhausted, "smp target: "+errOverBudget.msg)
 	}
-	p := make([]byte, b.Size)
-	for i := 0; i < len(p); {
-		i += copy(p[i:], g.s.filler)
-	}
-	return p
+	return &wireResponse{echo: in, size: len(in), budget: g.s.budget}, nil
 }
 
 // grpcCode maps an HTTP status to the gRPC code a gRPC service would

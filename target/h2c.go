@@ -35,7 +35,7 @@ func (hc *h1conn) serveUpgrade() {
 		hc.writeError(&httpError{http.StatusBadRequest, "bad HTTP2-Settings header"})
 		return
 	}
-	body, err := readBody(hc.br, r, true, nil, maxEchoBody)
+	body, err := readBody(hc.br, r, true, nil, maxControlBody, nil)
 	if err != nil {
 		var he *httpError
 		if errors.As(err, &he) {

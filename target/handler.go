@@ -4,8 +4,10 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // connKey is the request-context key of the connection (as tracked in the
@@ -43,15 +45,13 @@ func (s *Server) serveWorkloadHTTP2(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	rc := http.NewResponseController(w)
 	var body []byte
 	if b.Echo {
-		body, err = io.ReadAll(io.LimitReader(r.Body, maxEchoBody+1))
+		var held int64
+		body, held, err = s.readEchoHTTP2(w, r, rc)
+		defer s.budget.give(held)
 		if err != nil {
-			return // the client went away
-		}
-		if len(body) > maxEchoBody {
-			s.counters.count(protoHTTP2, http.StatusRequestEntityTooLarge)
-			http.Error(w, errBodyTooLarge.msg, http.StatusRequestEntityTooLarge)
 			return
 		}
 	}
@@ -103,17 +103,78 @@ func (s *Server) serveWorkloadHTTP2(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodHead {
 		return
 	}
+	src := s.filler
 	if b.Echo {
-		_, _ = w.Write(body)
-		return
+		src = body
 	}
+	// Flow control holds a stream whose client stops reading; a write
+	// deadline per chunk ends the wait, and the handler's capacity slot,
+	// once the client has made no progress for the write timeout.
 	for left := size; left > 0; {
-		n := min(left, len(s.filler))
-		if _, err := w.Write(s.filler[:n]); err != nil {
+		n := min(left, len(src))
+		if s.lim.write > 0 {
+			_ = rc.SetWriteDeadline(time.Now().Add(s.lim.write))
+		}
+		if _, err := w.Write(src[:n]); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				s.counters.timeouts[timeoutWrite].Add(1)
+			}
 			return
 		}
 		left -= n
 	}
+}
+
+// readEchoHTTP2 reads an HTTP/2 request body to echo, within MaxEcho and
+// the in-flight byte budget; it returns the body and the bytes it holds
+// against the budget (to give back), or an error once it has answered.
+func (s *Server) readEchoHTTP2(w http.ResponseWriter, r *http.Request, rc *http.ResponseController) ([]byte, int64, error) {
+	refuse := func(status int, msg string) ([]byte, int64, error) {
+		s.counters.count(protoHTTP2, status)
+		http.Error(w, "smp target: "+msg, status)
+		return nil, 0, errors.New(msg)
+	}
+	if r.ContentLength > int64(s.lim.maxEcho) {
+		return refuse(http.StatusRequestEntityTooLarge, errBodyTooLarge.msg)
+	}
+	// A body of unknown length takes the budget for the most it may be.
+	want := r.ContentLength
+	if want < 0 {
+		want = int64(s.lim.maxEcho) + 1
+	}
+	if !s.budget.take(want) {
+		s.counters.overBudget[protoHTTP2].Add(1)
+		s.counters.rejected[protoHTTP2].Add(1)
+		return refuse(http.StatusServiceUnavailable, errOverBudget.msg)
+	}
+	body := make([]byte, 0, min(want, 64<<10))
+	for {
+		if s.lim.read > 0 {
+			_ = rc.SetReadDeadline(time.Now().Add(s.lim.read))
+		}
+		if len(body) == cap(body) {
+			body = append(body, 0)[:len(body)]
+		}
+		n, err := r.Body.Read(body[len(body):min(cap(body), s.lim.maxEcho+1)])
+		body = body[:len(body)+n]
+		if len(body) > s.lim.maxEcho {
+			s.budget.give(want)
+			return refuse(http.StatusRequestEntityTooLarge, errBodyTooLarge.msg)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				s.counters.timeouts[timeoutBody].Add(1)
+			}
+			s.budget.give(want)
+			return nil, 0, err // the client went away or stalled
+		}
+	}
+	// Keep only what arrived reserved.
+	s.budget.give(want - int64(len(body)))
+	return body, int64(len(body)), nil
 }
 
 // resolveHTTP applies x-smp-* headers, then the query parameters.

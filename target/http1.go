@@ -22,9 +22,10 @@ import (
 // ordinary http.Handler.
 
 const (
-	writeBufSize     = 4 << 10
-	maxEchoBody      = 16 << 20
-	maxControlBody   = 1 << 20
+	writeBufSize = 4 << 10
+	// maxControlBody bounds the body of a request to the target's own
+	// pages, which take their parameters in the query.
+	maxControlBody   = 64 << 10
 	handshakeTimeout = 10 * time.Second
 )
 
@@ -35,6 +36,7 @@ type h1conn struct {
 	s       *Server
 	c       net.Conn // what we read and write (a *tls.Conn under TLS)
 	raw     net.Conn // as tracked in the connSet
+	w       *watchedConn
 	br      *bufio.Reader
 	bw      *bufio.Writer
 	req     request
@@ -47,6 +49,7 @@ type h1conn struct {
 
 // serveHTTP serves one accepted connection of the HTTP listener.
 func (s *Server) serveHTTP(raw net.Conn) {
+	w := raw.(*watchedConn)
 	c := raw
 	if s.tlsConf != nil {
 		tc := tls.Server(raw, s.tlsConf)
@@ -56,6 +59,7 @@ func (s *Server) serveHTTP(raw net.Conn) {
 		}
 		_ = tc.SetDeadline(time.Time{})
 		if tc.ConnectionState().NegotiatedProtocol == http2.NextProtoTLS {
+			w.setPhase(phaseMux)
 			s.serveH2(tc, raw, &http2.ServeConnOpts{})
 			return
 		}
@@ -65,6 +69,7 @@ func (s *Server) serveHTTP(raw net.Conn) {
 		s:     s,
 		c:     c,
 		raw:   raw,
+		w:     w,
 		br:    bufio.NewReaderSize(c, readBufSize),
 		bw:    bufio.NewWriterSize(c, writeBufSize),
 		timer: time.NewTimer(time.Hour),
@@ -76,7 +81,16 @@ func (s *Server) serveHTTP(raw net.Conn) {
 
 func (hc *h1conn) serve() {
 	r := &hc.req
-	for {
+	for first := true; ; first = false {
+		// The first request's head is timed from the accept; a later
+		// one's from its first byte, which ends the idle wait.
+		if !first {
+			if hc.br.Buffered() == 0 {
+				hc.w.setPhase(phaseIdle)
+			} else {
+				hc.w.setPhase(phaseHead)
+			}
+		}
 		err := readRequest(hc.br, r)
 		if err != nil {
 			var he *httpError
@@ -85,6 +99,7 @@ func (hc *h1conn) serve() {
 			}
 			return
 		}
+		hc.w.setPhase(phaseBody)
 		// h2c is cleartext only: under TLS, HTTP/2 is chosen by ALPN, a
 		// preface is refused and an Upgrade header ignored (RFC 9113 §3).
 		overTLS := hc.c != hc.raw
@@ -93,6 +108,7 @@ func (hc *h1conn) serve() {
 			hc.writeError(errVersion)
 			return
 		case r.h2preface:
+			hc.w.setPhase(phaseMux)
 			hc.serveH2Preface()
 			return
 		case r.wantsUpgrade() && !overTLS:
@@ -168,15 +184,71 @@ func (hc *h1conn) serveWorkload() error {
 			return err
 		}
 	}
-	body, err := readBody(hc.br, r, b.Echo && paramErr == nil, hc.body[:0], maxEchoBody)
+	keep := b.Echo && paramErr == nil
+	held, err := hc.takeBody(keep)
+	if err != nil || held < 0 {
+		return err // refused, or the connection broke
+	}
+	var budget *byteBudget // chunked bodies take their bytes as they come
+	if keep && r.chunked {
+		budget = s.budget
+	}
+	body, err := readBody(hc.br, r, keep, hc.body[:0], s.lim.maxEcho, budget)
 	if err != nil {
+		s.budget.give(held)
+		if err == errOverBudget {
+			s.counters.overBudget[protoHTTP1].Add(1)
+			s.counters.rejected[protoHTTP1].Add(1)
+			s.counters.count(protoHTTP1, http.StatusServiceUnavailable)
+		}
 		var he *httpError
 		if errors.As(err, &he) {
 			hc.writeError(he)
 		}
 		return err
 	}
-	hc.body = body
+	if budget != nil {
+		held = int64(len(body))
+	}
+	hc.w.setPhase(phaseBusy)
+	err = hc.admitted(st, b, overridden, body, paramErr)
+	s.budget.give(held)
+	// A large echo buffer goes with its request: kept, forty idle
+	// connections after a 16 MiB echo each would hold 640 MiB.
+	if cap(body) <= keepBodyCap {
+		hc.body = body[:0]
+	} else {
+		hc.body = nil
+	}
+	return err
+}
+
+// takeBody reserves a Content-Length body to keep against the in-flight
+// byte budget. It returns the bytes reserved, or -1 when the budget is
+// spent: the body has then been read and dropped, so that the connection
+// stays in step, and 503 answered.
+func (hc *h1conn) takeBody(keep bool) (int64, error) {
+	s, r := hc.s, &hc.req
+	n := r.contentLength
+	if !keep || r.chunked || n <= 0 || n > int64(s.lim.maxEcho) {
+		return 0, nil // nothing to keep, or readBody refuses it
+	}
+	if s.budget.take(n) {
+		return n, nil
+	}
+	if _, err := readBody(hc.br, r, false, nil, 0, nil); err != nil {
+		return -1, err
+	}
+	s.counters.overBudget[protoHTTP1].Add(1)
+	s.counters.rejected[protoHTTP1].Add(1)
+	s.counters.count(protoHTTP1, http.StatusServiceUnavailable)
+	return -1, hc.writeText(http.StatusServiceUnavailable, "smp target: "+errOverBudget.msg+"\n")
+}
+
+// admitted answers a request whose body has been read: a parameter error,
+// a rejection by admission, or the answer.
+func (hc *h1conn) admitted(st *defaultsState, b *Behavior, overridden bool, body []byte, paramErr error) error {
+	s := hc.s
 	if paramErr != nil {
 		s.counters.count(protoHTTP1, http.StatusBadRequest)
 		return hc.writeText(http.StatusBadRequest, paramErr.Error()+"\n")
@@ -193,7 +265,7 @@ func (hc *h1conn) serveWorkload() error {
 		}
 	}
 	s.counters.inFlight.Add(1)
-	err = hc.answer(st, b, overridden, body)
+	err := hc.answer(st, b, overridden, body)
 	s.counters.inFlight.Add(-1)
 	if s.adm != nil {
 		s.adm.release()

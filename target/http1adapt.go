@@ -13,7 +13,7 @@ import (
 // also serves them over HTTP/2, buffering the response.
 func (hc *h1conn) serveHandler() error {
 	r := &hc.req
-	body, err := readBody(hc.br, r, true, nil, maxControlBody)
+	body, err := readBody(hc.br, r, true, nil, maxControlBody, nil)
 	if err != nil {
 		var he *httpError
 		if errors.As(err, &he) {

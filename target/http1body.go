@@ -9,10 +9,17 @@ import (
 
 // readBody reads the request body. With keep, it appends the body to dst
 // (at most limit bytes, else errBodyTooLarge) and returns it; without, it
-// discards the body whatever its size.
-func readBody(br *bufio.Reader, r *request, keep bool, dst []byte, limit int) ([]byte, error) {
+// discards the body whatever its size. A chunked body kept takes its bytes
+// from budget (nil: none) chunk by chunk, errOverBudget when spent, and
+// gives them back on any error.
+func readBody(br *bufio.Reader, r *request, keep bool, dst []byte, limit int, budget *byteBudget) ([]byte, error) {
 	if r.chunked {
-		return readChunked(br, keep, dst, limit)
+		start := len(dst)
+		dst, err := readChunked(br, keep, dst, limit, budget)
+		if err != nil {
+			budget.give(int64(len(dst) - start))
+		}
+		return dst, err
 	}
 	n := r.contentLength
 	if n <= 0 {
@@ -38,7 +45,7 @@ func readBody(br *bufio.Reader, r *request, keep bool, dst []byte, limit int) ([
 // maxChunkLine bounds a chunk-size line with its extensions.
 const maxChunkLine = 4 << 10
 
-func readChunked(br *bufio.Reader, keep bool, dst []byte, limit int) ([]byte, error) {
+func readChunked(br *bufio.Reader, keep bool, dst []byte, limit int, budget *byteBudget) ([]byte, error) {
 	for {
 		line, err := readLine(br)
 		if err != nil {
@@ -61,9 +68,13 @@ func readChunked(br *bufio.Reader, keep bool, dst []byte, limit int) ([]byte, er
 			if size > int64(limit-len(dst)) {
 				return dst, errBodyTooLarge
 			}
+			if !budget.take(size) {
+				return dst, errOverBudget
+			}
 			start := len(dst)
 			dst = growTo(dst, start+int(size))
 			if _, err := io.ReadFull(br, dst[start:]); err != nil {
+				budget.give(size)
 				return dst[:start], unexpected(err)
 			}
 		} else if _, err := br.Discard(int(size)); err != nil {

@@ -35,7 +35,10 @@ var (
 	errVersion      = &httpError{http.StatusHTTPVersionNotSupported, "only HTTP/1.0 and HTTP/1.1 are served here (HTTP/2 by prior knowledge or Upgrade: h2c)"}
 	errTransferCode = &httpError{http.StatusNotImplemented, "only the chunked transfer coding is supported"}
 	errAmbiguous    = &httpError{http.StatusBadRequest, "both Content-Length and Transfer-Encoding, or conflicting Content-Length values"}
-	errBodyTooLarge = &httpError{http.StatusRequestEntityTooLarge, "request body too large to echo"}
+	errBodyTooLarge = &httpError{http.StatusRequestEntityTooLarge, "request body too large to echo (see --max-echo)"}
+	errNoHost       = &httpError{http.StatusBadRequest, "an HTTP/1.1 request needs a Host header (RFC 9112 §3.2)"}
+	errTwoHosts     = &httpError{http.StatusBadRequest, "more than one Host header (RFC 9112 §3.2)"}
+	errOverBudget   = &httpError{http.StatusServiceUnavailable, "over the in-flight byte budget (--max-inflight-bytes); retry later"}
 )
 
 // span locates bytes in request.buf. The parser copies what it keeps out
@@ -52,6 +55,7 @@ type request struct {
 	method span
 	target span
 	host   span
+	nhost  int // Host fields seen
 	fields []field
 	minor  int // HTTP/1.minor
 
@@ -157,10 +161,21 @@ func readRequest(br *bufio.Reader, r *request) error {
 		// A request smuggling vector when a proxy reads it the other way.
 		return errAmbiguous
 	}
+	// RFC 9112 §3.2: a server answers 400 to an HTTP/1.1 request without
+	// a Host field and to any request with more than one. (The HTTP/2
+	// preface is not a request and has none.)
+	if r.nhost > 1 {
+		return errTwoHosts
+	}
+	if r.minor == 1 && r.nhost == 0 && !r.h2preface {
+		return errNoHost
+	}
 	if r.minor == 0 {
 		r.close = !r.keepAlive10
 		if r.chunked {
-			return errBadRequest // no chunked coding in HTTP/1.0
+			// HTTP/1.0 has no transfer codings: the framing is faulty
+			// (RFC 9112 §6.1), and 400 closes the connection.
+			return errBadRequest
 		}
 	}
 	return nil
@@ -221,6 +236,7 @@ func (r *request) parseField(line []byte) error {
 	case 4:
 		if bytes.EqualFold(name, []byte("host")) {
 			r.host = f.value
+			r.nhost++
 		}
 	case 6:
 		if bytes.EqualFold(name, []byte("expect")) && bytes.EqualFold(value, []byte("100-continue")) {

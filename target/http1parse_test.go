@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -16,7 +17,7 @@ func parseOne(t *testing.T, raw string) (*request, []byte, error) {
 	if err := readRequest(br, &r); err != nil {
 		return &r, nil, err
 	}
-	body, err := readBody(br, &r, true, nil, 1<<20)
+	body, err := readBody(br, &r, true, nil, 1<<20, nil)
 	return &r, body, err
 }
 
@@ -30,15 +31,15 @@ func TestReadRequest(t *testing.T) {
 	}{
 		{name: "minimal", raw: "GET / HTTP/1.1\r\nHost: x\r\n\r\n", method: "GET", target: "/"},
 		{name: "bare LF", raw: "GET /a?b=c HTTP/1.1\nHost: x\n\n", method: "GET", target: "/a?b=c"},
-		{name: "leading empty line", raw: "\r\nGET / HTTP/1.1\r\n\r\n", method: "GET", target: "/"},
-		{name: "content-length", raw: "POST /p HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", method: "POST", target: "/p", body: "hello"},
-		{name: "same content-length twice", raw: "POST / HTTP/1.1\r\nContent-Length: 2\r\ncontent-length: 2\r\n\r\nhi", method: "POST", target: "/", body: "hi"},
-		{name: "chunked", raw: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: x\r\n\r\n", method: "POST", target: "/", body: "hello world", chunked: true},
-		{name: "connection close", raw: "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", method: "GET", target: "/", close: true},
+		{name: "leading empty line", raw: "\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", method: "GET", target: "/"},
+		{name: "content-length", raw: "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", method: "POST", target: "/p", body: "hello"},
+		{name: "same content-length twice", raw: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\ncontent-length: 2\r\n\r\nhi", method: "POST", target: "/", body: "hi"},
+		{name: "chunked", raw: "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: x\r\n\r\n", method: "POST", target: "/", body: "hello world", chunked: true},
+		{name: "connection close", raw: "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", method: "GET", target: "/", close: true},
 		{name: "http/1.0", raw: "GET / HTTP/1.0\r\n\r\n", method: "GET", target: "/", close: true},
 		{name: "http/1.0 keep-alive", raw: "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", method: "GET", target: "/", ka: true},
-		{name: "x-smp header", raw: "GET / HTTP/1.1\r\nX-Smp-Delay: 1ms\r\n\r\n", method: "GET", target: "/", smp: true},
-		{name: "OWS trimmed", raw: "GET / HTTP/1.1\r\nContent-Length:\t 3 \r\n\r\nabc", method: "GET", target: "/", body: "abc"},
+		{name: "x-smp header", raw: "GET / HTTP/1.1\r\nHost: x\r\nX-Smp-Delay: 1ms\r\n\r\n", method: "GET", target: "/", smp: true},
+		{name: "OWS trimmed", raw: "GET / HTTP/1.1\r\nHost: x\r\nContent-Length:\t 3 \r\n\r\nabc", method: "GET", target: "/", body: "abc"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,28 +71,31 @@ func TestReadRequestErrors(t *testing.T) {
 	}{
 		{"garbage", "hello\r\n\r\n", 400},
 		{"no version", "GET /\r\n\r\n", 400},
-		{"bad method", "G(T / HTTP/1.1\r\n\r\n", 400},
-		{"space in target", "GET /a b HTTP/1.1\r\n\r\n", 400},
+		{"bad method", "G(T / HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"space in target", "GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", 400},
 		{"http/3", "GET / HTTP/3.0\r\n\r\n", 505},
 		{"PRI without *", "PRI / HTTP/2.0\r\n\r\n", 400},
-		{"folded header", "GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n", 400},
-		{"no colon", "GET / HTTP/1.1\r\nAb\r\n\r\n", 400},
-		{"space before colon", "GET / HTTP/1.1\r\nA : b\r\n\r\n", 400},
-		{"CR in value", "GET / HTTP/1.1\r\nA: b\rc\r\n\r\n", 400},
-		{"bad content-length", "GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400},
-		{"huge content-length", "GET / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n", 400},
-		{"conflicting content-length", "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400},
-		{"CL and TE", "POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
-		{"gzip TE", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
+		{"folded header", "GET / HTTP/1.1\r\nHost: x\r\nA: b\r\n c\r\n\r\n", 400},
+		{"no colon", "GET / HTTP/1.1\r\nHost: x\r\nAb\r\n\r\n", 400},
+		{"space before colon", "GET / HTTP/1.1\r\nHost: x\r\nA : b\r\n\r\n", 400},
+		{"CR in value", "GET / HTTP/1.1\r\nHost: x\r\nA: b\rc\r\n\r\n", 400},
+		{"bad content-length", "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400},
+		{"huge content-length", "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n", 400},
+		{"conflicting content-length", "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400},
+		{"CL and TE", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+		{"gzip TE", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
 		{"chunked in 1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
-		{"bad chunk size", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
-		{"chunk without CRLF", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n0\r\n\r\n", 400},
-		{"long line", "GET /" + long + " HTTP/1.1\r\n\r\n", 431},
-		{"too many headers", "GET / HTTP/1.1\r\n" + strings.Repeat("A: b\r\n", maxHeaders+1) + "\r\n", 431},
-		{"body too large to keep", "POST / HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n", 413},
+		{"bad chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
+		{"chunk without CRLF", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n0\r\n\r\n", 400},
+		{"long line", "GET /" + long + " HTTP/1.1\r\nHost: x\r\n\r\n", 431},
+		{"too many headers", "GET / HTTP/1.1\r\nHost: x\r\n" + strings.Repeat("A: b\r\n", maxHeaders+1) + "\r\n", 431},
+		{"body too large to keep", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n", 413},
 		{"truncated head", "GET / HTTP/1.1\r\nHost: x", 0},
-		{"truncated body", "POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc", 0},
-		{"many empty lines", "\r\n\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\n\r\n", 400},
+		{"truncated body", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc", 0},
+		{"no host", "GET / HTTP/1.1\r\n\r\n", 400},
+		{"empty host is still a host", "GET / HTTP/1.1\r\nHost:\r\nHost: y\r\n\r\n", 400},
+		{"http/1.0 chunked", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+		{"many empty lines", "\r\n\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", 400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,7 +127,7 @@ func TestReadRequestCleanEOF(t *testing.T) {
 }
 
 func TestReadRequestPipelined(t *testing.T) {
-	raw := strings.Repeat("GET /x HTTP/1.1\r\nHost: a\r\n\r\nPOST /y HTTP/1.1\r\nContent-Length: 1\r\n\r\nz", 3)
+	raw := strings.Repeat("GET /x HTTP/1.1\r\nHost: a\r\n\r\nPOST /y HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nz", 3)
 	br := bufio.NewReaderSize(strings.NewReader(raw), readBufSize)
 	var r request
 	var targets []string
@@ -134,7 +138,7 @@ func TestReadRequestPipelined(t *testing.T) {
 			}
 			break
 		}
-		if _, err := readBody(br, &r, false, nil, 0); err != nil {
+		if _, err := readBody(br, &r, false, nil, 0, nil); err != nil {
 			t.Fatal(err)
 		}
 		targets = append(targets, string(r.bytes(r.target)))
@@ -166,15 +170,16 @@ func TestReadRequestNoAllocs(t *testing.T) {
 func FuzzReadRequest(f *testing.F) {
 	for _, s := range []string{
 		"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
-		"POST /?delay=1ms HTTP/1.1\r\nContent-Length: 3\r\nX-Smp-Size: 10\r\n\r\nabc",
-		"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+		"POST /?delay=1ms HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nX-Smp-Size: 10\r\n\r\nabc",
+		"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
 		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
-		"GET / HTTP/1.1\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n",
-		"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n",
+		"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		compareNetHTTP(t, data)
 		br := bufio.NewReaderSize(bytes.NewReader(data), readBufSize)
 		var r request
 		for range 64 {
@@ -192,7 +197,13 @@ func FuzzReadRequest(f *testing.F) {
 			if r.chunked && r.contentLength >= 0 {
 				t.Fatal("accepted both chunked and Content-Length")
 			}
-			body, err := readBody(br, &r, true, nil, 1<<16)
+			if !r.h2preface && (r.nhost > 1 || (r.minor == 1 && r.nhost != 1)) {
+				t.Fatalf("accepted an HTTP/1.%d request with %d Host fields", r.minor, r.nhost)
+			}
+			if r.minor == 0 && r.chunked {
+				t.Fatal("accepted a chunked HTTP/1.0 request")
+			}
+			body, err := readBody(br, &r, true, nil, 1<<16, nil)
 			if err != nil {
 				return
 			}
@@ -209,4 +220,31 @@ func fieldSpans(fs []field) []span {
 		out = append(out, f.name, f.value)
 	}
 	return out
+}
+
+// compareNetHTTP checks the first request of data against net/http's
+// reading of it: where both accept a request and its body, they agree on
+// the body's length, so that a proxy in front of the target built on Go
+// frames the same bytes as the target does.
+func compareNetHTTP(t *testing.T, data []byte) {
+	var r request
+	br := bufio.NewReaderSize(bytes.NewReader(data), readBufSize)
+	if readRequest(br, &r) != nil || r.h2preface {
+		return
+	}
+	body, err := readBody(br, &r, true, nil, 1<<16, nil)
+	if err != nil {
+		return
+	}
+	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(data)))
+	if err != nil {
+		return
+	}
+	theirs, err := io.ReadAll(io.LimitReader(req.Body, 1<<16+1))
+	if err != nil {
+		return
+	}
+	if len(theirs) != len(body) {
+		t.Fatalf("body of %d bytes; net/http reads %d", len(body), len(theirs))
+	}
 }

@@ -205,14 +205,19 @@ func TestHTTP1Raw(t *testing.T) {
 		name, send string
 		want       []string // in order, in the raw response stream
 	}{
-		{"pipelined", "GET / HTTP/1.1\r\n\r\nGET /?size=1 HTTP/1.1\r\n\r\nGET /?status=404 HTTP/1.1\r\nConnection: close\r\n\r\n",
+		{"pipelined", "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /?size=1 HTTP/1.1\r\nHost: x\r\n\r\nGET /?status=404 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
 			[]string{"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n", "xxx", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n", "HTTP/1.1 404 Not Found\r\n", "Connection: close\r\n"}},
 		{"http/1.0", "GET / HTTP/1.0\r\n\r\n", []string{"HTTP/1.1 200 OK\r\n", "Connection: close\r\n"}},
 		{"http/1.0 keep-alive", "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n", []string{"Connection: keep-alive\r\n", "Connection: close\r\n"}},
-		{"head", "HEAD / HTTP/1.1\r\nConnection: close\r\n\r\n", []string{"Content-Length: 3\r\n"}},
-		{"expect", "POST /?echo=1 HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi", []string{"HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 200 OK\r\n", "\r\n\r\nhi"}},
-		{"malformed", "GET / HTTP/1.1\r\nBad Header\r\n\r\n", []string{"HTTP/1.1 400 Bad Request\r\n", "Connection: close\r\n"}},
+		{"head", "HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", []string{"Content-Length: 3\r\n"}},
+		{"expect", "POST /?echo=1 HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi", []string{"HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 200 OK\r\n", "\r\n\r\nhi"}},
+		{"malformed", "GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", []string{"HTTP/1.1 400 Bad Request\r\n", "Connection: close\r\n"}},
 		{"unsupported version", "GET / HTTP/1.2\r\n\r\n", []string{"HTTP/1.1 505 "}},
+		// RFC 9112 §3.2: no Host in HTTP/1.1, or two in any version: 400.
+		{"no host", "GET / HTTP/1.1\r\n\r\n", []string{"HTTP/1.1 400 Bad Request\r\n", "Connection: close\r\n", "Host header"}},
+		{"two hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", []string{"HTTP/1.1 400 Bad Request\r\n", "more than one Host"}},
+		{"two hosts http/1.0", "GET / HTTP/1.0\r\nHost: a\r\nhost: a\r\n\r\n", []string{"HTTP/1.1 400 Bad Request\r\n"}},
+		{"control page without host", "GET /_smp/stats HTTP/1.1\r\n\r\n", []string{"HTTP/1.1 400 Bad Request\r\n"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -16,6 +16,8 @@ type collector struct {
 	requests, rejected, resets, dropped       *prometheus.Desc
 	inFlight, queueLength, connections, stall *prometheus.Desc
 	arrivalGap                                *prometheus.Desc
+	overBudget, inFlightBytes, timeouts       *prometheus.Desc
+	evicted, refused                          *prometheus.Desc
 }
 
 func newCollector(s *Server) *collector {
@@ -38,6 +40,16 @@ func newCollector(s *Server) *collector {
 			"Open TCP connections over all listeners.", nil, nil),
 		stall: prometheus.NewDesc("smp_target_stalled",
 			"1 while a stall holds responses back.", nil, nil),
+		overBudget: prometheus.NewDesc("smp_target_over_budget_total",
+			"Requests refused because their bodies would exceed the in-flight byte budget (also in smp_target_rejected_total).", []string{"protocol"}, nil),
+		inFlightBytes: prometheus.NewDesc("smp_target_in_flight_bytes",
+			"Request bytes held now, against the in-flight byte budget.", nil, nil),
+		timeouts: prometheus.NewDesc("smp_target_timeouts_total",
+			"Connections closed (HTTP/2: streams reset) by a timeout, by kind: header, body, write, idle.", []string{"kind"}, nil),
+		evicted: prometheus.NewDesc("smp_target_connections_evicted_total",
+			"Connections waiting for a request head, closed to make room for a new one at the connection limit.", nil, nil),
+		refused: prometheus.NewDesc("smp_target_connections_refused_total",
+			"New connections closed at once at the connection limit, none being evictable.", nil, nil),
 		arrivalGap: prometheus.NewDesc("smp_target_arrival_gap_seconds",
 			"Gaps between consecutive workload request arrivals on a listener (http: HTTP/1.1 and HTTP/2), since the start or the last POST /_smp/stats/reset; quantile 0 and 1 are the exact minimum and maximum.",
 			[]string{"listener"}, nil),
@@ -45,7 +57,7 @@ func newCollector(s *Server) *collector {
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.requests, c.rejected, c.resets, c.dropped, c.inFlight, c.queueLength, c.connections, c.stall, c.arrivalGap} {
+	for _, d := range []*prometheus.Desc{c.requests, c.rejected, c.resets, c.dropped, c.inFlight, c.queueLength, c.connections, c.stall, c.arrivalGap, c.overBudget, c.inFlightBytes, c.timeouts, c.evicted, c.refused} {
 		ch <- d
 	}
 }
@@ -60,7 +72,14 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		emit(ch, c.rejected, prometheus.CounterValue, float64(k.rejected[p].Load()), p.String())
 		emit(ch, c.resets, prometheus.CounterValue, float64(k.resets[p].Load()), p.String())
+		emit(ch, c.overBudget, prometheus.CounterValue, float64(k.overBudget[p].Load()), p.String())
 	}
+	for t := timeoutKind(0); t < numTimeoutKinds; t++ {
+		emit(ch, c.timeouts, prometheus.CounterValue, float64(k.timeouts[t].Load()), t.String())
+	}
+	emit(ch, c.inFlightBytes, prometheus.GaugeValue, float64(c.s.budget.inUse()))
+	emit(ch, c.evicted, prometheus.CounterValue, float64(c.s.conns.evicted.Load()))
+	emit(ch, c.refused, prometheus.CounterValue, float64(c.s.conns.refused.Load()))
 	emit(ch, c.dropped, prometheus.CounterValue, float64(k.udpDropped.Load()))
 	emit(ch, c.inFlight, prometheus.GaugeValue, float64(k.inFlight.Load()))
 	emit(ch, c.queueLength, prometheus.GaugeValue, float64(c.s.adm.queued()))

@@ -65,7 +65,8 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("requests%v = %v, want %v (all: %v)", k, requests[k], v, requests)
 		}
 	}
-	for _, name := range []string{"smp_target_in_flight", "smp_target_queue_length", "smp_target_rejected_total", "smp_target_connections", "go_goroutines"} {
+	for _, name := range []string{"smp_target_in_flight", "smp_target_queue_length", "smp_target_rejected_total", "smp_target_connections", "go_goroutines",
+		"smp_target_timeouts_total", "smp_target_in_flight_bytes", "smp_target_over_budget_total", "smp_target_connections_evicted_total", "smp_target_connections_refused_total"} {
 		if families[name] == nil {
 			t.Errorf("metric %s missing", name)
 		}

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
 	targetpb "github.com/smp-project/smp/target/proto"
@@ -37,8 +38,13 @@ type Server struct {
 	closeErr   error
 	wg         sync.WaitGroup
 
+	token string // control token; "" without Control
+
 	defaults atomic.Pointer[defaultsState]
-	adm      *admission // nil without Capacity and MaxRPS
+	lim      limits
+	coarse   *coarseClock // the watchdog's clock
+	budget   *byteBudget  // nil: no in-flight byte limit
+	adm      *admission   // nil without Capacity and MaxRPS
 	stall    *stallGate
 	clock    *delayClock // response delays
 	conns    *connSet
@@ -69,15 +75,29 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	lim := cfg.limits()
+	coarse := newCoarseClock()
 	s := &Server{
 		cfg:      cfg,
+		lim:      lim,
+		coarse:   coarse,
+		budget:   newByteBudget(lim.budget),
 		done:     make(chan struct{}),
 		adm:      newAdmission(cfg.Capacity, cfg.MaxRPS, cfg.Queue),
 		stall:    newStallGate(),
-		conns:    newConnSet(),
+		conns:    newConnSet(lim.maxConns, coarse),
 		counters: &counters{start: time.Now()},
 		gaps:     newGapRecorders(cfg),
 		filler:   newFiller(),
+	}
+	if cfg.Control {
+		s.token = cfg.ControlToken
+		if s.token == "" {
+			var err error
+			if s.token, err = newToken(); err != nil {
+				return nil, err
+			}
+		}
 	}
 	s.defaults.Store(newDefaultsState(cfg.Defaults, s.filler))
 	s.baseCtx, s.cancelBase = context.WithCancel(context.WithoutCancel(ctx))
@@ -87,7 +107,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	s.handler = httpHandler{s}
-	s.h2 = &http2.Server{}
+	s.h2 = &http2.Server{
+		MaxConcurrentStreams: lim.maxStreams,
+		IdleTimeout:          lim.idle,
+		// A connection whose writes make no progress for this long is
+		// closed; a stream whose client stops reading times out in
+		// serveWorkloadHTTP2.
+		WriteByteTimeout: lim.write,
+	}
 	s.h1base = &http.Server{Handler: s.handler}
 	if cfg.TLS {
 		if s.tlsConf, s.certPEM, err = loadTLS(cfg.CertFile, cfg.KeyFile); err != nil {
@@ -162,31 +189,47 @@ func (s *Server) serve() {
 	next := func() net.Listener { ln := s.listeners[i]; i++; return ln }
 	if s.cfg.HTTP != "" {
 		s.wg.Add(1)
-		go s.acceptLoop(next(), s.serveHTTP)
+		go s.acceptLoop(next(), phaseHead, s.serveHTTP)
 	}
 	if s.cfg.GRPC != "" {
 		s.startGRPC(next())
 	}
 	if s.cfg.TCP != "" {
 		s.wg.Add(1)
-		go s.acceptLoop(next(), s.serveTCP)
+		go s.acceptLoop(next(), phaseEcho, s.serveTCP)
 	}
 	if s.udp != nil {
 		s.wg.Add(1)
 		go s.serveUDP(s.udp)
 	}
+	s.wg.Add(1)
+	go s.watchdog()
 }
 
 func (s *Server) startGRPC(ln net.Listener) {
 	opts := []grpc.ServerOption{
-		grpc.MaxRecvMsgSize(maxEchoBody + 1<<10),
+		// A request message is read whole before the handler runs, so
+		// what a connection can make the target hold is bounded by these
+		// two: streams times message size.
+		grpc.MaxRecvMsgSize(s.lim.maxEcho + 1<<10),
+		grpc.MaxConcurrentStreams(s.lim.maxStreams),
 		grpc.MaxSendMsgSize(MaxSize + 1<<10),
+		grpc.ForceServerCodecV2(newWireCodec()),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle: s.lim.idle,
+			Time:              grpcKeepaliveTime,
+			Timeout:           grpcKeepaliveTimeout,
+		}),
+	}
+	if s.lim.header > 0 {
+		// The connection preface and settings (and TLS handshake).
+		opts = append(opts, grpc.ConnectionTimeout(s.lim.header))
 	}
 	if s.tlsConf != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(s.tlsConf.Clone())))
 	}
 	s.grpc = grpc.NewServer(opts...)
-	targetpb.RegisterEchoServer(s.grpc, &grpcService{s: s})
+	s.grpc.RegisterService(echoServiceDesc(), &grpcService{s: s})
 	s.health = health.NewServer()
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(targetpb.Echo_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
@@ -199,8 +242,9 @@ func (s *Server) startGRPC(ln net.Listener) {
 	}()
 }
 
-// acceptLoop accepts connections and serves each on its own goroutine.
-func (s *Server) acceptLoop(ln net.Listener, serve func(net.Conn)) {
+// acceptLoop accepts connections and serves each on its own goroutine,
+// starting in phase p.
+func (s *Server) acceptLoop(ln net.Listener, p phase, serve func(net.Conn)) {
 	defer s.wg.Done()
 	var backoff time.Duration
 	for {
@@ -210,24 +254,28 @@ func (s *Server) acceptLoop(ln net.Listener, serve func(net.Conn)) {
 				return
 			}
 			// Out of file descriptors and the like: wait and retry, as
-			// net/http does, rather than spin or give up.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			// net/http does, rather than spin or give up; but no more
+			// than 100 ms, so that a descriptor freed by a timeout is
+			// soon used.
+			backoff = min(max(2*backoff, 5*time.Millisecond), 100*time.Millisecond)
 			if !sleep(backoff, nil, s.done, nil) {
 				return
 			}
 			continue
 		}
 		backoff = 0
-		if !s.conns.add(c) {
-			c.Close()
-			return
+		wc := s.conns.admit(c, p)
+		if wc == nil {
+			if s.isClosed() {
+				return
+			}
+			continue // full, and no connection to evict
 		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			defer s.conns.remove(c)
-			defer c.Close()
-			serve(c)
+			defer wc.Close()
+			serve(wc)
 		}()
 	}
 }
@@ -333,10 +381,16 @@ func (s *Server) WriteListeners(w io.Writer) {
 	if loopback {
 		fmt.Fprintln(w, "loopback only: other machines and pods cannot reach such a listener; give 0.0.0.0:PORT (or [::]:PORT) to listen on every interface")
 	}
+	if s.token != "" {
+		fmt.Fprintf(w, "control token: %s  (send it in the %s header; loopback clients only unless --control-remote)\n", s.token, TokenHeader)
+	}
 	b := s.Defaults()
 	c := s.cfg
 	fmt.Fprintf(w, "defaults: delay %s, size %d, status %d, error %g (reset %v), echo %v; capacity %d, max-rps %g, queue %d, control %v\n",
 		b.Delay, b.Size, max(b.Status, 200), b.ErrorRate, b.Reset, b.Echo, c.Capacity, c.MaxRPS, c.Queue, c.Control)
+	l := s.lim
+	fmt.Fprintf(w, "limits: header-timeout %s, read-timeout %s, write-timeout %s, idle-timeout %s (0s: none); max-conns %d, max-streams %d, max-echo %d, max-inflight-bytes %d (0: unlimited)\n",
+		l.header, l.read, l.write, l.idle, l.maxConns, l.maxStreams, l.maxEcho, l.budget)
 }
 
 // isLoopbackAddr reports whether a bound host:port is on a loopback address.
@@ -366,6 +420,10 @@ func (s *Server) SetDefaults(b Behavior) error {
 	s.defaults.Store(newDefaultsState(b, s.filler))
 	return nil
 }
+
+// ControlToken returns the token control requests must carry in the
+// X-Smp-Token header, or "" when control is off.
+func (s *Server) ControlToken() string { return s.token }
 
 // Defaults returns the current default behaviour.
 func (s *Server) Defaults() Behavior { return s.defaults.Load().b }

@@ -38,6 +38,10 @@ type counters struct {
 	resets     [numProtocols]atomic.Uint64
 	udpDropped atomic.Uint64
 	inFlight   atomic.Int64
+	// overBudget counts requests refused by the in-flight byte budget
+	// (also in rejected).
+	overBudget [numProtocols]atomic.Uint64
+	timeouts   [numTimeoutKinds]atomic.Uint64
 }
 
 func (c *counters) count(p protocol, code int) {
@@ -78,6 +82,20 @@ type Stats struct {
 	InFlight    int64  `json:"in_flight"`
 	QueueLength int64  `json:"queue_length"`
 	Connections int    `json:"connections"`
+	// OverBudget counts requests refused because their bodies would
+	// exceed the in-flight byte budget (Config.MaxInFlightBytes); they
+	// are in Rejected too.
+	OverBudget map[string]uint64 `json:"over_budget"`
+	// InFlightBytes is the request bytes held now, against the budget.
+	InFlightBytes int64 `json:"in_flight_bytes"`
+	// Timeouts counts connections closed by a timeout, by kind: header,
+	// body, write, idle.
+	Timeouts map[string]uint64 `json:"timeouts"`
+	// ConnectionsEvicted counts connections closed to make room for a new
+	// one at Config.MaxConns; ConnectionsRefused, new ones closed at once
+	// because no connection could be evicted.
+	ConnectionsEvicted uint64 `json:"connections_evicted"`
+	ConnectionsRefused uint64 `json:"connections_refused"`
 	// StalledUntil is the end of the stall in force, if any.
 	StalledUntil *time.Time `json:"stalled_until,omitempty"`
 	Defaults     Behavior   `json:"defaults"`
@@ -100,8 +118,14 @@ func (s *Server) Stats() Stats {
 		InFlight:      c.inFlight.Load(),
 		QueueLength:   s.adm.queued(),
 		Connections:   s.conns.len(),
-		Defaults:      s.defaults.Load().b,
-		ArrivalGaps:   s.arrivalGaps(false),
+		OverBudget:    map[string]uint64{},
+		InFlightBytes: s.budget.inUse(),
+		Timeouts:      map[string]uint64{},
+
+		ConnectionsEvicted: s.conns.evicted.Load(),
+		ConnectionsRefused: s.conns.refused.Load(),
+		Defaults:           s.defaults.Load().b,
+		ArrivalGaps:        s.arrivalGaps(false),
 	}
 	for p := protocol(0); p < numProtocols; p++ {
 		for code := range c.byCode[p] {
@@ -121,6 +145,12 @@ func (s *Server) Stats() Stats {
 		if n := c.resets[p].Load(); n > 0 {
 			st.Resets[p.String()] = n
 		}
+		if n := c.overBudget[p].Load(); n > 0 {
+			st.OverBudget[p.String()] = n
+		}
+	}
+	for k := timeoutKind(0); k < numTimeoutKinds; k++ {
+		st.Timeouts[k.String()] = c.timeouts[k].Load()
 	}
 	if d := s.stall.deadline(); !d.IsZero() {
 		st.StalledUntil = &d

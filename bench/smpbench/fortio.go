@@ -128,7 +128,7 @@ type gapFigures = target.ArrivalGaps
 func (b *bench) resetGaps() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := target.ResetRemoteArrivalGaps(ctx, nil, b.url)
+	_, err := target.ResetRemoteArrivalGaps(ctx, nil, b.url, b.token)
 	return err
 }
 

@@ -10,6 +10,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,6 +39,7 @@ type bench struct {
 	rssRate              float64
 	rssShort, rssLong    time.Duration
 	server               *exec.Cmd
+	token                string // the target's control token, chosen here
 }
 
 func main() {
@@ -130,7 +133,14 @@ func (b *bench) startServer() error {
 	}
 	addr := l.Addr().String()
 	l.Close()
+	var tok [16]byte
+	if _, err := rand.Read(tok[:]); err != nil {
+		return err
+	}
+	b.token = hex.EncodeToString(tok[:])
 	b.server = exec.Command("taskset", "-c", b.serverCPU, b.smp, "target", "--http", addr, "--control")
+	// By the environment, not a flag: a flag shows in ps.
+	b.server.Env = append(os.Environ(), "SMP_TARGET_CONTROL_TOKEN="+b.token)
 	b.server.Stderr = os.Stderr
 	if err := b.server.Start(); err != nil {
 		return fmt.Errorf("start the target: %w", err)

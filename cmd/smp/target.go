@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/smp-project/smp/target"
 	"github.com/spf13/cobra"
@@ -38,16 +39,35 @@ metadata. Unknown parameters are listed in the X-Smp-Unknown-Params header.
 Capacity: --capacity concurrent requests and/or --max-rps; beyond them up to
 --queue requests wait, the rest get 503 / UNAVAILABLE at once.
 
+Safe next to real services: whatever clients ask, memory stays bounded.
+Response bodies of any size are cut from one shared buffer; echoed bodies are
+capped by --max-echo and, over all connections, by --max-inflight-bytes
+(beyond: 503 / RESOURCE_EXHAUSTED); HTTP/2 and gRPC connections carry at most
+--max-streams streams. Timeouts on every listener stop slowloris and
+non-reading clients: --header-timeout (request head), --read-timeout (body),
+--write-timeout (a client that reads nothing loses its connection and capacity
+slot), --idle-timeout (also TCP; gRPC pings silent connections). At --max-conns
+a new connection evicts the one waiting longest for a request head. Timeouts
+and evictions are counted in /_smp/stats and /metrics.
+
 Counters: GET /_smp/stats (JSON) and /metrics (Prometheus), including, per
 listener, the gaps between consecutive request arrivals (how evenly a load
 generator spaces its requests): "arrival_gap_us" in the JSON,
-smp_target_arrival_gap_seconds in /metrics. With --control, loopback clients
-may POST /_smp/stall?for=1s, /_smp/close, /_smp/stats/reset (empties the
-arrival gaps) and /_smp/defaults?delay=...; see GET /_smp/.`
+smp_target_arrival_gap_seconds in /metrics.
+
+Control: with --control, POST /_smp/stall?for=1s, /_smp/close,
+/_smp/stats/reset (empties the arrival gaps) and /_smp/defaults?delay=...; see
+GET /_smp/. Every control request needs the control token in the X-Smp-Token
+header (--control-token or $SMP_TARGET_CONTROL_TOKEN, else a random one
+printed at start), and any request with an Origin header (a browser) is
+refused. Only loopback clients are served unless --control-remote, but behind
+a proxy or a mesh sidecar every client is loopback: the token is the guard.`
 
 // targetFlags are the command line of smp target.
 type targetFlags struct {
 	cfg                                  target.Config
+	headerTO, readTO, writeTO, idleTO    time.Duration
+	maxInFlight                          int64
 	delay, size, status, errSpec         string
 	echo                                 bool
 	httpAddr, grpcAddr, tcpAddr, udpAddr string
@@ -97,9 +117,18 @@ func newTargetCmd() *cobra.Command {
 	fl.IntVar(&f.cfg.Capacity, "capacity", 0, "concurrent requests served at most (0: unlimited)")
 	fl.Float64Var(&f.cfg.MaxRPS, "max-rps", 0, "requests admitted per second at most (0: unlimited)")
 	fl.IntVar(&f.cfg.Queue, "queue", 0, "requests that may wait beyond --capacity/--max-rps (0: reject at once)")
-	fl.BoolVar(&f.cfg.Control, "control", false, "enable the /_smp/ control endpoints (stall, close, defaults)")
-	fl.BoolVar(&f.cfg.ControlRemote, "control-remote", false, "accept control requests from non-loopback clients")
+	fl.BoolVar(&f.cfg.Control, "control", false, "enable the /_smp/ control endpoints (stall, close, defaults, stats/reset); requests need the control token in the X-Smp-Token header")
+	fl.StringVar(&f.cfg.ControlToken, "control-token", "", "the control token (at least 16 characters; default $SMP_TARGET_CONTROL_TOKEN, else a random one printed at start)")
+	fl.BoolVar(&f.cfg.ControlRemote, "control-remote", false, "accept control requests from non-loopback clients (loopback is no protection behind a proxy or sidecar; the token is)")
 	fl.Float64Var(&f.cfg.UDPDrop, "udp-drop", 0, "probability that a UDP datagram gets no echo")
+	fl.DurationVar(&f.headerTO, "header-timeout", target.DefaultHeaderTimeout, "close a connection whose request head (from accept, or its first byte) takes longer (0: never)")
+	fl.DurationVar(&f.readTO, "read-timeout", target.DefaultReadTimeout, "close a connection whose request body makes no progress for this long (0: never)")
+	fl.DurationVar(&f.writeTO, "write-timeout", target.DefaultWriteTimeout, "close a connection (HTTP/2: reset a stream) whose client reads nothing of its response for this long (0: never)")
+	fl.DurationVar(&f.idleTO, "idle-timeout", target.DefaultIdleTimeout, "close a connection idle between requests (TCP: between reads) this long (0: never)")
+	fl.IntVar(&f.cfg.MaxConns, "max-conns", 0, "open connections at most; at the limit a new one evicts the one waiting longest for a request head (0: the descriptor limit less 64; -1: unlimited)")
+	fl.IntVar(&f.cfg.MaxStreams, "max-streams", target.DefaultMaxStreams, "concurrent streams per HTTP/2 or gRPC connection")
+	fl.IntVar(&f.cfg.MaxEcho, "max-echo", target.DefaultMaxEcho, "largest request body echoed, or gRPC request message, in bytes")
+	fl.Int64Var(&f.maxInFlight, "max-inflight-bytes", target.DefaultMaxInFlightBytes, "request bytes held at once over all connections; beyond, 503 / RESOURCE_EXHAUSTED (0: unlimited)")
 	return cmd
 }
 
@@ -118,6 +147,43 @@ func (f *targetFlags) config(cmd *cobra.Command) (target.Config, error) {
 		}
 	}
 	cfg.Defaults.Echo = f.echo
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+		to   *time.Duration
+	}{{"--header-timeout", f.headerTO, &cfg.HeaderTimeout}, {"--read-timeout", f.readTO, &cfg.ReadTimeout}, {"--write-timeout", f.writeTO, &cfg.WriteTimeout}, {"--idle-timeout", f.idleTO, &cfg.IdleTimeout}} {
+		switch {
+		case d.v < 0:
+			return cfg, fmt.Errorf("%s %s: must be a positive duration, or 0 for none", d.flag, d.v)
+		case d.v == 0:
+			*d.to = -1 // none
+		default:
+			*d.to = d.v
+		}
+	}
+	if cfg.MaxConns < -1 {
+		return cfg, fmt.Errorf("--max-conns %d: must be positive, 0 (from the descriptor limit) or -1 (unlimited)", cfg.MaxConns)
+	}
+	if cfg.MaxStreams < 1 {
+		return cfg, fmt.Errorf("--max-streams %d: must be at least 1", cfg.MaxStreams)
+	}
+	if cfg.MaxEcho < 1 {
+		return cfg, fmt.Errorf("--max-echo %d: must be at least 1 byte", cfg.MaxEcho)
+	}
+	switch {
+	case f.maxInFlight < 0:
+		return cfg, fmt.Errorf("--max-inflight-bytes %d: must be positive, or 0 for unlimited", f.maxInFlight)
+	case f.maxInFlight == 0:
+		cfg.MaxInFlightBytes = -1
+	default:
+		cfg.MaxInFlightBytes = f.maxInFlight
+	}
+	if cfg.ControlToken != "" && !cfg.Control {
+		return cfg, errors.New("--control-token: given without --control")
+	}
+	if cfg.ControlToken == "" && cfg.Control {
+		cfg.ControlToken = os.Getenv("SMP_TARGET_CONTROL_TOKEN")
+	}
 	cfg.HTTP, cfg.GRPC, cfg.TCP, cfg.UDP = f.httpAddr, f.grpcAddr, f.tcpAddr, f.udpAddr
 	anySet := false
 	for _, name := range []string{"http", "grpc", "tcp", "udp"} {
@@ -166,6 +232,12 @@ func targetFlagOf(field string) string {
 		return "--udp-drop"
 	case "CertFile", "KeyFile":
 		return "--cert/--key"
+	case "ControlToken":
+		return "--control-token"
+	case "MaxStreams":
+		return "--max-streams"
+	case "MaxEcho":
+		return "--max-echo"
 	}
 	return "--" + field
 }

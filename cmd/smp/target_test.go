@@ -25,6 +25,12 @@ func TestTargetBadInput(t *testing.T) {
 		{"bad status", []string{"--http", "127.0.0.1:0", "--status", "42"}, []string{"--status"}},
 		{"bad error probability", []string{"--http", "127.0.0.1:0", "--error", "1.5"}, []string{"--error"}},
 		{"port in use", []string{"--http", busy.Addr().String()}, []string{busy.Addr().String()}},
+		{"negative timeout", []string{"--http", "127.0.0.1:0", "--write-timeout", "-1s"}, []string{"--write-timeout", "positive"}},
+		{"zero streams", []string{"--http", "127.0.0.1:0", "--max-streams", "0"}, []string{"--max-streams"}},
+		{"huge echo", []string{"--http", "127.0.0.1:0", "--max-echo", "2000000000"}, []string{"--max-echo"}},
+		{"negative budget", []string{"--http", "127.0.0.1:0", "--max-inflight-bytes", "-5"}, []string{"--max-inflight-bytes"}},
+		{"short control token", []string{"--http", "127.0.0.1:0", "--control", "--control-token", "short"}, []string{"--control-token", "at least 16"}},
+		{"control token without control", []string{"--http", "127.0.0.1:0", "--control-token", "0123456789abcdef"}, []string{"--control-token", "without --control"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -28,6 +28,7 @@ type response struct {
 	bytes    int64 // body bytes, chunk framing excluded
 	close    bool  // the connection must not carry another request
 	received bool  // at least one byte of a response arrived
+	faulty   bool  // HTTP/1.0 with Transfer-Encoding: read to the close
 }
 
 // framing is what the header fields say about how the body is delimited.
@@ -84,6 +85,14 @@ func readResponse(br *bufio.Reader, head bool) (response, error) {
 		switch {
 		case head || code == 204 || code == 304:
 			// No body, whatever the framing headers announce.
+		case http10 && f.te:
+			// HTTP/1.0 has no transfer codings: RFC 9112 §6.1 says to
+			// treat such a message's framing as faulty, Content-Length
+			// included, and to close the connection. The only framing
+			// left is the end of the connection, which is also what
+			// net/http reads when no Content-Length is given.
+			res.close, res.faulty = true, true
+			res.bytes, err = discardAll(br)
 		case f.te:
 			if f.contentLength >= 0 {
 				// Both framings at once is how request smuggling

@@ -63,6 +63,15 @@ func FuzzReadResponse(f *testing.F) {
 		if err != nil {
 			return
 		}
+		if res.faulty && resp.ContentLength >= 0 {
+			// net/http ignores Transfer-Encoding in HTTP/1.0 and trusts
+			// Content-Length; RFC 9112 §6.1 says the framing is faulty,
+			// so we read to the end of the connection instead.
+			if res.bytes < n || !res.close {
+				t.Fatalf("HTTP/1.0 with Transfer-Encoding: read %d body bytes (net/http %d), close %v", res.bytes, n, res.close)
+			}
+			return
+		}
 		if resp.StatusCode != res.code || n != res.bytes {
 			t.Fatalf("net/http read status %d with %d body bytes, we read %d with %d",
 				resp.StatusCode, n, res.code, res.bytes)
@@ -98,6 +107,28 @@ func TestParseContentLength(t *testing.T) {
 		}
 		if got != want {
 			t.Errorf("parseContentLength(%q) = %d, want %d", in, got, want)
+		}
+	}
+}
+
+// TestReadResponseHTTP10TransferEncoding is the faulty framing of RFC 9112
+// §6.1: an HTTP/1.0 response cannot be chunked, so its body runs to the
+// close whatever Transfer-Encoding and Content-Length say.
+func TestReadResponseHTTP10TransferEncoding(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		body int64
+	}{
+		{"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 5},
+		{"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 13},
+		{"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\nabc", 3},
+	} {
+		res, err := readResponse(bufio.NewReader(strings.NewReader(tc.in)), false)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.in, err)
+		}
+		if res.bytes != tc.body || !res.close || !res.faulty {
+			t.Errorf("%q: %d body bytes, close %v, faulty %v; want %d, true, true", tc.in, res.bytes, res.close, res.faulty, tc.body)
 		}
 	}
 }
