@@ -56,6 +56,9 @@ func (o Outputs) Check() error {
 			return fmt.Errorf("-o %s: the file name must end in .json, .yaml or .yml", o.File)
 		}
 	}
+	if err := o.CheckPaths(nil); err != nil {
+		return err
+	}
 	if o.Report != "" && !special(o.Report) {
 		switch ext := strings.ToLower(filepath.Ext(o.Report)); ext {
 		case ".html", ".htm", "":
@@ -63,9 +66,6 @@ func (o Outputs) Check() error {
 			// Not a silent HTML file named .pdf.
 			return fmt.Errorf("--report %s: the report is HTML; name it .html (a browser prints it to PDF)", o.Report)
 		}
-	}
-	if err := o.CheckPaths(nil); err != nil {
-		return err
 	}
 	if o.JUnit != "" && len(o.SLOs) == 0 {
 		return errors.New("--junit writes the --slo checks: give at least one --slo")

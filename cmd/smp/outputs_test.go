@@ -38,15 +38,17 @@ func TestRunBadOutputs(t *testing.T) {
 	}{
 		{"no such directory", []string{"-o", filepath.Join(dir, "no", "r.yaml")},
 			"-o " + filepath.Join(dir, "no", "r.yaml") + ": directory " + filepath.Join(dir, "no") + " does not exist"},
-		{"same path twice", []string{"-o", same, "--report", same},
-			"--report " + same + ": the same file as -o " + same},
+		{"same path twice", []string{"-o", same, "--hdr-log", same},
+			"--hdr-log " + same + ": the same file as -o " + same},
+		{"report not HTML", []string{"--report", filepath.Join(dir, "r.pdf")},
+			"--report " + filepath.Join(dir, "r.pdf") + ": the report is HTML"},
 		{"a directory", []string{"--report", dir},
 			"--report " + dir + ": is a directory"},
 		{"under a regular file", []string{"--hdr-log", filepath.Join(file, "x.hlog")},
 			"--hdr-log " + filepath.Join(file, "x.hlog") + ": " + file + " is not a directory"},
 		{"variant paths collide", []string{"--variant", "a=" + url, "--variant", "b=" + url,
-			"-o", filepath.Join(dir, "r.yaml"), "--report", filepath.Join(dir, "r-a.yaml")},
-			"--report " + filepath.Join(dir, "r-a.yaml") + ": the same file as -o " + filepath.Join(dir, "r-a.yaml")},
+			"-o", filepath.Join(dir, "r.yaml"), "--junit", filepath.Join(dir, "r-a.yaml"), "--slo", "p99<1s"},
+			"--junit " + filepath.Join(dir, "r-a.yaml") + ": the same file as -o " + filepath.Join(dir, "r-a.yaml")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"run", "-q", "--qps", "100", "-d", "200ms"}, tc.args...)
