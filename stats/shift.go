@@ -28,9 +28,10 @@ var ErrTooFewForShift = errors.New("too few runs for a shift interval")
 // where k − 1 is the largest u with P(U ≤ u) ≤ (1 − confidence)/2 under the
 // null distribution of U. It covers δ with probability at least the
 // confidence whatever the distribution, as long as the samples differ only
-// by the shift; a percentile bootstrap of medians, by contrast, covers
-// poorly at 6 runs a side (its resamples take few distinct values). U's
-// distribution is exact below 50 a side and normal above.
+// by the shift; a percentile bootstrap of medians has no such guarantee at
+// 6 runs a side (its resamples take few distinct values, and its coverage
+// depends on the data), and none at all below 6. U's distribution is exact
+// below 50 a side and normal above.
 func HodgesLehmannCI(base, other []float64, confidence float64) (ShiftInterval, error) {
 	if len(base) == 0 || len(other) == 0 {
 		return ShiftInterval{}, errors.New("shift interval: both samples need at least one value")
