@@ -39,26 +39,29 @@ func normalQuantile(p float64) float64 {
 	return math.Sqrt2 * math.Erfinv(2*p-1)
 }
 
-// robustSD estimates the standard deviation of the values from their median
-// absolute deviation (×1.4826, which equals the standard deviation for
-// normal data): one slow run among six does not swamp it as it would the
-// sample standard deviation.
-func robustSD(xs []float64) float64 {
+// sampleSD is the sample standard deviation (n − 1); NaN below 2 values.
+// Not a robust estimate, on purpose: one slow run among six is the spread a
+// next series will meet too, and the planned runs must cover it.
+func sampleSD(xs []float64) float64 {
 	if len(xs) < 2 {
 		return math.NaN()
 	}
-	m := Median(xs)
-	dev := make([]float64, len(xs))
-	for i, x := range xs {
-		dev[i] = math.Abs(x - m)
+	mean := 0.0
+	for _, x := range xs {
+		mean += x
 	}
-	return 1.4826 * Median(dev)
+	mean /= float64(len(xs))
+	ss := 0.0
+	for _, x := range xs {
+		ss += (x - mean) * (x - mean)
+	}
+	return math.Sqrt(ss / float64(len(xs)-1))
 }
 
-// pooledSD is the spread of the runs of both sides around their own
-// medians: the root mean square of the two robust estimates.
+// pooledSD is the spread of the runs of both sides around their own means:
+// the root mean square of the two sides' standard deviations.
 func pooledSD(a, b []float64) float64 {
-	sa, sb := robustSD(a), robustSD(b)
+	sa, sb := sampleSD(a), sampleSD(b)
 	switch {
 	case math.IsNaN(sa):
 		return sb
