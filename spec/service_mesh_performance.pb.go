@@ -239,7 +239,13 @@ type PerformanceTestResult struct {
 	ErrorLatenciesMs *PerformanceTestResult_Latency `protobuf:"bytes,122,opt,name=error_latencies_ms,json=errorLatenciesMs,proto3" json:"error_latencies_ms,omitempty"`
 	// The client's connections: opened before the schedule started, and
 	// made again during the run.
-	Connections   *PerformanceTestResult_Connections `protobuf:"bytes,123,opt,name=connections,proto3" json:"connections,omitempty"`
+	Connections *PerformanceTestResult_Connections `protobuf:"bytes,123,opt,name=connections,proto3" json:"connections,omitempty"`
+	// How the runs of a series were ordered (smp run --runs with variants):
+	// the same in every variant's result.
+	RunOrder *PerformanceTestResult_RunOrder `protobuf:"bytes,124,opt,name=run_order,json=runOrder,proto3" json:"run_order,omitempty"`
+	// The service-level objectives checked on this result (smp run --slo),
+	// each with its verdict.
+	SloChecks     []*SLOCheck `protobuf:"bytes,125,rep,name=slo_checks,json=sloChecks,proto3" json:"slo_checks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -519,6 +525,125 @@ func (x *PerformanceTestResult) GetConnections() *PerformanceTestResult_Connecti
 	return nil
 }
 
+func (x *PerformanceTestResult) GetRunOrder() *PerformanceTestResult_RunOrder {
+	if x != nil {
+		return x.RunOrder
+	}
+	return nil
+}
+
+func (x *PerformanceTestResult) GetSloChecks() []*SLOCheck {
+	if x != nil {
+		return x.SloChecks
+	}
+	return nil
+}
+
+// One service-level objective checked on a result.
+type SLOCheck struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The objective as written: "p99<25ms".
+	Objective string `protobuf:"bytes,1,opt,name=objective,proto3" json:"objective,omitempty"`
+	Metric    string `protobuf:"bytes,2,opt,name=metric,proto3" json:"metric,omitempty"`
+	// One of <, <=, >, >=.
+	Op string `protobuf:"bytes,3,opt,name=op,proto3" json:"op,omitempty"`
+	// The threshold and the measured value, in unit.
+	Threshold float64 `protobuf:"fixed64,4,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	Measured  float64 `protobuf:"fixed64,5,opt,name=measured,proto3" json:"measured,omitempty"`
+	Unit      string  `protobuf:"bytes,6,opt,name=unit,proto3" json:"unit,omitempty"`
+	Pass      bool    `protobuf:"varint,7,opt,name=pass,proto3" json:"pass,omitempty"`
+	// Why nothing could be measured (the check then fails).
+	Error         string `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SLOCheck) Reset() {
+	*x = SLOCheck{}
+	mi := &file_service_mesh_performance_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SLOCheck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SLOCheck) ProtoMessage() {}
+
+func (x *SLOCheck) ProtoReflect() protoreflect.Message {
+	mi := &file_service_mesh_performance_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SLOCheck.ProtoReflect.Descriptor instead.
+func (*SLOCheck) Descriptor() ([]byte, []int) {
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SLOCheck) GetObjective() string {
+	if x != nil {
+		return x.Objective
+	}
+	return ""
+}
+
+func (x *SLOCheck) GetMetric() string {
+	if x != nil {
+		return x.Metric
+	}
+	return ""
+}
+
+func (x *SLOCheck) GetOp() string {
+	if x != nil {
+		return x.Op
+	}
+	return ""
+}
+
+func (x *SLOCheck) GetThreshold() float64 {
+	if x != nil {
+		return x.Threshold
+	}
+	return 0
+}
+
+func (x *SLOCheck) GetMeasured() float64 {
+	if x != nil {
+		return x.Measured
+	}
+	return 0
+}
+
+func (x *SLOCheck) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *SLOCheck) GetPass() bool {
+	if x != nil {
+		return x.Pass
+	}
+	return false
+}
+
+func (x *SLOCheck) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 // A metric across repeated runs: the median with a distribution-free interval.
 type MetricSummary struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -538,7 +663,7 @@ type MetricSummary struct {
 
 func (x *MetricSummary) Reset() {
 	*x = MetricSummary{}
-	mi := &file_service_mesh_performance_proto_msgTypes[2]
+	mi := &file_service_mesh_performance_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -550,7 +675,7 @@ func (x *MetricSummary) String() string {
 func (*MetricSummary) ProtoMessage() {}
 
 func (x *MetricSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[2]
+	mi := &file_service_mesh_performance_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -563,7 +688,7 @@ func (x *MetricSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricSummary.ProtoReflect.Descriptor instead.
 func (*MetricSummary) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{2}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *MetricSummary) GetMetric() string {
@@ -641,7 +766,7 @@ type ResourceUsage struct {
 
 func (x *ResourceUsage) Reset() {
 	*x = ResourceUsage{}
-	mi := &file_service_mesh_performance_proto_msgTypes[3]
+	mi := &file_service_mesh_performance_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -653,7 +778,7 @@ func (x *ResourceUsage) String() string {
 func (*ResourceUsage) ProtoMessage() {}
 
 func (x *ResourceUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[3]
+	mi := &file_service_mesh_performance_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -666,7 +791,7 @@ func (x *ResourceUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceUsage.ProtoReflect.Descriptor instead.
 func (*ResourceUsage) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{3}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ResourceUsage) GetComponent() string {
@@ -726,7 +851,7 @@ type MeshMark struct {
 
 func (x *MeshMark) Reset() {
 	*x = MeshMark{}
-	mi := &file_service_mesh_performance_proto_msgTypes[4]
+	mi := &file_service_mesh_performance_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -738,7 +863,7 @@ func (x *MeshMark) String() string {
 func (*MeshMark) ProtoMessage() {}
 
 func (x *MeshMark) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[4]
+	mi := &file_service_mesh_performance_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -751,7 +876,7 @@ func (x *MeshMark) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MeshMark.ProtoReflect.Descriptor instead.
 func (*MeshMark) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{4}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *MeshMark) GetScore() float64 {
@@ -816,7 +941,7 @@ type ServiceMeshConfig struct {
 
 func (x *ServiceMeshConfig) Reset() {
 	*x = ServiceMeshConfig{}
-	mi := &file_service_mesh_performance_proto_msgTypes[5]
+	mi := &file_service_mesh_performance_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -828,7 +953,7 @@ func (x *ServiceMeshConfig) String() string {
 func (*ServiceMeshConfig) ProtoMessage() {}
 
 func (x *ServiceMeshConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[5]
+	mi := &file_service_mesh_performance_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -841,7 +966,7 @@ func (x *ServiceMeshConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceMeshConfig.ProtoReflect.Descriptor instead.
 func (*ServiceMeshConfig) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{5}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ServiceMeshConfig) GetSmpVersion() string {
@@ -992,7 +1117,7 @@ type EnvironmentConfig struct {
 
 func (x *EnvironmentConfig) Reset() {
 	*x = EnvironmentConfig{}
-	mi := &file_service_mesh_performance_proto_msgTypes[6]
+	mi := &file_service_mesh_performance_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1004,7 +1129,7 @@ func (x *EnvironmentConfig) String() string {
 func (*EnvironmentConfig) ProtoMessage() {}
 
 func (x *EnvironmentConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[6]
+	mi := &file_service_mesh_performance_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1017,7 +1142,7 @@ func (x *EnvironmentConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvironmentConfig.ProtoReflect.Descriptor instead.
 func (*EnvironmentConfig) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *EnvironmentConfig) GetSmpVersion() string {
@@ -1105,7 +1230,7 @@ type PerformanceTestConfig_Client struct {
 
 func (x *PerformanceTestConfig_Client) Reset() {
 	*x = PerformanceTestConfig_Client{}
-	mi := &file_service_mesh_performance_proto_msgTypes[8]
+	mi := &file_service_mesh_performance_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1117,7 +1242,7 @@ func (x *PerformanceTestConfig_Client) String() string {
 func (*PerformanceTestConfig_Client) ProtoMessage() {}
 
 func (x *PerformanceTestConfig_Client) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[8]
+	mi := &file_service_mesh_performance_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1280,7 +1405,7 @@ type PerformanceTestResult_Latency struct {
 
 func (x *PerformanceTestResult_Latency) Reset() {
 	*x = PerformanceTestResult_Latency{}
-	mi := &file_service_mesh_performance_proto_msgTypes[12]
+	mi := &file_service_mesh_performance_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1292,7 +1417,7 @@ func (x *PerformanceTestResult_Latency) String() string {
 func (*PerformanceTestResult_Latency) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Latency) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[12]
+	mi := &file_service_mesh_performance_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1368,7 +1493,7 @@ type PerformanceTestResult_CPU struct {
 
 func (x *PerformanceTestResult_CPU) Reset() {
 	*x = PerformanceTestResult_CPU{}
-	mi := &file_service_mesh_performance_proto_msgTypes[13]
+	mi := &file_service_mesh_performance_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1380,7 +1505,7 @@ func (x *PerformanceTestResult_CPU) String() string {
 func (*PerformanceTestResult_CPU) ProtoMessage() {}
 
 func (x *PerformanceTestResult_CPU) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[13]
+	mi := &file_service_mesh_performance_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1470,7 +1595,7 @@ type PerformanceTestResult_Memory struct {
 
 func (x *PerformanceTestResult_Memory) Reset() {
 	*x = PerformanceTestResult_Memory{}
-	mi := &file_service_mesh_performance_proto_msgTypes[14]
+	mi := &file_service_mesh_performance_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1482,7 +1607,7 @@ func (x *PerformanceTestResult_Memory) String() string {
 func (*PerformanceTestResult_Memory) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Memory) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[14]
+	mi := &file_service_mesh_performance_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1530,7 +1655,7 @@ type PerformanceTestResult_Swap struct {
 
 func (x *PerformanceTestResult_Swap) Reset() {
 	*x = PerformanceTestResult_Swap{}
-	mi := &file_service_mesh_performance_proto_msgTypes[15]
+	mi := &file_service_mesh_performance_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1542,7 +1667,7 @@ func (x *PerformanceTestResult_Swap) String() string {
 func (*PerformanceTestResult_Swap) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Swap) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[15]
+	mi := &file_service_mesh_performance_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1579,6 +1704,70 @@ func (x *PerformanceTestResult_Swap) GetSwapUsedMb() float64 {
 	return 0
 }
 
+type PerformanceTestResult_RunOrder struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "random": each block of as many rounds as there are variants runs
+	// every variant once in each position, in an order drawn from seed;
+	// "alternate": A B A B.
+	Order string `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
+	Seed  uint64 `protobuf:"varint,2,opt,name=seed,proto3" json:"seed,omitempty"`
+	// The variants in the order they ran, round after round.
+	Sequence      []string `protobuf:"bytes,3,rep,name=sequence,proto3" json:"sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PerformanceTestResult_RunOrder) Reset() {
+	*x = PerformanceTestResult_RunOrder{}
+	mi := &file_service_mesh_performance_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PerformanceTestResult_RunOrder) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PerformanceTestResult_RunOrder) ProtoMessage() {}
+
+func (x *PerformanceTestResult_RunOrder) ProtoReflect() protoreflect.Message {
+	mi := &file_service_mesh_performance_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PerformanceTestResult_RunOrder.ProtoReflect.Descriptor instead.
+func (*PerformanceTestResult_RunOrder) Descriptor() ([]byte, []int) {
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 7}
+}
+
+func (x *PerformanceTestResult_RunOrder) GetOrder() string {
+	if x != nil {
+		return x.Order
+	}
+	return ""
+}
+
+func (x *PerformanceTestResult_RunOrder) GetSeed() uint64 {
+	if x != nil {
+		return x.Seed
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_RunOrder) GetSequence() []string {
+	if x != nil {
+		return x.Sequence
+	}
+	return nil
+}
+
 type PerformanceTestResult_Connections struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	Opened           int64                  `protobuf:"varint,1,opt,name=opened,proto3" json:"opened,omitempty"`
@@ -1594,7 +1783,7 @@ type PerformanceTestResult_Connections struct {
 
 func (x *PerformanceTestResult_Connections) Reset() {
 	*x = PerformanceTestResult_Connections{}
-	mi := &file_service_mesh_performance_proto_msgTypes[18]
+	mi := &file_service_mesh_performance_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1606,7 +1795,7 @@ func (x *PerformanceTestResult_Connections) String() string {
 func (*PerformanceTestResult_Connections) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Connections) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[18]
+	mi := &file_service_mesh_performance_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1619,7 +1808,7 @@ func (x *PerformanceTestResult_Connections) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use PerformanceTestResult_Connections.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Connections) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 7}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 8}
 }
 
 func (x *PerformanceTestResult_Connections) GetOpened() int64 {
@@ -1668,7 +1857,7 @@ type PerformanceTestResult_Requests struct {
 
 func (x *PerformanceTestResult_Requests) Reset() {
 	*x = PerformanceTestResult_Requests{}
-	mi := &file_service_mesh_performance_proto_msgTypes[19]
+	mi := &file_service_mesh_performance_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1680,7 +1869,7 @@ func (x *PerformanceTestResult_Requests) String() string {
 func (*PerformanceTestResult_Requests) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Requests) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[19]
+	mi := &file_service_mesh_performance_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1693,7 +1882,7 @@ func (x *PerformanceTestResult_Requests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Requests.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Requests) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 8}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 9}
 }
 
 func (x *PerformanceTestResult_Requests) GetTotal() int64 {
@@ -1727,7 +1916,7 @@ type PerformanceTestResult_Percentile struct {
 
 func (x *PerformanceTestResult_Percentile) Reset() {
 	*x = PerformanceTestResult_Percentile{}
-	mi := &file_service_mesh_performance_proto_msgTypes[20]
+	mi := &file_service_mesh_performance_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1739,7 +1928,7 @@ func (x *PerformanceTestResult_Percentile) String() string {
 func (*PerformanceTestResult_Percentile) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Percentile) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[20]
+	mi := &file_service_mesh_performance_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1752,7 +1941,7 @@ func (x *PerformanceTestResult_Percentile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Percentile.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Percentile) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 9}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 10}
 }
 
 func (x *PerformanceTestResult_Percentile) GetPercentile() float64 {
@@ -1788,7 +1977,7 @@ type PerformanceTestResult_Histogram struct {
 
 func (x *PerformanceTestResult_Histogram) Reset() {
 	*x = PerformanceTestResult_Histogram{}
-	mi := &file_service_mesh_performance_proto_msgTypes[21]
+	mi := &file_service_mesh_performance_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1800,7 +1989,7 @@ func (x *PerformanceTestResult_Histogram) String() string {
 func (*PerformanceTestResult_Histogram) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Histogram) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[21]
+	mi := &file_service_mesh_performance_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1813,7 +2002,7 @@ func (x *PerformanceTestResult_Histogram) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Histogram.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Histogram) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 10}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 11}
 }
 
 func (x *PerformanceTestResult_Histogram) GetEncoding() string {
@@ -1879,7 +2068,7 @@ type PerformanceTestResult_Interval struct {
 
 func (x *PerformanceTestResult_Interval) Reset() {
 	*x = PerformanceTestResult_Interval{}
-	mi := &file_service_mesh_performance_proto_msgTypes[22]
+	mi := &file_service_mesh_performance_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1891,7 +2080,7 @@ func (x *PerformanceTestResult_Interval) String() string {
 func (*PerformanceTestResult_Interval) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Interval) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[22]
+	mi := &file_service_mesh_performance_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1904,7 +2093,7 @@ func (x *PerformanceTestResult_Interval) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Interval.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Interval) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 11}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 12}
 }
 
 func (x *PerformanceTestResult_Interval) GetOffsetS() float64 {
@@ -2003,7 +2192,7 @@ type PerformanceTestResult_Generator struct {
 
 func (x *PerformanceTestResult_Generator) Reset() {
 	*x = PerformanceTestResult_Generator{}
-	mi := &file_service_mesh_performance_proto_msgTypes[23]
+	mi := &file_service_mesh_performance_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2015,7 +2204,7 @@ func (x *PerformanceTestResult_Generator) String() string {
 func (*PerformanceTestResult_Generator) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Generator) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[23]
+	mi := &file_service_mesh_performance_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2028,7 +2217,7 @@ func (x *PerformanceTestResult_Generator) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Generator.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Generator) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 12}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 13}
 }
 
 func (x *PerformanceTestResult_Generator) GetName() string {
@@ -2143,7 +2332,7 @@ type MeshMark_Term struct {
 
 func (x *MeshMark_Term) Reset() {
 	*x = MeshMark_Term{}
-	mi := &file_service_mesh_performance_proto_msgTypes[24]
+	mi := &file_service_mesh_performance_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2155,7 +2344,7 @@ func (x *MeshMark_Term) String() string {
 func (*MeshMark_Term) ProtoMessage() {}
 
 func (x *MeshMark_Term) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[24]
+	mi := &file_service_mesh_performance_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2168,7 +2357,7 @@ func (x *MeshMark_Term) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MeshMark_Term.ProtoReflect.Descriptor instead.
 func (*MeshMark_Term) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{4, 0}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{5, 0}
 }
 
 func (x *MeshMark_Term) GetComponent() string {
@@ -2224,7 +2413,7 @@ type MeshMark_ClassScore struct {
 
 func (x *MeshMark_ClassScore) Reset() {
 	*x = MeshMark_ClassScore{}
-	mi := &file_service_mesh_performance_proto_msgTypes[25]
+	mi := &file_service_mesh_performance_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2236,7 +2425,7 @@ func (x *MeshMark_ClassScore) String() string {
 func (*MeshMark_ClassScore) ProtoMessage() {}
 
 func (x *MeshMark_ClassScore) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[25]
+	mi := &file_service_mesh_performance_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2249,7 +2438,7 @@ func (x *MeshMark_ClassScore) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MeshMark_ClassScore.ProtoReflect.Descriptor instead.
 func (*MeshMark_ClassScore) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{4, 1}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{5, 1}
 }
 
 func (x *MeshMark_ClassScore) GetClass() string {
@@ -2286,7 +2475,7 @@ type ServiceMeshConfig_IngressGateway struct {
 
 func (x *ServiceMeshConfig_IngressGateway) Reset() {
 	*x = ServiceMeshConfig_IngressGateway{}
-	mi := &file_service_mesh_performance_proto_msgTypes[27]
+	mi := &file_service_mesh_performance_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2298,7 +2487,7 @@ func (x *ServiceMeshConfig_IngressGateway) String() string {
 func (*ServiceMeshConfig_IngressGateway) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_IngressGateway) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[27]
+	mi := &file_service_mesh_performance_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2311,7 +2500,7 @@ func (x *ServiceMeshConfig_IngressGateway) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceMeshConfig_IngressGateway.ProtoReflect.Descriptor instead.
 func (*ServiceMeshConfig_IngressGateway) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{5, 1}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6, 1}
 }
 
 func (x *ServiceMeshConfig_IngressGateway) GetCount() int32 {
@@ -2362,7 +2551,7 @@ type ServiceMeshConfig_EgressGateway struct {
 
 func (x *ServiceMeshConfig_EgressGateway) Reset() {
 	*x = ServiceMeshConfig_EgressGateway{}
-	mi := &file_service_mesh_performance_proto_msgTypes[28]
+	mi := &file_service_mesh_performance_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2374,7 +2563,7 @@ func (x *ServiceMeshConfig_EgressGateway) String() string {
 func (*ServiceMeshConfig_EgressGateway) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_EgressGateway) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[28]
+	mi := &file_service_mesh_performance_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2387,7 +2576,7 @@ func (x *ServiceMeshConfig_EgressGateway) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceMeshConfig_EgressGateway.ProtoReflect.Descriptor instead.
 func (*ServiceMeshConfig_EgressGateway) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{5, 2}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6, 2}
 }
 
 func (x *ServiceMeshConfig_EgressGateway) GetCount() int32 {
@@ -2438,7 +2627,7 @@ type ServiceMeshConfig_Sidecar struct {
 
 func (x *ServiceMeshConfig_Sidecar) Reset() {
 	*x = ServiceMeshConfig_Sidecar{}
-	mi := &file_service_mesh_performance_proto_msgTypes[29]
+	mi := &file_service_mesh_performance_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2450,7 +2639,7 @@ func (x *ServiceMeshConfig_Sidecar) String() string {
 func (*ServiceMeshConfig_Sidecar) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_Sidecar) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[29]
+	mi := &file_service_mesh_performance_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2463,7 +2652,7 @@ func (x *ServiceMeshConfig_Sidecar) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceMeshConfig_Sidecar.ProtoReflect.Descriptor instead.
 func (*ServiceMeshConfig_Sidecar) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{5, 3}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6, 3}
 }
 
 func (x *ServiceMeshConfig_Sidecar) GetCount() int32 {
@@ -2513,7 +2702,7 @@ type ServiceMeshConfig_MeshTelemetry struct {
 
 func (x *ServiceMeshConfig_MeshTelemetry) Reset() {
 	*x = ServiceMeshConfig_MeshTelemetry{}
-	mi := &file_service_mesh_performance_proto_msgTypes[30]
+	mi := &file_service_mesh_performance_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2525,7 +2714,7 @@ func (x *ServiceMeshConfig_MeshTelemetry) String() string {
 func (*ServiceMeshConfig_MeshTelemetry) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_MeshTelemetry) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[30]
+	mi := &file_service_mesh_performance_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2538,7 +2727,7 @@ func (x *ServiceMeshConfig_MeshTelemetry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceMeshConfig_MeshTelemetry.ProtoReflect.Descriptor instead.
 func (*ServiceMeshConfig_MeshTelemetry) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{5, 4}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6, 4}
 }
 
 func (x *ServiceMeshConfig_MeshTelemetry) GetCount() int32 {
@@ -2584,7 +2773,7 @@ type ServiceMeshConfig_MeshPolicy struct {
 
 func (x *ServiceMeshConfig_MeshPolicy) Reset() {
 	*x = ServiceMeshConfig_MeshPolicy{}
-	mi := &file_service_mesh_performance_proto_msgTypes[31]
+	mi := &file_service_mesh_performance_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2596,7 +2785,7 @@ func (x *ServiceMeshConfig_MeshPolicy) String() string {
 func (*ServiceMeshConfig_MeshPolicy) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_MeshPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[31]
+	mi := &file_service_mesh_performance_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2609,7 +2798,7 @@ func (x *ServiceMeshConfig_MeshPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceMeshConfig_MeshPolicy.ProtoReflect.Descriptor instead.
 func (*ServiceMeshConfig_MeshPolicy) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{5, 5}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6, 5}
 }
 
 func (x *ServiceMeshConfig_MeshPolicy) GetCount() int32 {
@@ -2666,7 +2855,7 @@ type ServiceMeshConfig_MeshControlPlane struct {
 
 func (x *ServiceMeshConfig_MeshControlPlane) Reset() {
 	*x = ServiceMeshConfig_MeshControlPlane{}
-	mi := &file_service_mesh_performance_proto_msgTypes[32]
+	mi := &file_service_mesh_performance_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2678,7 +2867,7 @@ func (x *ServiceMeshConfig_MeshControlPlane) String() string {
 func (*ServiceMeshConfig_MeshControlPlane) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_MeshControlPlane) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[32]
+	mi := &file_service_mesh_performance_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2691,7 +2880,7 @@ func (x *ServiceMeshConfig_MeshControlPlane) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use ServiceMeshConfig_MeshControlPlane.ProtoReflect.Descriptor instead.
 func (*ServiceMeshConfig_MeshControlPlane) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{5, 6}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6, 6}
 }
 
 func (x *ServiceMeshConfig_MeshControlPlane) GetCount() int32 {
@@ -2775,7 +2964,7 @@ type EnvironmentConfig_Node struct {
 
 func (x *EnvironmentConfig_Node) Reset() {
 	*x = EnvironmentConfig_Node{}
-	mi := &file_service_mesh_performance_proto_msgTypes[34]
+	mi := &file_service_mesh_performance_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2787,7 +2976,7 @@ func (x *EnvironmentConfig_Node) String() string {
 func (*EnvironmentConfig_Node) ProtoMessage() {}
 
 func (x *EnvironmentConfig_Node) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[34]
+	mi := &file_service_mesh_performance_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2800,7 +2989,7 @@ func (x *EnvironmentConfig_Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvironmentConfig_Node.ProtoReflect.Descriptor instead.
 func (*EnvironmentConfig_Node) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6, 1}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{7, 1}
 }
 
 func (x *EnvironmentConfig_Node) GetType() string {
@@ -2838,7 +3027,7 @@ type EnvironmentConfig_IndividualWorkload struct {
 
 func (x *EnvironmentConfig_IndividualWorkload) Reset() {
 	*x = EnvironmentConfig_IndividualWorkload{}
-	mi := &file_service_mesh_performance_proto_msgTypes[35]
+	mi := &file_service_mesh_performance_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2850,7 +3039,7 @@ func (x *EnvironmentConfig_IndividualWorkload) String() string {
 func (*EnvironmentConfig_IndividualWorkload) ProtoMessage() {}
 
 func (x *EnvironmentConfig_IndividualWorkload) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[35]
+	mi := &file_service_mesh_performance_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2863,7 +3052,7 @@ func (x *EnvironmentConfig_IndividualWorkload) ProtoReflect() protoreflect.Messa
 
 // Deprecated: Use EnvironmentConfig_IndividualWorkload.ProtoReflect.Descriptor instead.
 func (*EnvironmentConfig_IndividualWorkload) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6, 2}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{7, 2}
 }
 
 func (x *EnvironmentConfig_IndividualWorkload) GetName() string {
@@ -2945,7 +3134,7 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\rPROTOCOL_HTTP\x10\x01\x12\x10\n" +
 	"\fPROTOCOL_TCP\x10\x02\x12\x10\n" +
 	"\fPROTOCOL_UDP\x10\x03\x12\x11\n" +
-	"\rPROTOCOL_GRPC\x10\x04\"\xf5\x1d\n" +
+	"\rPROTOCOL_GRPC\x10\x04\"\xb7\x1f\n" +
 	"\x15PerformanceTestResult\x12\x1f\n" +
 	"\vsmp_version\x18\x01 \x01(\tR\n" +
 	"smpVersion\x12\x0e\n" +
@@ -2988,7 +3177,10 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\tresources\x18x \x03(\v2\x12.smp.ResourceUsageR\tresources\x12)\n" +
 	"\bmeshmark\x18y \x01(\v2\r.smp.MeshMarkR\bmeshmark\x12P\n" +
 	"\x12error_latencies_ms\x18z \x01(\v2\".smp.PerformanceTestResult.LatencyR\x10errorLatenciesMs\x12H\n" +
-	"\vconnections\x18{ \x01(\v2&.smp.PerformanceTestResult.ConnectionsR\vconnections\x1a9\n" +
+	"\vconnections\x18{ \x01(\v2&.smp.PerformanceTestResult.ConnectionsR\vconnections\x12@\n" +
+	"\trun_order\x18| \x01(\v2#.smp.PerformanceTestResult.RunOrderR\brunOrder\x12,\n" +
+	"\n" +
+	"slo_checks\x18} \x03(\v2\r.smp.SLOCheckR\tsloChecks\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a}\n" +
@@ -3026,7 +3218,11 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a>\n" +
 	"\x10StatusCodesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x05R\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a\xcd\x01\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1aP\n" +
+	"\bRunOrder\x12\x14\n" +
+	"\x05order\x18\x01 \x01(\tR\x05order\x12\x12\n" +
+	"\x04seed\x18\x02 \x01(\x04R\x04seed\x12\x1a\n" +
+	"\bsequence\x18\x03 \x03(\tR\bsequence\x1a\xcd\x01\n" +
 	"\vConnections\x12\x16\n" +
 	"\x06opened\x18\x01 \x01(\x03R\x06opened\x12\x16\n" +
 	"\x06failed\x18\x02 \x01(\x03R\x06failed\x12\x1e\n" +
@@ -3082,7 +3278,16 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\n" +
 	"cpu_user_s\x18\f \x01(\x01R\bcpuUserS\x12\x1a\n" +
 	"\tcpu_sys_s\x18\r \x01(\x01R\acpuSysS\x12\x14\n" +
-	"\x05cores\x18\x0e \x01(\x05R\x05cores\"\xd0\x01\n" +
+	"\x05cores\x18\x0e \x01(\x05R\x05cores\"\xc8\x01\n" +
+	"\bSLOCheck\x12\x1c\n" +
+	"\tobjective\x18\x01 \x01(\tR\tobjective\x12\x16\n" +
+	"\x06metric\x18\x02 \x01(\tR\x06metric\x12\x0e\n" +
+	"\x02op\x18\x03 \x01(\tR\x02op\x12\x1c\n" +
+	"\tthreshold\x18\x04 \x01(\x01R\tthreshold\x12\x1a\n" +
+	"\bmeasured\x18\x05 \x01(\x01R\bmeasured\x12\x12\n" +
+	"\x04unit\x18\x06 \x01(\tR\x04unit\x12\x12\n" +
+	"\x04pass\x18\a \x01(\bR\x04pass\x12\x14\n" +
+	"\x05error\x18\b \x01(\tR\x05error\"\xd0\x01\n" +
 	"\rMetricSummary\x12\x16\n" +
 	"\x06metric\x18\x01 \x01(\tR\x06metric\x12\x12\n" +
 	"\x04runs\x18\x02 \x01(\x05R\x04runs\x12\x16\n" +
@@ -3232,100 +3437,104 @@ func file_service_mesh_performance_proto_rawDescGZIP() []byte {
 }
 
 var file_service_mesh_performance_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_service_mesh_performance_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_service_mesh_performance_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_service_mesh_performance_proto_goTypes = []any{
 	(PerformanceTestConfig_Client_Protocol)(0), // 0: smp.PerformanceTestConfig.Client.Protocol
 	(*PerformanceTestConfig)(nil),              // 1: smp.PerformanceTestConfig
 	(*PerformanceTestResult)(nil),              // 2: smp.PerformanceTestResult
-	(*MetricSummary)(nil),                      // 3: smp.MetricSummary
-	(*ResourceUsage)(nil),                      // 4: smp.ResourceUsage
-	(*MeshMark)(nil),                           // 5: smp.MeshMark
-	(*ServiceMeshConfig)(nil),                  // 6: smp.ServiceMeshConfig
-	(*EnvironmentConfig)(nil),                  // 7: smp.EnvironmentConfig
-	nil,                                        // 8: smp.PerformanceTestConfig.LabelsEntry
-	(*PerformanceTestConfig_Client)(nil),       // 9: smp.PerformanceTestConfig.Client
-	nil,                                        // 10: smp.PerformanceTestConfig.Client.HeadersEntry
-	nil,                                        // 11: smp.PerformanceTestConfig.Client.CookiesEntry
-	nil,                                        // 12: smp.PerformanceTestResult.LabelsEntry
-	(*PerformanceTestResult_Latency)(nil),      // 13: smp.PerformanceTestResult.Latency
-	(*PerformanceTestResult_CPU)(nil),          // 14: smp.PerformanceTestResult.CPU
-	(*PerformanceTestResult_Memory)(nil),       // 15: smp.PerformanceTestResult.Memory
-	(*PerformanceTestResult_Swap)(nil),         // 16: smp.PerformanceTestResult.Swap
-	nil,                                        // 17: smp.PerformanceTestResult.ErrorsEntry
-	nil,                                        // 18: smp.PerformanceTestResult.StatusCodesEntry
-	(*PerformanceTestResult_Connections)(nil),  // 19: smp.PerformanceTestResult.Connections
-	(*PerformanceTestResult_Requests)(nil),     // 20: smp.PerformanceTestResult.Requests
-	(*PerformanceTestResult_Percentile)(nil),   // 21: smp.PerformanceTestResult.Percentile
-	(*PerformanceTestResult_Histogram)(nil),    // 22: smp.PerformanceTestResult.Histogram
-	(*PerformanceTestResult_Interval)(nil),     // 23: smp.PerformanceTestResult.Interval
-	(*PerformanceTestResult_Generator)(nil),    // 24: smp.PerformanceTestResult.Generator
-	(*MeshMark_Term)(nil),                      // 25: smp.MeshMark.Term
-	(*MeshMark_ClassScore)(nil),                // 26: smp.MeshMark.ClassScore
-	nil,                                        // 27: smp.ServiceMeshConfig.LabelsEntry
-	(*ServiceMeshConfig_IngressGateway)(nil),   // 28: smp.ServiceMeshConfig.IngressGateway
-	(*ServiceMeshConfig_EgressGateway)(nil),    // 29: smp.ServiceMeshConfig.EgressGateway
-	(*ServiceMeshConfig_Sidecar)(nil),          // 30: smp.ServiceMeshConfig.Sidecar
-	(*ServiceMeshConfig_MeshTelemetry)(nil),    // 31: smp.ServiceMeshConfig.MeshTelemetry
-	(*ServiceMeshConfig_MeshPolicy)(nil),       // 32: smp.ServiceMeshConfig.MeshPolicy
-	(*ServiceMeshConfig_MeshControlPlane)(nil), // 33: smp.ServiceMeshConfig.MeshControlPlane
-	nil,                            // 34: smp.EnvironmentConfig.LabelsEntry
-	(*EnvironmentConfig_Node)(nil), // 35: smp.EnvironmentConfig.Node
-	(*EnvironmentConfig_IndividualWorkload)(nil), // 36: smp.EnvironmentConfig.IndividualWorkload
-	(*ServiceMesh)(nil),                          // 37: smp.ServiceMesh
-	(*timestamppb.Timestamp)(nil),                // 38: google.protobuf.Timestamp
-	(*ApplicationMetadata)(nil),                  // 39: smp.ApplicationMetadata
-	(*TrafficMetadata)(nil),                      // 40: smp.TrafficMetadata
+	(*SLOCheck)(nil),                           // 3: smp.SLOCheck
+	(*MetricSummary)(nil),                      // 4: smp.MetricSummary
+	(*ResourceUsage)(nil),                      // 5: smp.ResourceUsage
+	(*MeshMark)(nil),                           // 6: smp.MeshMark
+	(*ServiceMeshConfig)(nil),                  // 7: smp.ServiceMeshConfig
+	(*EnvironmentConfig)(nil),                  // 8: smp.EnvironmentConfig
+	nil,                                        // 9: smp.PerformanceTestConfig.LabelsEntry
+	(*PerformanceTestConfig_Client)(nil),       // 10: smp.PerformanceTestConfig.Client
+	nil,                                        // 11: smp.PerformanceTestConfig.Client.HeadersEntry
+	nil,                                        // 12: smp.PerformanceTestConfig.Client.CookiesEntry
+	nil,                                        // 13: smp.PerformanceTestResult.LabelsEntry
+	(*PerformanceTestResult_Latency)(nil),      // 14: smp.PerformanceTestResult.Latency
+	(*PerformanceTestResult_CPU)(nil),          // 15: smp.PerformanceTestResult.CPU
+	(*PerformanceTestResult_Memory)(nil),       // 16: smp.PerformanceTestResult.Memory
+	(*PerformanceTestResult_Swap)(nil),         // 17: smp.PerformanceTestResult.Swap
+	nil,                                        // 18: smp.PerformanceTestResult.ErrorsEntry
+	nil,                                        // 19: smp.PerformanceTestResult.StatusCodesEntry
+	(*PerformanceTestResult_RunOrder)(nil),     // 20: smp.PerformanceTestResult.RunOrder
+	(*PerformanceTestResult_Connections)(nil),  // 21: smp.PerformanceTestResult.Connections
+	(*PerformanceTestResult_Requests)(nil),     // 22: smp.PerformanceTestResult.Requests
+	(*PerformanceTestResult_Percentile)(nil),   // 23: smp.PerformanceTestResult.Percentile
+	(*PerformanceTestResult_Histogram)(nil),    // 24: smp.PerformanceTestResult.Histogram
+	(*PerformanceTestResult_Interval)(nil),     // 25: smp.PerformanceTestResult.Interval
+	(*PerformanceTestResult_Generator)(nil),    // 26: smp.PerformanceTestResult.Generator
+	(*MeshMark_Term)(nil),                      // 27: smp.MeshMark.Term
+	(*MeshMark_ClassScore)(nil),                // 28: smp.MeshMark.ClassScore
+	nil,                                        // 29: smp.ServiceMeshConfig.LabelsEntry
+	(*ServiceMeshConfig_IngressGateway)(nil),   // 30: smp.ServiceMeshConfig.IngressGateway
+	(*ServiceMeshConfig_EgressGateway)(nil),    // 31: smp.ServiceMeshConfig.EgressGateway
+	(*ServiceMeshConfig_Sidecar)(nil),          // 32: smp.ServiceMeshConfig.Sidecar
+	(*ServiceMeshConfig_MeshTelemetry)(nil),    // 33: smp.ServiceMeshConfig.MeshTelemetry
+	(*ServiceMeshConfig_MeshPolicy)(nil),       // 34: smp.ServiceMeshConfig.MeshPolicy
+	(*ServiceMeshConfig_MeshControlPlane)(nil), // 35: smp.ServiceMeshConfig.MeshControlPlane
+	nil,                            // 36: smp.EnvironmentConfig.LabelsEntry
+	(*EnvironmentConfig_Node)(nil), // 37: smp.EnvironmentConfig.Node
+	(*EnvironmentConfig_IndividualWorkload)(nil), // 38: smp.EnvironmentConfig.IndividualWorkload
+	(*ServiceMesh)(nil),                          // 39: smp.ServiceMesh
+	(*timestamppb.Timestamp)(nil),                // 40: google.protobuf.Timestamp
+	(*ApplicationMetadata)(nil),                  // 41: smp.ApplicationMetadata
+	(*TrafficMetadata)(nil),                      // 42: smp.TrafficMetadata
 }
 var file_service_mesh_performance_proto_depIdxs = []int32{
-	8,  // 0: smp.PerformanceTestConfig.labels:type_name -> smp.PerformanceTestConfig.LabelsEntry
-	9,  // 1: smp.PerformanceTestConfig.clients:type_name -> smp.PerformanceTestConfig.Client
-	37, // 2: smp.PerformanceTestConfig.mesh:type_name -> smp.ServiceMesh
-	12, // 3: smp.PerformanceTestResult.labels:type_name -> smp.PerformanceTestResult.LabelsEntry
-	38, // 4: smp.PerformanceTestResult.start_time:type_name -> google.protobuf.Timestamp
-	38, // 5: smp.PerformanceTestResult.end_time:type_name -> google.protobuf.Timestamp
-	13, // 6: smp.PerformanceTestResult.latencies_ms:type_name -> smp.PerformanceTestResult.Latency
-	20, // 7: smp.PerformanceTestResult.requests:type_name -> smp.PerformanceTestResult.Requests
-	17, // 8: smp.PerformanceTestResult.errors:type_name -> smp.PerformanceTestResult.ErrorsEntry
-	18, // 9: smp.PerformanceTestResult.status_codes:type_name -> smp.PerformanceTestResult.StatusCodesEntry
-	21, // 10: smp.PerformanceTestResult.percentiles_ms:type_name -> smp.PerformanceTestResult.Percentile
-	13, // 11: smp.PerformanceTestResult.uncorrected_latencies_ms:type_name -> smp.PerformanceTestResult.Latency
-	22, // 12: smp.PerformanceTestResult.histogram:type_name -> smp.PerformanceTestResult.Histogram
-	23, // 13: smp.PerformanceTestResult.intervals:type_name -> smp.PerformanceTestResult.Interval
-	24, // 14: smp.PerformanceTestResult.generator:type_name -> smp.PerformanceTestResult.Generator
+	9,  // 0: smp.PerformanceTestConfig.labels:type_name -> smp.PerformanceTestConfig.LabelsEntry
+	10, // 1: smp.PerformanceTestConfig.clients:type_name -> smp.PerformanceTestConfig.Client
+	39, // 2: smp.PerformanceTestConfig.mesh:type_name -> smp.ServiceMesh
+	13, // 3: smp.PerformanceTestResult.labels:type_name -> smp.PerformanceTestResult.LabelsEntry
+	40, // 4: smp.PerformanceTestResult.start_time:type_name -> google.protobuf.Timestamp
+	40, // 5: smp.PerformanceTestResult.end_time:type_name -> google.protobuf.Timestamp
+	14, // 6: smp.PerformanceTestResult.latencies_ms:type_name -> smp.PerformanceTestResult.Latency
+	22, // 7: smp.PerformanceTestResult.requests:type_name -> smp.PerformanceTestResult.Requests
+	18, // 8: smp.PerformanceTestResult.errors:type_name -> smp.PerformanceTestResult.ErrorsEntry
+	19, // 9: smp.PerformanceTestResult.status_codes:type_name -> smp.PerformanceTestResult.StatusCodesEntry
+	23, // 10: smp.PerformanceTestResult.percentiles_ms:type_name -> smp.PerformanceTestResult.Percentile
+	14, // 11: smp.PerformanceTestResult.uncorrected_latencies_ms:type_name -> smp.PerformanceTestResult.Latency
+	24, // 12: smp.PerformanceTestResult.histogram:type_name -> smp.PerformanceTestResult.Histogram
+	25, // 13: smp.PerformanceTestResult.intervals:type_name -> smp.PerformanceTestResult.Interval
+	26, // 14: smp.PerformanceTestResult.generator:type_name -> smp.PerformanceTestResult.Generator
 	1,  // 15: smp.PerformanceTestResult.config:type_name -> smp.PerformanceTestConfig
-	7,  // 16: smp.PerformanceTestResult.environment:type_name -> smp.EnvironmentConfig
-	37, // 17: smp.PerformanceTestResult.mesh:type_name -> smp.ServiceMesh
-	6,  // 18: smp.PerformanceTestResult.mesh_config:type_name -> smp.ServiceMeshConfig
+	8,  // 16: smp.PerformanceTestResult.environment:type_name -> smp.EnvironmentConfig
+	39, // 17: smp.PerformanceTestResult.mesh:type_name -> smp.ServiceMesh
+	7,  // 18: smp.PerformanceTestResult.mesh_config:type_name -> smp.ServiceMeshConfig
 	2,  // 19: smp.PerformanceTestResult.runs:type_name -> smp.PerformanceTestResult
 	2,  // 20: smp.PerformanceTestResult.clients:type_name -> smp.PerformanceTestResult
-	3,  // 21: smp.PerformanceTestResult.summary:type_name -> smp.MetricSummary
-	4,  // 22: smp.PerformanceTestResult.resources:type_name -> smp.ResourceUsage
-	5,  // 23: smp.PerformanceTestResult.meshmark:type_name -> smp.MeshMark
-	13, // 24: smp.PerformanceTestResult.error_latencies_ms:type_name -> smp.PerformanceTestResult.Latency
-	19, // 25: smp.PerformanceTestResult.connections:type_name -> smp.PerformanceTestResult.Connections
-	26, // 26: smp.MeshMark.classes:type_name -> smp.MeshMark.ClassScore
-	27, // 27: smp.ServiceMeshConfig.labels:type_name -> smp.ServiceMeshConfig.LabelsEntry
-	28, // 28: smp.ServiceMeshConfig.ingress_gateway:type_name -> smp.ServiceMeshConfig.IngressGateway
-	30, // 29: smp.ServiceMeshConfig.sidecar:type_name -> smp.ServiceMeshConfig.Sidecar
-	31, // 30: smp.ServiceMeshConfig.mesh_telemetry:type_name -> smp.ServiceMeshConfig.MeshTelemetry
-	32, // 31: smp.ServiceMeshConfig.mesh_policy:type_name -> smp.ServiceMeshConfig.MeshPolicy
-	33, // 32: smp.ServiceMeshConfig.mesh_control_plane:type_name -> smp.ServiceMeshConfig.MeshControlPlane
-	37, // 33: smp.ServiceMeshConfig.mesh_type:type_name -> smp.ServiceMesh
-	39, // 34: smp.ServiceMeshConfig.application_metadata:type_name -> smp.ApplicationMetadata
-	34, // 35: smp.EnvironmentConfig.labels:type_name -> smp.EnvironmentConfig.LabelsEntry
-	35, // 36: smp.EnvironmentConfig.nodes:type_name -> smp.EnvironmentConfig.Node
-	36, // 37: smp.EnvironmentConfig.individual_workloads:type_name -> smp.EnvironmentConfig.IndividualWorkload
-	40, // 38: smp.EnvironmentConfig.traffic_metadata:type_name -> smp.TrafficMetadata
-	0,  // 39: smp.PerformanceTestConfig.Client.protocol:type_name -> smp.PerformanceTestConfig.Client.Protocol
-	10, // 40: smp.PerformanceTestConfig.Client.headers:type_name -> smp.PerformanceTestConfig.Client.HeadersEntry
-	11, // 41: smp.PerformanceTestConfig.Client.cookies:type_name -> smp.PerformanceTestConfig.Client.CookiesEntry
-	13, // 42: smp.PerformanceTestResult.Connections.connect_ms:type_name -> smp.PerformanceTestResult.Latency
-	25, // 43: smp.MeshMark.ClassScore.terms:type_name -> smp.MeshMark.Term
-	44, // [44:44] is the sub-list for method output_type
-	44, // [44:44] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	4,  // 21: smp.PerformanceTestResult.summary:type_name -> smp.MetricSummary
+	5,  // 22: smp.PerformanceTestResult.resources:type_name -> smp.ResourceUsage
+	6,  // 23: smp.PerformanceTestResult.meshmark:type_name -> smp.MeshMark
+	14, // 24: smp.PerformanceTestResult.error_latencies_ms:type_name -> smp.PerformanceTestResult.Latency
+	21, // 25: smp.PerformanceTestResult.connections:type_name -> smp.PerformanceTestResult.Connections
+	20, // 26: smp.PerformanceTestResult.run_order:type_name -> smp.PerformanceTestResult.RunOrder
+	3,  // 27: smp.PerformanceTestResult.slo_checks:type_name -> smp.SLOCheck
+	28, // 28: smp.MeshMark.classes:type_name -> smp.MeshMark.ClassScore
+	29, // 29: smp.ServiceMeshConfig.labels:type_name -> smp.ServiceMeshConfig.LabelsEntry
+	30, // 30: smp.ServiceMeshConfig.ingress_gateway:type_name -> smp.ServiceMeshConfig.IngressGateway
+	32, // 31: smp.ServiceMeshConfig.sidecar:type_name -> smp.ServiceMeshConfig.Sidecar
+	33, // 32: smp.ServiceMeshConfig.mesh_telemetry:type_name -> smp.ServiceMeshConfig.MeshTelemetry
+	34, // 33: smp.ServiceMeshConfig.mesh_policy:type_name -> smp.ServiceMeshConfig.MeshPolicy
+	35, // 34: smp.ServiceMeshConfig.mesh_control_plane:type_name -> smp.ServiceMeshConfig.MeshControlPlane
+	39, // 35: smp.ServiceMeshConfig.mesh_type:type_name -> smp.ServiceMesh
+	41, // 36: smp.ServiceMeshConfig.application_metadata:type_name -> smp.ApplicationMetadata
+	36, // 37: smp.EnvironmentConfig.labels:type_name -> smp.EnvironmentConfig.LabelsEntry
+	37, // 38: smp.EnvironmentConfig.nodes:type_name -> smp.EnvironmentConfig.Node
+	38, // 39: smp.EnvironmentConfig.individual_workloads:type_name -> smp.EnvironmentConfig.IndividualWorkload
+	42, // 40: smp.EnvironmentConfig.traffic_metadata:type_name -> smp.TrafficMetadata
+	0,  // 41: smp.PerformanceTestConfig.Client.protocol:type_name -> smp.PerformanceTestConfig.Client.Protocol
+	11, // 42: smp.PerformanceTestConfig.Client.headers:type_name -> smp.PerformanceTestConfig.Client.HeadersEntry
+	12, // 43: smp.PerformanceTestConfig.Client.cookies:type_name -> smp.PerformanceTestConfig.Client.CookiesEntry
+	14, // 44: smp.PerformanceTestResult.Connections.connect_ms:type_name -> smp.PerformanceTestResult.Latency
+	27, // 45: smp.MeshMark.ClassScore.terms:type_name -> smp.MeshMark.Term
+	46, // [46:46] is the sub-list for method output_type
+	46, // [46:46] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_service_mesh_performance_proto_init() }
@@ -3341,7 +3550,7 @@ func file_service_mesh_performance_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_service_mesh_performance_proto_rawDesc), len(file_service_mesh_performance_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   36,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
