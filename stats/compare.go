@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/smp-project/smp/spec"
@@ -647,6 +648,9 @@ func pct(conf float64) string {
 	return fmt.Sprintf("%g%%", 100*conf)
 }
 
+// maxPlannedRuns is where the runs-for-power plan stops counting.
+const maxPlannedRuns = 1000
+
 // PowerNote says how many runs a side would detect a change with 80%
 // power at the spread of these runs: for every metric with --detect, else
 // for the metrics whose observed change was not significant (a significant
@@ -660,7 +664,13 @@ func (c *Comparison) PowerNote() string {
 		if c.Detect == 0 && mc.Significant {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s %s: %d", mc.Metric, formatChangeIn(mc.PowerChange, mc.Metric.ChangeUnit()), mc.RunsForPower))
+		n := strconv.Itoa(mc.RunsForPower)
+		if mc.RunsForPower > maxPlannedRuns {
+			// A change this small against this spread: no series of
+			// runs a person would make finds it.
+			n = fmt.Sprintf("more than %d", maxPlannedRuns)
+		}
+		parts = append(parts, fmt.Sprintf("%s %s: %s", mc.Metric, formatChangeIn(mc.PowerChange, mc.Metric.ChangeUnit()), n))
 	}
 	if len(parts) == 0 {
 		return ""

@@ -182,7 +182,7 @@ func writeTable(w io.Writer, cs []*Comparison, markdown bool) error {
 	if pointOnly {
 		notes = append(notes, "(…): the change of the medians, too few runs to test it")
 	}
-	notes = append(notes, "vs base: median ratio − 1 (errors: difference in percentage points, pp); interval: Hodges–Lehmann, from the Mann–Whitney distribution (of the log values for a ratio)")
+	notes = append(notes, "vs base: median ratio − 1 (errors: difference in percentage points, pp); interval: Hodges–Lehmann, from the Mann–Whitney distribution (of the log values for a ratio), for each metric on its own")
 	seen := map[string]bool{}
 	for _, c := range cs {
 		for _, cv := range c.Caveats() {
