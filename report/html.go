@@ -96,6 +96,7 @@ func WriteHTML(w io.Writer, results []*spec.PerformanceTestResult, opts Options)
 			p.Headlines = append(p.Headlines, named{Name: l.name + ": " + h, Color: l.color})
 		}
 	}
+	p.SLOs, p.SLOFailed = slos(ls)
 	p.Summary = summaryTable(ls)
 	p.Spectrum = template.HTML(spectrumChart(ls))
 	p.Histogram = template.HTML(histogramChart(ls))
@@ -144,6 +145,8 @@ type page struct {
 	Comparisons       []comparisonView
 	ComparisonProblem string
 	Environments      []envView
+	SLOs              []sloView
+	SLOFailed         int
 }
 
 type named struct{ Name, Color string }
@@ -175,6 +178,50 @@ type comparisonView struct {
 	Verdict  string
 	Caveats  []string
 	Interval string
+	Method   string
+}
+
+// sloView is one result's service-level objectives with their verdicts.
+type sloView struct {
+	Name, Color string
+	Checks      []sloCheckView
+}
+
+type sloCheckView struct {
+	Objective, Measured, Verdict, Class string
+}
+
+// slos lists the SLO checks the results carry (slo_checks), for the top of
+// the report: the verdict a reader looks for first.
+func slos(ls []*loaded) (out []sloView, failed int) {
+	for _, l := range ls {
+		v := sloView{Name: l.name, Color: l.color}
+		for _, c := range l.r.GetSloChecks() {
+			cv := sloCheckView{Objective: c.GetObjective(), Verdict: "ok", Class: "better"}
+			if !c.GetPass() {
+				cv.Verdict, cv.Class = "FAILED", "worse"
+				failed++
+			}
+			if c.GetError() != "" {
+				cv.Measured = c.GetError()
+			} else {
+				cv.Measured = c.GetMetric() + " = " + stats.FormatValue(c.GetMeasured()) + " " + c.GetUnit()
+			}
+			v.Checks = append(v.Checks, cv)
+		}
+		if len(v.Checks) > 0 {
+			out = append(out, v)
+		}
+	}
+	return out, failed
+}
+
+func prefixed(p string, xs []string) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = p + x
+	}
+	return out
 }
 
 type envView struct {
@@ -434,17 +481,18 @@ func comparisons(ls []*loaded) ([]comparisonView, string) {
 	base := ls[0]
 	var out []comparisonView
 	for _, l := range ls[1:] {
-		c, err := stats.Compare(stats.Runs(base.r), stats.Runs(l.r), stats.Options{})
+		cs, err := stats.CompareAll([]*spec.PerformanceTestResult{base.r, l.r}, []string{base.name, l.name}, stats.Options{})
 		if err != nil {
-			return out, fmt.Sprintf("%s vs %s: %v", l.name, base.name, err)
+			return out, err.Error()
 		}
-		c.BaseName, c.OtherName = base.name, l.name
+		c := cs[0]
 		v := comparisonView{
 			Title:    l.name + " vs " + base.name,
 			Base:     base.name,
 			Other:    l.name,
 			Verdict:  c.Verdict(),
-			Caveats:  c.Caveats(),
+			Caveats:  append(c.Caveats(), prefixed("warning: ", c.Warnings)...),
+			Method:   c.Method(),
 			Interval: trimFloat(100*c.Confidence, 3) + "% interval",
 		}
 		for _, mc := range c.Metrics {
@@ -455,19 +503,26 @@ func comparisons(ls []*loaded) ([]comparisonView, string) {
 			}
 			pval := "–"
 			if mc.HasTest {
-				pval = stats.FormatP(mc.Test.P)
+				pval = strings.TrimPrefix(mc.PText(), "p=")
 			}
+			// The verdict is the one every other format prints
+			// (Comparison.Status and ChangeCell): coloured only when
+			// significant after the family-wise correction.
 			changeClass := ""
-			if mc.Significant && mc.Change != 0 {
+			switch c.Status(mc) {
+			case stats.StatusWorse:
+				changeClass = "worse"
+			case stats.StatusBetter:
 				changeClass = "better"
-				if mc.Worse() {
-					changeClass = "worse"
-				}
+			}
+			change := c.ChangeCell(mc)
+			if change == "" {
+				change = "–"
 			}
 			r.Cells = []cell{
 				{Text: summaryText(mc.Base)},
 				{Text: summaryText(mc.Other)},
-				{Text: stats.FormatChange(mc.Change), Class: changeClass},
+				{Text: change, Class: changeClass},
 				{Text: interval},
 				{Text: pval},
 			}
@@ -580,9 +635,16 @@ const pageTemplate = `<!DOCTYPE html>
 <main>
 <h1>{{.Title}}</h1>
 <p class="meta">{{range $i, $n := .Legend}}{{if $i}} · {{end}}<span class="swatch" style="background:{{$n.Color}}"></span>{{$n.Name}}{{end}}{{if .Generated}} — generated {{.Generated}}{{end}}</p>
-<nav><a href="#summary">Summary</a><a href="#spectrum">Percentiles</a><a href="#time">Over time</a><a href="#histogram">Histogram</a>{{if .Comparisons}}<a href="#comparison">Comparison</a>{{end}}<a href="#environment">Environment</a></nav>
+<nav>{{if .SLOs}}<a href="#slo">SLOs</a>{{end}}<a href="#summary">Summary</a><a href="#spectrum">Percentiles</a><a href="#time">Over time</a><a href="#histogram">Histogram</a>{{if .Comparisons}}<a href="#comparison">Comparison</a>{{end}}<a href="#environment">Environment</a></nav>
 {{range .Headlines}}<p class="headline"><span class="swatch" style="background:{{.Color}}"></span>{{.Name}}</p>{{end}}
 {{range .Problems}}<p class="problem">{{.}}</p>{{end}}
+{{if .SLOs}}<h2 id="slo">Service-level objectives</h2>
+<p class="verdict {{if .SLOFailed}}worse{{else}}better{{end}}">{{if .SLOFailed}}{{.SLOFailed}} objective(s) FAILED{{else}}every objective met{{end}}</p>
+<table class="slo">
+<thead><tr><th>result</th><th>objective</th><th>verdict</th><th>measured</th></tr></thead>
+<tbody>{{range .SLOs}}{{$v := .}}{{range .Checks}}<tr><td><span class="swatch" style="background:{{$v.Color}}"></span>{{$v.Name}}</td><td>{{.Objective}}</td><td class="{{.Class}}">{{.Verdict}}</td><td>{{.Measured}}</td></tr>{{end}}{{end}}</tbody>
+</table>
+{{end}}
 
 <h2 id="summary">Summary</h2>
 <p class="note">Latency is measured from each request's intended send time (corrected for coordinated omission) unless the result came from a tool that does not (see the load generator below).</p>
@@ -604,13 +666,14 @@ const pageTemplate = `<!DOCTYPE html>
 {{if .Histogram}}<p class="note">Share of requests by latency, in bins of equal width on a log scale.</p>{{.Histogram}}{{else}}<p class="note">No result has a latency histogram.</p>{{end}}
 
 {{if .Comparisons}}<h2 id="comparison">Comparison</h2>
-<p class="note">Each result against the first. Each run of a result is one sample: median over runs [its interval], change of the medians with a bootstrap interval, and the Mann–Whitney p value. Coloured changes are significant.</p>
+<p class="note">Each result against the first. Each run of a result is one sample: median over runs [its interval], change of the medians with a Hodges–Lehmann interval, and the Mann–Whitney p value (raw→adjusted for the metrics tested together). Coloured changes are significant after the correction; ~ is no significant difference, (…) too few runs to test: the same verdicts as smp compare.</p>
 {{range .Comparisons}}<h3>{{.Title}}</h3>
 <table class="comparison">
 <thead><tr><th>metric</th><th>{{.Base}}</th><th>{{.Other}}</th><th>change</th><th>{{.Interval}}</th><th>p</th></tr></thead>
 <tbody>{{range .Rows}}<tr><td>{{.Label}}</td>{{range .Cells}}<td{{if .Class}} class="{{.Class}}"{{end}}>{{.Text}}</td>{{end}}</tr>{{end}}</tbody>
 </table>
 <p>{{.Verdict}}</p>
+<p class="note">{{.Method}}</p>
 {{range .Caveats}}<p class="caveats">{{.}}</p>{{end}}
 {{end}}{{end}}{{if .ComparisonProblem}}<p class="problem">Comparison: {{.ComparisonProblem}}</p>{{end}}
 

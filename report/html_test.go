@@ -2,6 +2,8 @@ package report
 
 import (
 	"bytes"
+	"fmt"
+	"html"
 	"math"
 	"regexp"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smp-project/smp/spec"
+	"github.com/smp-project/smp/stats"
 )
 
 // TestHTMLOneHourSize: a report of a 1-hour run (3,600 intervals) stays
@@ -196,5 +199,53 @@ func TestHTMLComparisonWithRuns(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
+	}
+}
+
+// TestHTMLSameVerdictsAndSLOsFirst: the comparison shows each metric's
+// change as smp compare does (stats.Comparison.ChangeCell: "~" for a change
+// that is not significant after the correction, coloured only when it is),
+// and the results' SLO verdicts come before everything else.
+func TestHTMLSameVerdictsAndSLOsFirst(t *testing.T) {
+	mk := func(name string, p50s ...float64) *spec.PerformanceTestResult {
+		r := &spec.PerformanceTestResult{Name: name}
+		for _, v := range p50s {
+			r.Runs = append(r.Runs, &spec.PerformanceTestResult{ActualQps: 1000,
+				Requests:    &spec.PerformanceTestResult_Requests{Total: 1000},
+				LatenciesMs: &spec.PerformanceTestResult_Latency{P50: v, P90: 2 * v, P99: 3 * v, Max: 10 * v}})
+		}
+		return r
+	}
+	base := mk("base", 1.00, 1.01, 0.99, 1.02, 0.98, 1.00)
+	// Raw p = 0.030 at every latency metric, 0.121 after Holm: "~".
+	other := mk("other", 1.03, 1.04, 1.025, 1.05, 0.995, 1.035)
+	other.SloChecks = []*spec.SLOCheck{{Objective: "p99<3ms", Metric: "p99", Op: "<", Threshold: 3, Measured: 3.1, Unit: "ms", Pass: false}}
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, []*spec.PerformanceTestResult{base, other}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	cs, err := stats.CompareAll([]*spec.PerformanceTestResult{base, other}, []string{"base", "other"}, stats.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mc := range cs[0].Metrics {
+		cellText := html.EscapeString(cs[0].ChangeCell(mc))
+		row := fmt.Sprintf("<td>%s (%s)</td>", mc.Metric, mc.Metric.Unit())
+		i := strings.Index(page, row)
+		if i < 0 {
+			t.Fatalf("no row %q", row)
+		}
+		end := i + strings.Index(page[i:], "</tr>")
+		if !strings.Contains(page[i:end], "<td>"+cellText+"</td>") {
+			t.Errorf("%s: row %s lacks the uncoloured cell %q", mc.Metric, page[i:end], cellText)
+		}
+	}
+	if strings.Contains(page, `class="worse">&#43;3`) || !strings.Contains(page, "no significant difference") {
+		t.Error("a change not significant after the correction is coloured, or the verdict differs")
+	}
+	slo, summary := strings.Index(page, `id="slo"`), strings.Index(page, `id="summary"`)
+	if slo < 0 || slo > summary || !strings.Contains(page, "1 objective(s) FAILED") || !strings.Contains(page, "p99 = 3.100 ms") {
+		t.Errorf("SLO section at %d, summary at %d", slo, summary)
 	}
 }

@@ -180,8 +180,9 @@ type OutputError struct{ Err error }
 func (e *OutputError) Error() string { return e.Err.Error() }
 func (e *OutputError) Unwrap() error { return e.Err }
 
-// Write delivers the results of a series: it prints the results on stdout
-// in the format asked for, checks the SLOs on every variant and prints the
+// Write delivers the results of a series: it checks the SLOs on every
+// variant and stores the checks in its result, prints the results on stdout
+// in the format asked for, prints the
 // checks (on stdout with the text format, else on stderr, so that a JSON
 // result stays parseable), with several variants prints the comparison of
 // each with the first, and then writes the files: the results, the HDR
@@ -195,10 +196,13 @@ func (o Outputs) Write(stdout, stderr io.Writer, vrs []*VariantResult) ([]SLOChe
 		return nil, errors.New("no results to write")
 	}
 	var errs []error
+	// The checks first: each result carries its own (slo_checks) in every
+	// output, stdout included.
+	checks := CheckSLOs(vrs, o.SLOs)
+	StoreChecks(vrs, checks)
 	if err := o.printResults(stdout, vrs); err != nil {
 		errs = append(errs, fmt.Errorf("stdout: %w", err))
 	}
-	checks := CheckSLOs(vrs, o.SLOs)
 	if err := o.printChecks(stdout, stderr, checks); err != nil {
 		errs = append(errs, fmt.Errorf("stdout: %w", err))
 	}
@@ -208,6 +212,9 @@ func (o Outputs) Write(stdout, stderr io.Writer, vrs []*VariantResult) ([]SLOChe
 			return checks, err
 		}
 		fmt.Fprintln(stdout)
+		if ro := vrs[0].Result.GetRunOrder(); ro != nil {
+			fmt.Fprintln(stdout, OrderText(ro, len(vrs)))
+		}
 		if err := stats.WriteComparisons(stdout, cs, "text"); err != nil {
 			errs = append(errs, fmt.Errorf("stdout: %w", err))
 		}

@@ -56,6 +56,12 @@ type SeriesOptions struct {
 	Note func(variant, note string)
 	// Confidence of the across-run summaries; 0 means 95%.
 	Confidence float64
+	// Order of the variants within each round: OrderRandom (also "") or
+	// OrderAlternate. Seed seeds the random order; 0 draws one (NewSeed).
+	// Both go into every variant's result (run_order) when there are
+	// several variants, so that a series can be run again in its order.
+	Order string
+	Seed  uint64
 }
 
 // VariantResult is what a series measured for one variant.
@@ -75,10 +81,12 @@ type VariantResult struct {
 	Result *spec.PerformanceTestResult
 }
 
-// RunSeries runs every variant opts.Runs times, interleaved (A B A B ...,
-// with opts.Pause between consecutive runs), so that drift of the machine
-// or the target over time affects every variant alike, and returns one
-// VariantResult per variant, in order.
+// RunSeries runs every variant opts.Runs times, in rounds of one run of
+// each variant (with opts.Pause between consecutive runs), so that drift of
+// the machine or the target over time affects every variant alike, and
+// returns one VariantResult per variant, in order. Within each round the
+// order is random and balanced (Schedule, OrderRandom) unless
+// opts.Order is OrderAlternate.
 //
 // Every variant's plan is built before the first run, so that bad input
 // in any of them is reported (load.ErrInvalid) before anything runs; each
@@ -102,6 +110,21 @@ func RunSeries(ctx context.Context, variants []Variant, o SeriesOptions) ([]*Var
 	if o.Pause < 0 {
 		return nil, invalid("pause must not be negative, got %v", o.Pause)
 	}
+	order, err := CheckOrder(o.Order)
+	if err != nil {
+		return nil, err
+	}
+	seed := o.Seed
+	if order == OrderRandom && seed == 0 {
+		seed = NewSeed()
+	}
+	if order == OrderAlternate {
+		seed = 0
+	}
+	schedule, err := Schedule(len(variants), runs, order, seed)
+	if err != nil {
+		return nil, err
+	}
 	for _, v := range variants {
 		p, err := NewPlan(ctx, v.Config, v.Plan)
 		if err != nil {
@@ -120,23 +143,26 @@ func RunSeries(ctx context.Context, variants []Variant, o SeriesOptions) ([]*Var
 
 	done := make([][]*load.Result, len(variants))
 	var stopped error // why the series stopped early
+	var sequence []string
 	first := true
 series:
 	for r := 1; r <= runs; r++ {
-		for i, v := range variants {
+		for _, i := range schedule[r-1] {
+			v := variants[i]
 			if !first && o.Pause > 0 {
 				if err := sleep(ctx, o.Pause); err != nil {
 					stopped = err
 					break series
 				}
 			}
+			wasFirst := first
 			first = false
 			if o.Metrics != nil {
 				v.Plan.ProgressLatency = true
 			}
 			res, err := runOnce(ctx, v, RunInfo{Variant: v.Name, Run: r, Runs: runs}, o.progress())
 			if err != nil {
-				if r == 1 && i == 0 {
+				if wasFirst {
 					if len(variants) > 1 {
 						err = fmt.Errorf("variant %s: %w", v.Name, err)
 					}
@@ -150,6 +176,7 @@ series:
 				break series
 			}
 			done[i] = append(done[i], res)
+			sequence = append(sequence, v.Name)
 			if res.Partial && ctx.Err() != nil {
 				stopped = context.Cause(ctx)
 				break series
@@ -165,6 +192,9 @@ series:
 		vr, err := variantResult(v, done[i], runs, o.Confidence)
 		if err != nil {
 			return out, err
+		}
+		if len(variants) > 1 {
+			vr.Result.RunOrder = &spec.PerformanceTestResult_RunOrder{Order: order, Seed: seed, Sequence: sequence}
 		}
 		if stopped != nil && !vr.Result.Partial {
 			reason := fmt.Sprintf("stopped after %d of %d runs: %v", len(done[i]), runs, stopped)

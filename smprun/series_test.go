@@ -253,7 +253,7 @@ func variant(t *testing.T, name, url string) Variant {
 
 func TestRunSeries(t *testing.T) {
 	_, url := seriesTarget(t)
-	vrs, err := RunSeries(context.Background(), []Variant{variant(t, "a", url+"?v=a"), variant(t, "b", url+"?v=b")}, SeriesOptions{Runs: 3})
+	vrs, err := RunSeries(context.Background(), []Variant{variant(t, "a", url+"?v=a"), variant(t, "b", url+"?v=b")}, SeriesOptions{Runs: 3, Order: OrderAlternate})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,6 +268,9 @@ func TestRunSeries(t *testing.T) {
 		if len(r.Summary) != len(stats.Metrics()) {
 			t.Errorf("%s: summary %v", vr.Name, r.Summary)
 		}
+	}
+	if ro := vrs[1].Result.GetRunOrder(); ro.GetOrder() != OrderAlternate || ro.GetSeed() != 0 || strings.Join(ro.GetSequence(), " ") != "a b a b a b" {
+		t.Errorf("run order %v", ro)
 	}
 	// Interleaved: a1 b1 a2 b2 a3 b3.
 	var starts []time.Time

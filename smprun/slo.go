@@ -3,6 +3,7 @@ package smprun
 import (
 	"fmt"
 
+	"github.com/smp-project/smp/spec"
 	"github.com/smp-project/smp/stats"
 )
 
@@ -50,4 +51,27 @@ func CheckSLOs(vrs []*VariantResult, slos []stats.SLO) []SLOCheck {
 		}
 	}
 	return out
+}
+
+// Proto is the check as stored in a result (slo_checks).
+func (c SLOCheck) Proto() *spec.SLOCheck {
+	pc := &spec.SLOCheck{Objective: c.SLO.Text, Metric: string(c.SLO.Metric), Op: c.SLO.Op,
+		Threshold: c.SLO.Value, Measured: c.Measured, Unit: c.SLO.Metric.Unit(), Pass: c.Pass}
+	if c.Err != nil {
+		pc.Error, pc.Measured = c.Err.Error(), 0
+	}
+	return pc
+}
+
+// StoreChecks puts each variant's checks into its result (slo_checks), in
+// the order checked, replacing what it held.
+func StoreChecks(vrs []*VariantResult, checks []SLOCheck) {
+	for _, vr := range vrs {
+		vr.Result.SloChecks = nil
+		for _, c := range checks {
+			if c.Variant == vr.Name {
+				vr.Result.SloChecks = append(vr.Result.SloChecks, c.Proto())
+			}
+		}
+	}
 }

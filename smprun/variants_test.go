@@ -154,6 +154,21 @@ func TestOutputsWrite(t *testing.T) {
 	if v := Judge(vrs, checks); len(checks) != 2 || len(v.Failed) != 1 || !strings.HasPrefix(v.Failed[0], "mesh: SLO p99<1500us FAILED") || len(v.Partial) != 0 {
 		t.Errorf("checks %v, verdict %+v", checks, v)
 	}
+	// Each result file carries its own verdicts.
+	for _, tc := range []struct {
+		file string
+		pass bool
+	}{{"r-base.yaml", true}, {"r-mesh.yaml", false}} {
+		doc, err := spec.LoadFile(filepath.Join(dir, tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs := doc.Result.GetSloChecks()
+		if len(cs) != 1 || cs[0].GetObjective() != "p99<1500us" || cs[0].GetPass() != tc.pass || cs[0].GetThreshold() != 1.5 ||
+			cs[0].GetUnit() != "ms" || cs[0].GetMeasured() <= 0 {
+			t.Errorf("%s: slo_checks %v, want p99<1500us pass=%v", tc.file, cs, tc.pass)
+		}
+	}
 	for _, want := range []string{"== base ==", "== mesh ==", "mesh: SLO p99<1500us FAILED", "mesh vs base"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout.String())

@@ -276,6 +276,13 @@ func (d *decoder) scalar(n *yaml.Node, fd protoreflect.FieldDescriptor, path str
 			return bad("a whole number")
 		}
 		return protoreflect.ValueOfInt64(v), true
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		// A seed uses all 64 bits: parsed as unsigned, not through float.
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return bad("a whole number from 0 to 18446744073709551615")
+		}
+		return protoreflect.ValueOfUint64(v), true
 	case protoreflect.DoubleKind, protoreflect.FloatKind:
 		f, ok := parseFloat(s)
 		if !ok {

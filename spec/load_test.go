@@ -2,6 +2,7 @@ package spec
 
 import (
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -214,5 +215,24 @@ func TestDetectResultWithClients(t *testing.T) {
 	}
 	if d.Kind != KindResult || len(d.Result.GetClients()) != 2 {
 		t.Fatalf("kind %s, %d clients", d.Kind, len(d.Result.GetClients()))
+	}
+}
+
+// A 64-bit seed (run_order.seed, uint64) survives YAML and JSON whole: it
+// is parsed as an unsigned integer, not through a float.
+func TestUint64RoundTrip(t *testing.T) {
+	for _, format := range []string{"yaml", "json"} {
+		r := &PerformanceTestResult{ActualQps: 1000, LatenciesMs: &PerformanceTestResult_Latency{P50: 1}, RunOrder: &PerformanceTestResult_RunOrder{Order: "random", Seed: math.MaxUint64 - 1}}
+		data, err := Encode(r, format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := Load(data, "r."+format)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", format, err, data)
+		}
+		if got := doc.Result.GetRunOrder().GetSeed(); got != math.MaxUint64-1 {
+			t.Errorf("%s: seed %d, want %d", format, got, uint64(math.MaxUint64-1))
+		}
 	}
 }

@@ -243,7 +243,13 @@ type PerformanceTestResult struct {
 	// The first distinct messages of each error kind, with their counts.
 	ErrorSamples []*PerformanceTestResult_ErrorSample `protobuf:"bytes,124,rep,name=error_samples,json=errorSamples,proto3" json:"error_samples,omitempty"`
 	// Per-endpoint figures when a client has several endpoint URLs.
-	Endpoints     []*PerformanceTestResult `protobuf:"bytes,125,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
+	Endpoints []*PerformanceTestResult `protobuf:"bytes,125,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
+	// How the runs of a series were ordered (smp run --runs with variants):
+	// the same in every variant's result.
+	RunOrder *PerformanceTestResult_RunOrder `protobuf:"bytes,126,opt,name=run_order,json=runOrder,proto3" json:"run_order,omitempty"`
+	// The service-level objectives checked on this result (smp run --slo),
+	// each with its verdict.
+	SloChecks     []*SLOCheck `protobuf:"bytes,127,rep,name=slo_checks,json=sloChecks,proto3" json:"slo_checks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -537,6 +543,125 @@ func (x *PerformanceTestResult) GetEndpoints() []*PerformanceTestResult {
 	return nil
 }
 
+func (x *PerformanceTestResult) GetRunOrder() *PerformanceTestResult_RunOrder {
+	if x != nil {
+		return x.RunOrder
+	}
+	return nil
+}
+
+func (x *PerformanceTestResult) GetSloChecks() []*SLOCheck {
+	if x != nil {
+		return x.SloChecks
+	}
+	return nil
+}
+
+// One service-level objective checked on a result.
+type SLOCheck struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The objective as written: "p99<25ms".
+	Objective string `protobuf:"bytes,1,opt,name=objective,proto3" json:"objective,omitempty"`
+	Metric    string `protobuf:"bytes,2,opt,name=metric,proto3" json:"metric,omitempty"`
+	// One of <, <=, >, >=.
+	Op string `protobuf:"bytes,3,opt,name=op,proto3" json:"op,omitempty"`
+	// The threshold and the measured value, in unit.
+	Threshold float64 `protobuf:"fixed64,4,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	Measured  float64 `protobuf:"fixed64,5,opt,name=measured,proto3" json:"measured,omitempty"`
+	Unit      string  `protobuf:"bytes,6,opt,name=unit,proto3" json:"unit,omitempty"`
+	Pass      bool    `protobuf:"varint,7,opt,name=pass,proto3" json:"pass,omitempty"`
+	// Why nothing could be measured (the check then fails).
+	Error         string `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SLOCheck) Reset() {
+	*x = SLOCheck{}
+	mi := &file_service_mesh_performance_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SLOCheck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SLOCheck) ProtoMessage() {}
+
+func (x *SLOCheck) ProtoReflect() protoreflect.Message {
+	mi := &file_service_mesh_performance_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SLOCheck.ProtoReflect.Descriptor instead.
+func (*SLOCheck) Descriptor() ([]byte, []int) {
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SLOCheck) GetObjective() string {
+	if x != nil {
+		return x.Objective
+	}
+	return ""
+}
+
+func (x *SLOCheck) GetMetric() string {
+	if x != nil {
+		return x.Metric
+	}
+	return ""
+}
+
+func (x *SLOCheck) GetOp() string {
+	if x != nil {
+		return x.Op
+	}
+	return ""
+}
+
+func (x *SLOCheck) GetThreshold() float64 {
+	if x != nil {
+		return x.Threshold
+	}
+	return 0
+}
+
+func (x *SLOCheck) GetMeasured() float64 {
+	if x != nil {
+		return x.Measured
+	}
+	return 0
+}
+
+func (x *SLOCheck) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *SLOCheck) GetPass() bool {
+	if x != nil {
+		return x.Pass
+	}
+	return false
+}
+
+func (x *SLOCheck) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 // A metric across repeated runs: the median with a distribution-free interval.
 type MetricSummary struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -556,7 +681,7 @@ type MetricSummary struct {
 
 func (x *MetricSummary) Reset() {
 	*x = MetricSummary{}
-	mi := &file_service_mesh_performance_proto_msgTypes[2]
+	mi := &file_service_mesh_performance_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -568,7 +693,7 @@ func (x *MetricSummary) String() string {
 func (*MetricSummary) ProtoMessage() {}
 
 func (x *MetricSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[2]
+	mi := &file_service_mesh_performance_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -581,7 +706,7 @@ func (x *MetricSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricSummary.ProtoReflect.Descriptor instead.
 func (*MetricSummary) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{2}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *MetricSummary) GetMetric() string {
@@ -659,7 +784,7 @@ type ResourceUsage struct {
 
 func (x *ResourceUsage) Reset() {
 	*x = ResourceUsage{}
-	mi := &file_service_mesh_performance_proto_msgTypes[3]
+	mi := &file_service_mesh_performance_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -671,7 +796,7 @@ func (x *ResourceUsage) String() string {
 func (*ResourceUsage) ProtoMessage() {}
 
 func (x *ResourceUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[3]
+	mi := &file_service_mesh_performance_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -684,7 +809,7 @@ func (x *ResourceUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceUsage.ProtoReflect.Descriptor instead.
 func (*ResourceUsage) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{3}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ResourceUsage) GetComponent() string {
@@ -744,7 +869,7 @@ type MeshMark struct {
 
 func (x *MeshMark) Reset() {
 	*x = MeshMark{}
-	mi := &file_service_mesh_performance_proto_msgTypes[4]
+	mi := &file_service_mesh_performance_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -756,7 +881,7 @@ func (x *MeshMark) String() string {
 func (*MeshMark) ProtoMessage() {}
 
 func (x *MeshMark) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[4]
+	mi := &file_service_mesh_performance_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -769,7 +894,7 @@ func (x *MeshMark) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MeshMark.ProtoReflect.Descriptor instead.
 func (*MeshMark) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{4}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *MeshMark) GetScore() float64 {
@@ -834,7 +959,7 @@ type ServiceMeshConfig struct {
 
 func (x *ServiceMeshConfig) Reset() {
 	*x = ServiceMeshConfig{}
-	mi := &file_service_mesh_performance_proto_msgTypes[5]
+	mi := &file_service_mesh_performance_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -846,7 +971,7 @@ func (x *ServiceMeshConfig) String() string {
 func (*ServiceMeshConfig) ProtoMessage() {}
 
 func (x *ServiceMeshConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[5]
+	mi := &file_service_mesh_performance_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -859,7 +984,7 @@ func (x *ServiceMeshConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceMeshConfig.ProtoReflect.Descriptor instead.
 func (*ServiceMeshConfig) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{5}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ServiceMeshConfig) GetSmpVersion() string {
@@ -1010,7 +1135,7 @@ type EnvironmentConfig struct {
 
 func (x *EnvironmentConfig) Reset() {
 	*x = EnvironmentConfig{}
-	mi := &file_service_mesh_performance_proto_msgTypes[6]
+	mi := &file_service_mesh_performance_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1022,7 +1147,7 @@ func (x *EnvironmentConfig) String() string {
 func (*EnvironmentConfig) ProtoMessage() {}
 
 func (x *EnvironmentConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[6]
+	mi := &file_service_mesh_performance_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1035,7 +1160,7 @@ func (x *EnvironmentConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvironmentConfig.ProtoReflect.Descriptor instead.
 func (*EnvironmentConfig) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *EnvironmentConfig) GetSmpVersion() string {
@@ -1139,7 +1264,7 @@ type PerformanceTestConfig_Client struct {
 
 func (x *PerformanceTestConfig_Client) Reset() {
 	*x = PerformanceTestConfig_Client{}
-	mi := &file_service_mesh_performance_proto_msgTypes[8]
+	mi := &file_service_mesh_performance_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1151,7 +1276,7 @@ func (x *PerformanceTestConfig_Client) String() string {
 func (*PerformanceTestConfig_Client) ProtoMessage() {}
 
 func (x *PerformanceTestConfig_Client) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[8]
+	mi := &file_service_mesh_performance_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1349,7 +1474,7 @@ type PerformanceTestResult_Latency struct {
 
 func (x *PerformanceTestResult_Latency) Reset() {
 	*x = PerformanceTestResult_Latency{}
-	mi := &file_service_mesh_performance_proto_msgTypes[12]
+	mi := &file_service_mesh_performance_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1361,7 +1486,7 @@ func (x *PerformanceTestResult_Latency) String() string {
 func (*PerformanceTestResult_Latency) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Latency) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[12]
+	mi := &file_service_mesh_performance_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1437,7 +1562,7 @@ type PerformanceTestResult_CPU struct {
 
 func (x *PerformanceTestResult_CPU) Reset() {
 	*x = PerformanceTestResult_CPU{}
-	mi := &file_service_mesh_performance_proto_msgTypes[13]
+	mi := &file_service_mesh_performance_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1449,7 +1574,7 @@ func (x *PerformanceTestResult_CPU) String() string {
 func (*PerformanceTestResult_CPU) ProtoMessage() {}
 
 func (x *PerformanceTestResult_CPU) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[13]
+	mi := &file_service_mesh_performance_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1539,7 +1664,7 @@ type PerformanceTestResult_Memory struct {
 
 func (x *PerformanceTestResult_Memory) Reset() {
 	*x = PerformanceTestResult_Memory{}
-	mi := &file_service_mesh_performance_proto_msgTypes[14]
+	mi := &file_service_mesh_performance_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +1676,7 @@ func (x *PerformanceTestResult_Memory) String() string {
 func (*PerformanceTestResult_Memory) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Memory) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[14]
+	mi := &file_service_mesh_performance_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1599,7 +1724,7 @@ type PerformanceTestResult_Swap struct {
 
 func (x *PerformanceTestResult_Swap) Reset() {
 	*x = PerformanceTestResult_Swap{}
-	mi := &file_service_mesh_performance_proto_msgTypes[15]
+	mi := &file_service_mesh_performance_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1611,7 +1736,7 @@ func (x *PerformanceTestResult_Swap) String() string {
 func (*PerformanceTestResult_Swap) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Swap) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[15]
+	mi := &file_service_mesh_performance_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1660,7 +1785,7 @@ type PerformanceTestResult_ErrorSample struct {
 
 func (x *PerformanceTestResult_ErrorSample) Reset() {
 	*x = PerformanceTestResult_ErrorSample{}
-	mi := &file_service_mesh_performance_proto_msgTypes[18]
+	mi := &file_service_mesh_performance_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1672,7 +1797,7 @@ func (x *PerformanceTestResult_ErrorSample) String() string {
 func (*PerformanceTestResult_ErrorSample) ProtoMessage() {}
 
 func (x *PerformanceTestResult_ErrorSample) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[18]
+	mi := &file_service_mesh_performance_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1709,6 +1834,70 @@ func (x *PerformanceTestResult_ErrorSample) GetCount() int64 {
 	return 0
 }
 
+type PerformanceTestResult_RunOrder struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "random": each block of as many rounds as there are variants runs
+	// every variant once in each position, in an order drawn from seed;
+	// "alternate": A B A B.
+	Order string `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
+	Seed  uint64 `protobuf:"varint,2,opt,name=seed,proto3" json:"seed,omitempty"`
+	// The variants in the order they ran, round after round.
+	Sequence      []string `protobuf:"bytes,3,rep,name=sequence,proto3" json:"sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PerformanceTestResult_RunOrder) Reset() {
+	*x = PerformanceTestResult_RunOrder{}
+	mi := &file_service_mesh_performance_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PerformanceTestResult_RunOrder) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PerformanceTestResult_RunOrder) ProtoMessage() {}
+
+func (x *PerformanceTestResult_RunOrder) ProtoReflect() protoreflect.Message {
+	mi := &file_service_mesh_performance_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PerformanceTestResult_RunOrder.ProtoReflect.Descriptor instead.
+func (*PerformanceTestResult_RunOrder) Descriptor() ([]byte, []int) {
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 8}
+}
+
+func (x *PerformanceTestResult_RunOrder) GetOrder() string {
+	if x != nil {
+		return x.Order
+	}
+	return ""
+}
+
+func (x *PerformanceTestResult_RunOrder) GetSeed() uint64 {
+	if x != nil {
+		return x.Seed
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_RunOrder) GetSequence() []string {
+	if x != nil {
+		return x.Sequence
+	}
+	return nil
+}
+
 type PerformanceTestResult_Connections struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	Opened           int64                  `protobuf:"varint,1,opt,name=opened,proto3" json:"opened,omitempty"`
@@ -1724,7 +1913,7 @@ type PerformanceTestResult_Connections struct {
 
 func (x *PerformanceTestResult_Connections) Reset() {
 	*x = PerformanceTestResult_Connections{}
-	mi := &file_service_mesh_performance_proto_msgTypes[19]
+	mi := &file_service_mesh_performance_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1736,7 +1925,7 @@ func (x *PerformanceTestResult_Connections) String() string {
 func (*PerformanceTestResult_Connections) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Connections) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[19]
+	mi := &file_service_mesh_performance_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1749,7 +1938,7 @@ func (x *PerformanceTestResult_Connections) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use PerformanceTestResult_Connections.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Connections) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 8}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 9}
 }
 
 func (x *PerformanceTestResult_Connections) GetOpened() int64 {
@@ -1798,7 +1987,7 @@ type PerformanceTestResult_Requests struct {
 
 func (x *PerformanceTestResult_Requests) Reset() {
 	*x = PerformanceTestResult_Requests{}
-	mi := &file_service_mesh_performance_proto_msgTypes[20]
+	mi := &file_service_mesh_performance_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1810,7 +1999,7 @@ func (x *PerformanceTestResult_Requests) String() string {
 func (*PerformanceTestResult_Requests) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Requests) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[20]
+	mi := &file_service_mesh_performance_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1823,7 +2012,7 @@ func (x *PerformanceTestResult_Requests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Requests.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Requests) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 9}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 10}
 }
 
 func (x *PerformanceTestResult_Requests) GetTotal() int64 {
@@ -1857,7 +2046,7 @@ type PerformanceTestResult_Percentile struct {
 
 func (x *PerformanceTestResult_Percentile) Reset() {
 	*x = PerformanceTestResult_Percentile{}
-	mi := &file_service_mesh_performance_proto_msgTypes[21]
+	mi := &file_service_mesh_performance_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1869,7 +2058,7 @@ func (x *PerformanceTestResult_Percentile) String() string {
 func (*PerformanceTestResult_Percentile) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Percentile) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[21]
+	mi := &file_service_mesh_performance_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1882,7 +2071,7 @@ func (x *PerformanceTestResult_Percentile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Percentile.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Percentile) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 10}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 11}
 }
 
 func (x *PerformanceTestResult_Percentile) GetPercentile() float64 {
@@ -1918,7 +2107,7 @@ type PerformanceTestResult_Histogram struct {
 
 func (x *PerformanceTestResult_Histogram) Reset() {
 	*x = PerformanceTestResult_Histogram{}
-	mi := &file_service_mesh_performance_proto_msgTypes[22]
+	mi := &file_service_mesh_performance_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1930,7 +2119,7 @@ func (x *PerformanceTestResult_Histogram) String() string {
 func (*PerformanceTestResult_Histogram) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Histogram) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[22]
+	mi := &file_service_mesh_performance_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1943,7 +2132,7 @@ func (x *PerformanceTestResult_Histogram) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Histogram.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Histogram) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 11}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 12}
 }
 
 func (x *PerformanceTestResult_Histogram) GetEncoding() string {
@@ -2009,7 +2198,7 @@ type PerformanceTestResult_Interval struct {
 
 func (x *PerformanceTestResult_Interval) Reset() {
 	*x = PerformanceTestResult_Interval{}
-	mi := &file_service_mesh_performance_proto_msgTypes[23]
+	mi := &file_service_mesh_performance_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2021,7 +2210,7 @@ func (x *PerformanceTestResult_Interval) String() string {
 func (*PerformanceTestResult_Interval) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Interval) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[23]
+	mi := &file_service_mesh_performance_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2034,7 +2223,7 @@ func (x *PerformanceTestResult_Interval) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Interval.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Interval) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 12}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 13}
 }
 
 func (x *PerformanceTestResult_Interval) GetOffsetS() float64 {
@@ -2133,7 +2322,7 @@ type PerformanceTestResult_Generator struct {
 
 func (x *PerformanceTestResult_Generator) Reset() {
 	*x = PerformanceTestResult_Generator{}
-	mi := &file_service_mesh_performance_proto_msgTypes[24]
+	mi := &file_service_mesh_performance_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2145,7 +2334,7 @@ func (x *PerformanceTestResult_Generator) String() string {
 func (*PerformanceTestResult_Generator) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Generator) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[24]
+	mi := &file_service_mesh_performance_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2158,7 +2347,7 @@ func (x *PerformanceTestResult_Generator) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Generator.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Generator) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 13}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 14}
 }
 
 func (x *PerformanceTestResult_Generator) GetName() string {
@@ -2273,7 +2462,7 @@ type MeshMark_Term struct {
 
 func (x *MeshMark_Term) Reset() {
 	*x = MeshMark_Term{}
-	mi := &file_service_mesh_performance_proto_msgTypes[25]
+	mi := &file_service_mesh_performance_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2285,7 +2474,7 @@ func (x *MeshMark_Term) String() string {
 func (*MeshMark_Term) ProtoMessage() {}
 
 func (x *MeshMark_Term) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[25]
+	mi := &file_service_mesh_performance_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2298,7 +2487,7 @@ func (x *MeshMark_Term) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MeshMark_Term.ProtoReflect.Descriptor instead.
 func (*MeshMark_Term) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{4, 0}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{5, 0}
 }
 
 func (x *MeshMark_Term) GetComponent() string {
@@ -2354,7 +2543,7 @@ type MeshMark_ClassScore struct {
 
 func (x *MeshMark_ClassScore) Reset() {
 	*x = MeshMark_ClassScore{}
-	mi := &file_service_mesh_performance_proto_msgTypes[26]
+	mi := &file_service_mesh_performance_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2366,7 +2555,7 @@ func (x *MeshMark_ClassScore) String() string {
 func (*MeshMark_ClassScore) ProtoMessage() {}
 
 func (x *MeshMark_ClassScore) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[26]
+	mi := &file_service_mesh_performance_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2379,7 +2568,7 @@ func (x *MeshMark_ClassScore) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MeshMark_ClassScore.ProtoReflect.Descriptor instead.
 func (*MeshMark_ClassScore) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{4, 1}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{5, 1}
 }
 
 func (x *MeshMark_ClassScore) GetClass() string {
@@ -2416,7 +2605,7 @@ type ServiceMeshConfig_IngressGateway struct {
 
 func (x *ServiceMeshConfig_IngressGateway) Reset() {
 	*x = ServiceMeshConfig_IngressGateway{}
-	mi := &file_service_mesh_performance_proto_msgTypes[28]
+	mi := &file_service_mesh_performance_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2428,7 +2617,7 @@ func (x *ServiceMeshConfig_IngressGateway) String() string {
 func (*ServiceMeshConfig_IngressGateway) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_IngressGateway) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[28]
+	mi := &file_service_mesh_performance_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2441,7 +2630,7 @@ func (x *ServiceMeshConfig_IngressGateway) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceMeshConfig_IngressGateway.ProtoReflect.Descriptor instead.
 func (*ServiceMeshConfig_IngressGateway) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{5, 1}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6, 1}
 }
 
 func (x *ServiceMeshConfig_IngressGateway) GetCount() int32 {
@@ -2492,7 +2681,7 @@ type ServiceMeshConfig_EgressGateway struct {
 
 func (x *ServiceMeshConfig_EgressGateway) Reset() {
 	*x = ServiceMeshConfig_EgressGateway{}
-	mi := &file_service_mesh_performance_proto_msgTypes[29]
+	mi := &file_service_mesh_performance_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2504,7 +2693,7 @@ func (x *ServiceMeshConfig_EgressGateway) String() string {
 func (*ServiceMeshConfig_EgressGateway) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_EgressGateway) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[29]
+	mi := &file_service_mesh_performance_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2517,7 +2706,7 @@ func (x *ServiceMeshConfig_EgressGateway) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceMeshConfig_EgressGateway.ProtoReflect.Descriptor instead.
 func (*ServiceMeshConfig_EgressGateway) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{5, 2}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6, 2}
 }
 
 func (x *ServiceMeshConfig_EgressGateway) GetCount() int32 {
@@ -2568,7 +2757,7 @@ type ServiceMeshConfig_Sidecar struct {
 
 func (x *ServiceMeshConfig_Sidecar) Reset() {
 	*x = ServiceMeshConfig_Sidecar{}
-	mi := &file_service_mesh_performance_proto_msgTypes[30]
+	mi := &file_service_mesh_performance_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2580,7 +2769,7 @@ func (x *ServiceMeshConfig_Sidecar) String() string {
 func (*ServiceMeshConfig_Sidecar) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_Sidecar) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[30]
+	mi := &file_service_mesh_performance_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2593,7 +2782,7 @@ func (x *ServiceMeshConfig_Sidecar) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceMeshConfig_Sidecar.ProtoReflect.Descriptor instead.
 func (*ServiceMeshConfig_Sidecar) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{5, 3}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6, 3}
 }
 
 func (x *ServiceMeshConfig_Sidecar) GetCount() int32 {
@@ -2643,7 +2832,7 @@ type ServiceMeshConfig_MeshTelemetry struct {
 
 func (x *ServiceMeshConfig_MeshTelemetry) Reset() {
 	*x = ServiceMeshConfig_MeshTelemetry{}
-	mi := &file_service_mesh_performance_proto_msgTypes[31]
+	mi := &file_service_mesh_performance_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2655,7 +2844,7 @@ func (x *ServiceMeshConfig_MeshTelemetry) String() string {
 func (*ServiceMeshConfig_MeshTelemetry) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_MeshTelemetry) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[31]
+	mi := &file_service_mesh_performance_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2668,7 +2857,7 @@ func (x *ServiceMeshConfig_MeshTelemetry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceMeshConfig_MeshTelemetry.ProtoReflect.Descriptor instead.
 func (*ServiceMeshConfig_MeshTelemetry) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{5, 4}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6, 4}
 }
 
 func (x *ServiceMeshConfig_MeshTelemetry) GetCount() int32 {
@@ -2714,7 +2903,7 @@ type ServiceMeshConfig_MeshPolicy struct {
 
 func (x *ServiceMeshConfig_MeshPolicy) Reset() {
 	*x = ServiceMeshConfig_MeshPolicy{}
-	mi := &file_service_mesh_performance_proto_msgTypes[32]
+	mi := &file_service_mesh_performance_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2726,7 +2915,7 @@ func (x *ServiceMeshConfig_MeshPolicy) String() string {
 func (*ServiceMeshConfig_MeshPolicy) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_MeshPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[32]
+	mi := &file_service_mesh_performance_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2739,7 +2928,7 @@ func (x *ServiceMeshConfig_MeshPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceMeshConfig_MeshPolicy.ProtoReflect.Descriptor instead.
 func (*ServiceMeshConfig_MeshPolicy) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{5, 5}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6, 5}
 }
 
 func (x *ServiceMeshConfig_MeshPolicy) GetCount() int32 {
@@ -2796,7 +2985,7 @@ type ServiceMeshConfig_MeshControlPlane struct {
 
 func (x *ServiceMeshConfig_MeshControlPlane) Reset() {
 	*x = ServiceMeshConfig_MeshControlPlane{}
-	mi := &file_service_mesh_performance_proto_msgTypes[33]
+	mi := &file_service_mesh_performance_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2808,7 +2997,7 @@ func (x *ServiceMeshConfig_MeshControlPlane) String() string {
 func (*ServiceMeshConfig_MeshControlPlane) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_MeshControlPlane) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[33]
+	mi := &file_service_mesh_performance_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2821,7 +3010,7 @@ func (x *ServiceMeshConfig_MeshControlPlane) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use ServiceMeshConfig_MeshControlPlane.ProtoReflect.Descriptor instead.
 func (*ServiceMeshConfig_MeshControlPlane) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{5, 6}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6, 6}
 }
 
 func (x *ServiceMeshConfig_MeshControlPlane) GetCount() int32 {
@@ -2905,7 +3094,7 @@ type EnvironmentConfig_Node struct {
 
 func (x *EnvironmentConfig_Node) Reset() {
 	*x = EnvironmentConfig_Node{}
-	mi := &file_service_mesh_performance_proto_msgTypes[35]
+	mi := &file_service_mesh_performance_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2917,7 +3106,7 @@ func (x *EnvironmentConfig_Node) String() string {
 func (*EnvironmentConfig_Node) ProtoMessage() {}
 
 func (x *EnvironmentConfig_Node) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[35]
+	mi := &file_service_mesh_performance_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2930,7 +3119,7 @@ func (x *EnvironmentConfig_Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvironmentConfig_Node.ProtoReflect.Descriptor instead.
 func (*EnvironmentConfig_Node) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6, 1}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{7, 1}
 }
 
 func (x *EnvironmentConfig_Node) GetType() string {
@@ -2968,7 +3157,7 @@ type EnvironmentConfig_IndividualWorkload struct {
 
 func (x *EnvironmentConfig_IndividualWorkload) Reset() {
 	*x = EnvironmentConfig_IndividualWorkload{}
-	mi := &file_service_mesh_performance_proto_msgTypes[36]
+	mi := &file_service_mesh_performance_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2980,7 +3169,7 @@ func (x *EnvironmentConfig_IndividualWorkload) String() string {
 func (*EnvironmentConfig_IndividualWorkload) ProtoMessage() {}
 
 func (x *EnvironmentConfig_IndividualWorkload) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[36]
+	mi := &file_service_mesh_performance_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2993,7 +3182,7 @@ func (x *EnvironmentConfig_IndividualWorkload) ProtoReflect() protoreflect.Messa
 
 // Deprecated: Use EnvironmentConfig_IndividualWorkload.ProtoReflect.Descriptor instead.
 func (*EnvironmentConfig_IndividualWorkload) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6, 2}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{7, 2}
 }
 
 func (x *EnvironmentConfig_IndividualWorkload) GetName() string {
@@ -3079,7 +3268,7 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\rPROTOCOL_HTTP\x10\x01\x12\x10\n" +
 	"\fPROTOCOL_TCP\x10\x02\x12\x10\n" +
 	"\fPROTOCOL_UDP\x10\x03\x12\x11\n" +
-	"\rPROTOCOL_GRPC\x10\x04\"\xcf\x1f\n" +
+	"\rPROTOCOL_GRPC\x10\x04\"\x91!\n" +
 	"\x15PerformanceTestResult\x12\x1f\n" +
 	"\vsmp_version\x18\x01 \x01(\tR\n" +
 	"smpVersion\x12\x0e\n" +
@@ -3124,7 +3313,10 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\x12error_latencies_ms\x18z \x01(\v2\".smp.PerformanceTestResult.LatencyR\x10errorLatenciesMs\x12H\n" +
 	"\vconnections\x18{ \x01(\v2&.smp.PerformanceTestResult.ConnectionsR\vconnections\x12K\n" +
 	"\rerror_samples\x18| \x03(\v2&.smp.PerformanceTestResult.ErrorSampleR\ferrorSamples\x128\n" +
-	"\tendpoints\x18} \x03(\v2\x1a.smp.PerformanceTestResultR\tendpoints\x1a9\n" +
+	"\tendpoints\x18} \x03(\v2\x1a.smp.PerformanceTestResultR\tendpoints\x12@\n" +
+	"\trun_order\x18~ \x01(\v2#.smp.PerformanceTestResult.RunOrderR\brunOrder\x12,\n" +
+	"\n" +
+	"slo_checks\x18\x7f \x03(\v2\r.smp.SLOCheckR\tsloChecks\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a}\n" +
@@ -3166,7 +3358,11 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\vErrorSample\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
-	"\x05count\x18\x03 \x01(\x03R\x05count\x1a\xcd\x01\n" +
+	"\x05count\x18\x03 \x01(\x03R\x05count\x1aP\n" +
+	"\bRunOrder\x12\x14\n" +
+	"\x05order\x18\x01 \x01(\tR\x05order\x12\x12\n" +
+	"\x04seed\x18\x02 \x01(\x04R\x04seed\x12\x1a\n" +
+	"\bsequence\x18\x03 \x03(\tR\bsequence\x1a\xcd\x01\n" +
 	"\vConnections\x12\x16\n" +
 	"\x06opened\x18\x01 \x01(\x03R\x06opened\x12\x16\n" +
 	"\x06failed\x18\x02 \x01(\x03R\x06failed\x12\x1e\n" +
@@ -3222,7 +3418,16 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\n" +
 	"cpu_user_s\x18\f \x01(\x01R\bcpuUserS\x12\x1a\n" +
 	"\tcpu_sys_s\x18\r \x01(\x01R\acpuSysS\x12\x14\n" +
-	"\x05cores\x18\x0e \x01(\x05R\x05cores\"\xd0\x01\n" +
+	"\x05cores\x18\x0e \x01(\x05R\x05cores\"\xc8\x01\n" +
+	"\bSLOCheck\x12\x1c\n" +
+	"\tobjective\x18\x01 \x01(\tR\tobjective\x12\x16\n" +
+	"\x06metric\x18\x02 \x01(\tR\x06metric\x12\x0e\n" +
+	"\x02op\x18\x03 \x01(\tR\x02op\x12\x1c\n" +
+	"\tthreshold\x18\x04 \x01(\x01R\tthreshold\x12\x1a\n" +
+	"\bmeasured\x18\x05 \x01(\x01R\bmeasured\x12\x12\n" +
+	"\x04unit\x18\x06 \x01(\tR\x04unit\x12\x12\n" +
+	"\x04pass\x18\a \x01(\bR\x04pass\x12\x14\n" +
+	"\x05error\x18\b \x01(\tR\x05error\"\xd0\x01\n" +
 	"\rMetricSummary\x12\x16\n" +
 	"\x06metric\x18\x01 \x01(\tR\x06metric\x12\x12\n" +
 	"\x04runs\x18\x02 \x01(\x05R\x04runs\x12\x16\n" +
@@ -3372,103 +3577,107 @@ func file_service_mesh_performance_proto_rawDescGZIP() []byte {
 }
 
 var file_service_mesh_performance_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_service_mesh_performance_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_service_mesh_performance_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_service_mesh_performance_proto_goTypes = []any{
 	(PerformanceTestConfig_Client_Protocol)(0), // 0: smp.PerformanceTestConfig.Client.Protocol
 	(*PerformanceTestConfig)(nil),              // 1: smp.PerformanceTestConfig
 	(*PerformanceTestResult)(nil),              // 2: smp.PerformanceTestResult
-	(*MetricSummary)(nil),                      // 3: smp.MetricSummary
-	(*ResourceUsage)(nil),                      // 4: smp.ResourceUsage
-	(*MeshMark)(nil),                           // 5: smp.MeshMark
-	(*ServiceMeshConfig)(nil),                  // 6: smp.ServiceMeshConfig
-	(*EnvironmentConfig)(nil),                  // 7: smp.EnvironmentConfig
-	nil,                                        // 8: smp.PerformanceTestConfig.LabelsEntry
-	(*PerformanceTestConfig_Client)(nil),       // 9: smp.PerformanceTestConfig.Client
-	nil,                                        // 10: smp.PerformanceTestConfig.Client.HeadersEntry
-	nil,                                        // 11: smp.PerformanceTestConfig.Client.CookiesEntry
-	nil,                                        // 12: smp.PerformanceTestResult.LabelsEntry
-	(*PerformanceTestResult_Latency)(nil),      // 13: smp.PerformanceTestResult.Latency
-	(*PerformanceTestResult_CPU)(nil),          // 14: smp.PerformanceTestResult.CPU
-	(*PerformanceTestResult_Memory)(nil),       // 15: smp.PerformanceTestResult.Memory
-	(*PerformanceTestResult_Swap)(nil),         // 16: smp.PerformanceTestResult.Swap
-	nil,                                        // 17: smp.PerformanceTestResult.ErrorsEntry
-	nil,                                        // 18: smp.PerformanceTestResult.StatusCodesEntry
-	(*PerformanceTestResult_ErrorSample)(nil),  // 19: smp.PerformanceTestResult.ErrorSample
-	(*PerformanceTestResult_Connections)(nil),  // 20: smp.PerformanceTestResult.Connections
-	(*PerformanceTestResult_Requests)(nil),     // 21: smp.PerformanceTestResult.Requests
-	(*PerformanceTestResult_Percentile)(nil),   // 22: smp.PerformanceTestResult.Percentile
-	(*PerformanceTestResult_Histogram)(nil),    // 23: smp.PerformanceTestResult.Histogram
-	(*PerformanceTestResult_Interval)(nil),     // 24: smp.PerformanceTestResult.Interval
-	(*PerformanceTestResult_Generator)(nil),    // 25: smp.PerformanceTestResult.Generator
-	(*MeshMark_Term)(nil),                      // 26: smp.MeshMark.Term
-	(*MeshMark_ClassScore)(nil),                // 27: smp.MeshMark.ClassScore
-	nil,                                        // 28: smp.ServiceMeshConfig.LabelsEntry
-	(*ServiceMeshConfig_IngressGateway)(nil),   // 29: smp.ServiceMeshConfig.IngressGateway
-	(*ServiceMeshConfig_EgressGateway)(nil),    // 30: smp.ServiceMeshConfig.EgressGateway
-	(*ServiceMeshConfig_Sidecar)(nil),          // 31: smp.ServiceMeshConfig.Sidecar
-	(*ServiceMeshConfig_MeshTelemetry)(nil),    // 32: smp.ServiceMeshConfig.MeshTelemetry
-	(*ServiceMeshConfig_MeshPolicy)(nil),       // 33: smp.ServiceMeshConfig.MeshPolicy
-	(*ServiceMeshConfig_MeshControlPlane)(nil), // 34: smp.ServiceMeshConfig.MeshControlPlane
-	nil,                            // 35: smp.EnvironmentConfig.LabelsEntry
-	(*EnvironmentConfig_Node)(nil), // 36: smp.EnvironmentConfig.Node
-	(*EnvironmentConfig_IndividualWorkload)(nil), // 37: smp.EnvironmentConfig.IndividualWorkload
-	(*ServiceMesh)(nil),                          // 38: smp.ServiceMesh
-	(*timestamppb.Timestamp)(nil),                // 39: google.protobuf.Timestamp
-	(*ApplicationMetadata)(nil),                  // 40: smp.ApplicationMetadata
-	(*TrafficMetadata)(nil),                      // 41: smp.TrafficMetadata
+	(*SLOCheck)(nil),                           // 3: smp.SLOCheck
+	(*MetricSummary)(nil),                      // 4: smp.MetricSummary
+	(*ResourceUsage)(nil),                      // 5: smp.ResourceUsage
+	(*MeshMark)(nil),                           // 6: smp.MeshMark
+	(*ServiceMeshConfig)(nil),                  // 7: smp.ServiceMeshConfig
+	(*EnvironmentConfig)(nil),                  // 8: smp.EnvironmentConfig
+	nil,                                        // 9: smp.PerformanceTestConfig.LabelsEntry
+	(*PerformanceTestConfig_Client)(nil),       // 10: smp.PerformanceTestConfig.Client
+	nil,                                        // 11: smp.PerformanceTestConfig.Client.HeadersEntry
+	nil,                                        // 12: smp.PerformanceTestConfig.Client.CookiesEntry
+	nil,                                        // 13: smp.PerformanceTestResult.LabelsEntry
+	(*PerformanceTestResult_Latency)(nil),      // 14: smp.PerformanceTestResult.Latency
+	(*PerformanceTestResult_CPU)(nil),          // 15: smp.PerformanceTestResult.CPU
+	(*PerformanceTestResult_Memory)(nil),       // 16: smp.PerformanceTestResult.Memory
+	(*PerformanceTestResult_Swap)(nil),         // 17: smp.PerformanceTestResult.Swap
+	nil,                                        // 18: smp.PerformanceTestResult.ErrorsEntry
+	nil,                                        // 19: smp.PerformanceTestResult.StatusCodesEntry
+	(*PerformanceTestResult_ErrorSample)(nil),  // 20: smp.PerformanceTestResult.ErrorSample
+	(*PerformanceTestResult_RunOrder)(nil),     // 21: smp.PerformanceTestResult.RunOrder
+	(*PerformanceTestResult_Connections)(nil),  // 22: smp.PerformanceTestResult.Connections
+	(*PerformanceTestResult_Requests)(nil),     // 23: smp.PerformanceTestResult.Requests
+	(*PerformanceTestResult_Percentile)(nil),   // 24: smp.PerformanceTestResult.Percentile
+	(*PerformanceTestResult_Histogram)(nil),    // 25: smp.PerformanceTestResult.Histogram
+	(*PerformanceTestResult_Interval)(nil),     // 26: smp.PerformanceTestResult.Interval
+	(*PerformanceTestResult_Generator)(nil),    // 27: smp.PerformanceTestResult.Generator
+	(*MeshMark_Term)(nil),                      // 28: smp.MeshMark.Term
+	(*MeshMark_ClassScore)(nil),                // 29: smp.MeshMark.ClassScore
+	nil,                                        // 30: smp.ServiceMeshConfig.LabelsEntry
+	(*ServiceMeshConfig_IngressGateway)(nil),   // 31: smp.ServiceMeshConfig.IngressGateway
+	(*ServiceMeshConfig_EgressGateway)(nil),    // 32: smp.ServiceMeshConfig.EgressGateway
+	(*ServiceMeshConfig_Sidecar)(nil),          // 33: smp.ServiceMeshConfig.Sidecar
+	(*ServiceMeshConfig_MeshTelemetry)(nil),    // 34: smp.ServiceMeshConfig.MeshTelemetry
+	(*ServiceMeshConfig_MeshPolicy)(nil),       // 35: smp.ServiceMeshConfig.MeshPolicy
+	(*ServiceMeshConfig_MeshControlPlane)(nil), // 36: smp.ServiceMeshConfig.MeshControlPlane
+	nil,                            // 37: smp.EnvironmentConfig.LabelsEntry
+	(*EnvironmentConfig_Node)(nil), // 38: smp.EnvironmentConfig.Node
+	(*EnvironmentConfig_IndividualWorkload)(nil), // 39: smp.EnvironmentConfig.IndividualWorkload
+	(*ServiceMesh)(nil),                          // 40: smp.ServiceMesh
+	(*timestamppb.Timestamp)(nil),                // 41: google.protobuf.Timestamp
+	(*ApplicationMetadata)(nil),                  // 42: smp.ApplicationMetadata
+	(*TrafficMetadata)(nil),                      // 43: smp.TrafficMetadata
 }
 var file_service_mesh_performance_proto_depIdxs = []int32{
-	8,  // 0: smp.PerformanceTestConfig.labels:type_name -> smp.PerformanceTestConfig.LabelsEntry
-	9,  // 1: smp.PerformanceTestConfig.clients:type_name -> smp.PerformanceTestConfig.Client
-	38, // 2: smp.PerformanceTestConfig.mesh:type_name -> smp.ServiceMesh
-	12, // 3: smp.PerformanceTestResult.labels:type_name -> smp.PerformanceTestResult.LabelsEntry
-	39, // 4: smp.PerformanceTestResult.start_time:type_name -> google.protobuf.Timestamp
-	39, // 5: smp.PerformanceTestResult.end_time:type_name -> google.protobuf.Timestamp
-	13, // 6: smp.PerformanceTestResult.latencies_ms:type_name -> smp.PerformanceTestResult.Latency
-	21, // 7: smp.PerformanceTestResult.requests:type_name -> smp.PerformanceTestResult.Requests
-	17, // 8: smp.PerformanceTestResult.errors:type_name -> smp.PerformanceTestResult.ErrorsEntry
-	18, // 9: smp.PerformanceTestResult.status_codes:type_name -> smp.PerformanceTestResult.StatusCodesEntry
-	22, // 10: smp.PerformanceTestResult.percentiles_ms:type_name -> smp.PerformanceTestResult.Percentile
-	13, // 11: smp.PerformanceTestResult.uncorrected_latencies_ms:type_name -> smp.PerformanceTestResult.Latency
-	23, // 12: smp.PerformanceTestResult.histogram:type_name -> smp.PerformanceTestResult.Histogram
-	24, // 13: smp.PerformanceTestResult.intervals:type_name -> smp.PerformanceTestResult.Interval
-	25, // 14: smp.PerformanceTestResult.generator:type_name -> smp.PerformanceTestResult.Generator
+	9,  // 0: smp.PerformanceTestConfig.labels:type_name -> smp.PerformanceTestConfig.LabelsEntry
+	10, // 1: smp.PerformanceTestConfig.clients:type_name -> smp.PerformanceTestConfig.Client
+	40, // 2: smp.PerformanceTestConfig.mesh:type_name -> smp.ServiceMesh
+	13, // 3: smp.PerformanceTestResult.labels:type_name -> smp.PerformanceTestResult.LabelsEntry
+	41, // 4: smp.PerformanceTestResult.start_time:type_name -> google.protobuf.Timestamp
+	41, // 5: smp.PerformanceTestResult.end_time:type_name -> google.protobuf.Timestamp
+	14, // 6: smp.PerformanceTestResult.latencies_ms:type_name -> smp.PerformanceTestResult.Latency
+	23, // 7: smp.PerformanceTestResult.requests:type_name -> smp.PerformanceTestResult.Requests
+	18, // 8: smp.PerformanceTestResult.errors:type_name -> smp.PerformanceTestResult.ErrorsEntry
+	19, // 9: smp.PerformanceTestResult.status_codes:type_name -> smp.PerformanceTestResult.StatusCodesEntry
+	24, // 10: smp.PerformanceTestResult.percentiles_ms:type_name -> smp.PerformanceTestResult.Percentile
+	14, // 11: smp.PerformanceTestResult.uncorrected_latencies_ms:type_name -> smp.PerformanceTestResult.Latency
+	25, // 12: smp.PerformanceTestResult.histogram:type_name -> smp.PerformanceTestResult.Histogram
+	26, // 13: smp.PerformanceTestResult.intervals:type_name -> smp.PerformanceTestResult.Interval
+	27, // 14: smp.PerformanceTestResult.generator:type_name -> smp.PerformanceTestResult.Generator
 	1,  // 15: smp.PerformanceTestResult.config:type_name -> smp.PerformanceTestConfig
-	7,  // 16: smp.PerformanceTestResult.environment:type_name -> smp.EnvironmentConfig
-	38, // 17: smp.PerformanceTestResult.mesh:type_name -> smp.ServiceMesh
-	6,  // 18: smp.PerformanceTestResult.mesh_config:type_name -> smp.ServiceMeshConfig
+	8,  // 16: smp.PerformanceTestResult.environment:type_name -> smp.EnvironmentConfig
+	40, // 17: smp.PerformanceTestResult.mesh:type_name -> smp.ServiceMesh
+	7,  // 18: smp.PerformanceTestResult.mesh_config:type_name -> smp.ServiceMeshConfig
 	2,  // 19: smp.PerformanceTestResult.runs:type_name -> smp.PerformanceTestResult
 	2,  // 20: smp.PerformanceTestResult.clients:type_name -> smp.PerformanceTestResult
-	3,  // 21: smp.PerformanceTestResult.summary:type_name -> smp.MetricSummary
-	4,  // 22: smp.PerformanceTestResult.resources:type_name -> smp.ResourceUsage
-	5,  // 23: smp.PerformanceTestResult.meshmark:type_name -> smp.MeshMark
-	13, // 24: smp.PerformanceTestResult.error_latencies_ms:type_name -> smp.PerformanceTestResult.Latency
-	20, // 25: smp.PerformanceTestResult.connections:type_name -> smp.PerformanceTestResult.Connections
-	19, // 26: smp.PerformanceTestResult.error_samples:type_name -> smp.PerformanceTestResult.ErrorSample
+	4,  // 21: smp.PerformanceTestResult.summary:type_name -> smp.MetricSummary
+	5,  // 22: smp.PerformanceTestResult.resources:type_name -> smp.ResourceUsage
+	6,  // 23: smp.PerformanceTestResult.meshmark:type_name -> smp.MeshMark
+	14, // 24: smp.PerformanceTestResult.error_latencies_ms:type_name -> smp.PerformanceTestResult.Latency
+	22, // 25: smp.PerformanceTestResult.connections:type_name -> smp.PerformanceTestResult.Connections
+	20, // 26: smp.PerformanceTestResult.error_samples:type_name -> smp.PerformanceTestResult.ErrorSample
 	2,  // 27: smp.PerformanceTestResult.endpoints:type_name -> smp.PerformanceTestResult
-	27, // 28: smp.MeshMark.classes:type_name -> smp.MeshMark.ClassScore
-	28, // 29: smp.ServiceMeshConfig.labels:type_name -> smp.ServiceMeshConfig.LabelsEntry
-	29, // 30: smp.ServiceMeshConfig.ingress_gateway:type_name -> smp.ServiceMeshConfig.IngressGateway
-	31, // 31: smp.ServiceMeshConfig.sidecar:type_name -> smp.ServiceMeshConfig.Sidecar
-	32, // 32: smp.ServiceMeshConfig.mesh_telemetry:type_name -> smp.ServiceMeshConfig.MeshTelemetry
-	33, // 33: smp.ServiceMeshConfig.mesh_policy:type_name -> smp.ServiceMeshConfig.MeshPolicy
-	34, // 34: smp.ServiceMeshConfig.mesh_control_plane:type_name -> smp.ServiceMeshConfig.MeshControlPlane
-	38, // 35: smp.ServiceMeshConfig.mesh_type:type_name -> smp.ServiceMesh
-	40, // 36: smp.ServiceMeshConfig.application_metadata:type_name -> smp.ApplicationMetadata
-	35, // 37: smp.EnvironmentConfig.labels:type_name -> smp.EnvironmentConfig.LabelsEntry
-	36, // 38: smp.EnvironmentConfig.nodes:type_name -> smp.EnvironmentConfig.Node
-	37, // 39: smp.EnvironmentConfig.individual_workloads:type_name -> smp.EnvironmentConfig.IndividualWorkload
-	41, // 40: smp.EnvironmentConfig.traffic_metadata:type_name -> smp.TrafficMetadata
-	0,  // 41: smp.PerformanceTestConfig.Client.protocol:type_name -> smp.PerformanceTestConfig.Client.Protocol
-	10, // 42: smp.PerformanceTestConfig.Client.headers:type_name -> smp.PerformanceTestConfig.Client.HeadersEntry
-	11, // 43: smp.PerformanceTestConfig.Client.cookies:type_name -> smp.PerformanceTestConfig.Client.CookiesEntry
-	13, // 44: smp.PerformanceTestResult.Connections.connect_ms:type_name -> smp.PerformanceTestResult.Latency
-	26, // 45: smp.MeshMark.ClassScore.terms:type_name -> smp.MeshMark.Term
-	46, // [46:46] is the sub-list for method output_type
-	46, // [46:46] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	21, // 28: smp.PerformanceTestResult.run_order:type_name -> smp.PerformanceTestResult.RunOrder
+	3,  // 29: smp.PerformanceTestResult.slo_checks:type_name -> smp.SLOCheck
+	29, // 30: smp.MeshMark.classes:type_name -> smp.MeshMark.ClassScore
+	30, // 31: smp.ServiceMeshConfig.labels:type_name -> smp.ServiceMeshConfig.LabelsEntry
+	31, // 32: smp.ServiceMeshConfig.ingress_gateway:type_name -> smp.ServiceMeshConfig.IngressGateway
+	33, // 33: smp.ServiceMeshConfig.sidecar:type_name -> smp.ServiceMeshConfig.Sidecar
+	34, // 34: smp.ServiceMeshConfig.mesh_telemetry:type_name -> smp.ServiceMeshConfig.MeshTelemetry
+	35, // 35: smp.ServiceMeshConfig.mesh_policy:type_name -> smp.ServiceMeshConfig.MeshPolicy
+	36, // 36: smp.ServiceMeshConfig.mesh_control_plane:type_name -> smp.ServiceMeshConfig.MeshControlPlane
+	40, // 37: smp.ServiceMeshConfig.mesh_type:type_name -> smp.ServiceMesh
+	42, // 38: smp.ServiceMeshConfig.application_metadata:type_name -> smp.ApplicationMetadata
+	37, // 39: smp.EnvironmentConfig.labels:type_name -> smp.EnvironmentConfig.LabelsEntry
+	38, // 40: smp.EnvironmentConfig.nodes:type_name -> smp.EnvironmentConfig.Node
+	39, // 41: smp.EnvironmentConfig.individual_workloads:type_name -> smp.EnvironmentConfig.IndividualWorkload
+	43, // 42: smp.EnvironmentConfig.traffic_metadata:type_name -> smp.TrafficMetadata
+	0,  // 43: smp.PerformanceTestConfig.Client.protocol:type_name -> smp.PerformanceTestConfig.Client.Protocol
+	11, // 44: smp.PerformanceTestConfig.Client.headers:type_name -> smp.PerformanceTestConfig.Client.HeadersEntry
+	12, // 45: smp.PerformanceTestConfig.Client.cookies:type_name -> smp.PerformanceTestConfig.Client.CookiesEntry
+	14, // 46: smp.PerformanceTestResult.Connections.connect_ms:type_name -> smp.PerformanceTestResult.Latency
+	28, // 47: smp.MeshMark.ClassScore.terms:type_name -> smp.MeshMark.Term
+	48, // [48:48] is the sub-list for method output_type
+	48, // [48:48] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_service_mesh_performance_proto_init() }
@@ -3484,7 +3693,7 @@ func file_service_mesh_performance_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_service_mesh_performance_proto_rawDesc), len(file_service_mesh_performance_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   37,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -42,24 +42,54 @@ func ParseBudget(s string) (Budget, error) {
 	return Budget{Metric: m, MaxPct: v}, nil
 }
 
-// Exceeds reports whether the comparison breaks the budget: the change is
-// significant, in the metric's worse direction, and larger than the budget.
-// A change that is not significant never exceeds a budget.
+// Exceeds reports whether the comparison breaks the budget (see Check).
 func (b Budget) Exceeds(mc MetricComparison) bool {
-	if !mc.Significant || math.IsNaN(mc.Change) {
-		return false
-	}
-	if mc.Metric.Worse() == LowerIsWorse {
-		return mc.Change < -b.MaxPct
-	}
-	return mc.Change > b.MaxPct
+	fail, _ := b.Check(mc)
+	return fail
 }
 
-// CheckBudgets returns one line per budget the comparison exceeds, naming the
-// metric, the change with its interval and p, and the budget. A metric the
-// baseline carries and the variant lacks (a variant with no successful
-// request has no latency) fails the budget. A budget for a metric that the
-// baseline lacks is an error: a gate must not pass because it could not look.
+// Check decides the gate on the change interval, not on the point change:
+// the metric passes only when the interval's worse end (its upper end for
+// latencies and the error rate, its lower end for qps) is within the
+// budget, that is when the runs show, at the interval's confidence, that
+// the change is no larger than allowed. A noisy regression, whose interval
+// reaches past the budget, fails even when its point change is small or not
+// significant; a metric without an interval (too few runs: fewer than 4 a
+// side at 95%) fails too, since nothing bounds its change. why says which
+// bound crossed, or that there was none.
+func (b Budget) Check(mc MetricComparison) (fail bool, why string) {
+	if !mc.HasChangeInterval {
+		if math.IsNaN(mc.Change) {
+			return false, ""
+		}
+		return true, fmt.Sprintf("no %s interval with %d and %d runs (needs %d a side): the change cannot be bounded",
+			"change", mc.Base.N, mc.Other.N, MinShiftRuns(orConfidence(mc.ChangeConfidence)))
+	}
+	if mc.Metric.Worse() == LowerIsWorse {
+		if mc.ChangeLow < -b.MaxPct {
+			return true, "its interval's lower end " + formatChangeIn(mc.ChangeLow, mc.Metric.ChangeUnit()) + " is below −" + strings.TrimPrefix(formatChangeIn(b.MaxPct, mc.Metric.ChangeUnit()), "+")
+		}
+		return false, ""
+	}
+	if mc.ChangeHigh > b.MaxPct {
+		return true, "its interval's upper end " + formatChangeIn(mc.ChangeHigh, mc.Metric.ChangeUnit()) + " is above " + formatChangeIn(b.MaxPct, mc.Metric.ChangeUnit())
+	}
+	return false, ""
+}
+
+func orConfidence(c float64) float64 {
+	if c > 0 && c < 1 {
+		return c
+	}
+	return DefaultConfidence
+}
+
+// CheckBudgets returns one line per budget the comparison exceeds (see
+// Budget.Check), naming the metric, the change with its interval and p,
+// why it fails, and the budget. A metric the baseline carries and the
+// variant lacks (a variant with no successful request has no latency)
+// fails the budget. A budget for a metric that the baseline lacks is an
+// error: a gate must not pass because it could not look.
 func (c *Comparison) CheckBudgets(budgets []Budget) ([]string, error) {
 	var fails []string
 	for _, b := range budgets {
@@ -74,10 +104,10 @@ func (c *Comparison) CheckBudgets(budgets []Budget) ([]string, error) {
 			return nil, fmt.Errorf("--max-regression %s: %s vs %s: the metric is not in both results",
 				b, orDefault(c.OtherName, "other"), orDefault(c.BaseName, "base"))
 		}
-		if b.Exceeds(mc) {
-			fails = append(fails, fmt.Sprintf("%s regressed: %s vs %s %s (p=%s), budget %s",
+		if fail, why := b.Check(mc); fail {
+			fails = append(fails, fmt.Sprintf("%s regressed: %s vs %s %s (%s): %s, budget %s",
 				b.Metric, orDefault(c.OtherName, "other"), orDefault(c.BaseName, "base"),
-				changeWithInterval(mc), FormatP(mc.Test.P), b))
+				changeWithInterval(mc), mc.PText(), why, b))
 		}
 	}
 	return fails, nil

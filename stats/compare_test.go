@@ -118,7 +118,7 @@ func TestCompare_SingleRuns(t *testing.T) {
 		t.Errorf("errors: change %v (%s), other %v", e.Change, e.ChangeText(), e.Other.Median)
 	}
 	cv := strings.Join(c.Caveats(), "\n")
-	for _, want := range []string{"base has 1 run: no 95% interval (needs at least 6)", "mesh has 1 run", "smallest possible p = 1"} {
+	for _, want := range []string{"base has 1 run: no 95% interval of its median (needs at least 6)", "mesh has 1 run", "smallest possible p = 1"} {
 		if !strings.Contains(cv, want) {
 			t.Errorf("caveats %q lack %q", cv, want)
 		}

@@ -134,7 +134,7 @@ func writeTable(w io.Writer, cs []*Comparison, markdown bool) error {
 		header = append(header, orDefault(c.OtherName, "other"), "vs base", pct(c.Confidence)+" interval", "p")
 	}
 	rows := [][]string{header}
-	noInterval, pointOnly := false, false
+	noInterval, pointOnly, allTied, adjusted := false, false, false, false
 	for _, m := range unionMetrics(cs) {
 		row := []string{string(m) + " (" + m.Unit() + ")"}
 		first := true
@@ -154,24 +154,15 @@ func writeTable(w io.Writer, cs []*Comparison, markdown bool) error {
 				continue
 			}
 			noInterval = noInterval || (mc.Other.N > 0 && !mc.Other.HasInterval)
-			change, interval, p := "", "", ""
-			if mc.Missing {
-				change = mc.MissingText()
+			change, interval, p := c.ChangeCell(mc), "", ""
+			if c.Status(mc) == StatusUntestable {
+				pointOnly = true
 			}
 			if mc.HasTest {
-				switch {
-				case mc.Significant:
-					change = mc.ChangeText()
-				case MinPValue(mc.Base.N, mc.Other.N) >= c.Alpha:
-					// No test could be significant: show the point
-					// estimate, marked as such.
-					change = "(" + mc.ChangeText() + ")"
-					pointOnly = true
-				default:
-					change = "~"
-				}
 				interval = mc.IntervalText()
-				p = fmt.Sprintf("p=%s n=%d+%d", FormatP(mc.Test.P), mc.Base.N, mc.Other.N)
+				p = fmt.Sprintf("%s n=%d+%d", mc.PText(), mc.Base.N, mc.Other.N)
+				allTied = allTied || mc.Test.AllTied
+				adjusted = adjusted || strings.Contains(p, "→")
 			}
 			row = append(row, formatSummary(mc.Other), change, interval, p)
 		}
@@ -181,11 +172,17 @@ func writeTable(w io.Writer, cs []*Comparison, markdown bool) error {
 	if noInterval {
 		notes = append(notes, fmt.Sprintf("± ∞: need at least %d runs for a %s interval", MinRuns(0.5, base.Confidence), pct(base.Confidence)))
 	}
-	notes = append(notes, fmt.Sprintf("~: no significant difference (Mann–Whitney U, α=%g)", base.Alpha))
+	notes = append(notes, "~: no significant difference ("+base.Method()+")")
+	if adjusted {
+		notes = append(notes, "p=raw→adjusted: "+base.correctionName()+"-adjusted for the metrics tested; the verdict is on the adjusted p")
+	}
+	if allTied {
+		notes = append(notes, "p=n/a: every run of both sides has the same value; nothing to test")
+	}
 	if pointOnly {
 		notes = append(notes, "(…): the change of the medians, too few runs to test it")
 	}
-	notes = append(notes, "vs base: median ratio − 1 (errors: difference in percentage points, pp); interval by bootstrap over runs")
+	notes = append(notes, "vs base: median ratio − 1 (errors: difference in percentage points, pp); interval: Hodges–Lehmann, from the Mann–Whitney distribution (of the log values for a ratio), for each metric on its own")
 	seen := map[string]bool{}
 	for _, c := range cs {
 		for _, cv := range c.Caveats() {
@@ -193,6 +190,12 @@ func writeTable(w io.Writer, cs []*Comparison, markdown bool) error {
 				seen[cv] = true
 				notes = append(notes, "note: "+cv)
 			}
+		}
+		for _, w := range c.Warnings {
+			notes = append(notes, "warning: "+c.OtherName+" vs "+c.BaseName+": "+w)
+		}
+		if pn := c.PowerNote(); pn != "" {
+			notes = append(notes, pn)
 		}
 	}
 	var b strings.Builder
@@ -297,7 +300,8 @@ func writeCSV(w io.Writer, cs []*Comparison) error {
 	header := []string{"base", "variant", "metric", "unit",
 		"base_runs", "base_median", "base_low", "base_high",
 		"variant_runs", "variant_median", "variant_low", "variant_high",
-		"change", "change_low", "change_high", "change_unit", "hl_shift", "p", "significant"}
+		"change", "change_low", "change_high", "change_unit", "hl_shift", "p", "p_adjusted", "significant",
+		"status", "runs_for_80pct_power", "warnings"}
 	if err := cw.Write(header); err != nil {
 		return err
 	}
@@ -317,17 +321,24 @@ func writeCSV(w io.Writer, cs []*Comparison) error {
 		for _, mc := range c.Metrics {
 			bl, bh := interval(mc.Base)
 			ol, oh := interval(mc.Other)
-			cl, ch, p, sig := "", "", "", ""
+			cl, ch, p, pa, sig, power := "", "", "", "", "", ""
 			if mc.HasChangeInterval {
 				cl, ch = num(mc.ChangeLow), num(mc.ChangeHigh)
 			}
+			if mc.HasTest && !mc.Test.AllTied {
+				p, pa = num(mc.Test.P), num(mc.AdjustedP)
+			}
 			if mc.HasTest {
-				p, sig = num(mc.Test.P), strconv.FormatBool(mc.Significant)
+				sig = strconv.FormatBool(mc.Significant)
+			}
+			if mc.RunsForPower > 0 {
+				power = strconv.Itoa(mc.RunsForPower)
 			}
 			rec := []string{c.BaseName, c.OtherName, string(mc.Metric), mc.Metric.Unit(),
 				strconv.Itoa(mc.Base.N), num(mc.Base.Median), bl, bh,
 				strconv.Itoa(mc.Other.N), num(mc.Other.Median), ol, oh,
-				num(mc.Change), cl, ch, mc.Metric.ChangeUnit(), num(mc.Shift), p, sig}
+				num(mc.Change), cl, ch, mc.Metric.ChangeUnit(), num(mc.Shift), p, pa, sig,
+				string(c.Status(mc)), power, strings.Join(c.Warnings, "; ")}
 			if err := cw.Write(rec); err != nil {
 				return err
 			}
@@ -342,6 +353,7 @@ func writeCSV(w io.Writer, cs []*Comparison) error {
 type jsonReport struct {
 	Confidence float64       `json:"confidence"`
 	Alpha      float64       `json:"alpha"`
+	Correction string        `json:"correction"`
 	Resamples  int           `json:"bootstrap_resamples"`
 	Seed       uint64        `json:"bootstrap_seed"`
 	Base       string        `json:"base"`
@@ -350,11 +362,20 @@ type jsonReport struct {
 }
 
 type jsonVariant struct {
-	Name    string       `json:"name"`
-	Runs    int          `json:"runs"`
-	Verdict string       `json:"verdict"`
-	Caveats []string     `json:"caveats,omitempty"`
-	Metrics []jsonMetric `json:"metrics"`
+	Name    string   `json:"name"`
+	Runs    int      `json:"runs"`
+	Verdict string   `json:"verdict"`
+	Caveats []string `json:"caveats,omitempty"`
+	// Warnings say how the variant's setup differs from the baseline's.
+	Warnings []string `json:"warnings,omitempty"`
+	// Method is how significance was decided.
+	Method string `json:"method"`
+	// Excluded counts the partial runs left out of each side.
+	BaseExcluded  int          `json:"base_partial_runs_excluded,omitempty"`
+	Excluded      int          `json:"partial_runs_excluded,omitempty"`
+	Metrics       []jsonMetric `json:"metrics"`
+	PowerNote     string       `json:"power_note,omitempty"`
+	DetectPlanned *float64     `json:"detect,omitempty"`
 }
 
 type jsonMetric struct {
@@ -366,9 +387,17 @@ type jsonMetric struct {
 	ChangeUnit  string      `json:"change_unit"`
 	ChangeInf   string      `json:"change_infinite,omitempty"`
 	ChangeCI    *[2]float64 `json:"change_interval,omitempty"`
+	ChangeConf  *float64    `json:"change_interval_confidence,omitempty"`
+	ChangeBoot  bool        `json:"change_interval_bootstrap,omitempty"`
 	Shift       *float64    `json:"hodges_lehmann_shift,omitempty"`
 	Test        *jsonMWTest `json:"mann_whitney,omitempty"`
 	Significant bool        `json:"significant"`
+	// Status is the verdict on the metric: worse, better, unchanged,
+	// untestable (too few runs) or none (not in both results).
+	Status string `json:"status"`
+	// RunsForPower: runs a side to detect PowerChange with 80% power.
+	RunsForPower int      `json:"runs_for_80pct_power,omitempty"`
+	PowerChange  *float64 `json:"power_change,omitempty"`
 	// Missing says why the variant lacks a metric the baseline has (a
 	// failure): "no successful requests" or "missing in the variant".
 	Missing string `json:"missing,omitempty"`
@@ -382,10 +411,13 @@ type jsonSummary struct {
 }
 
 type jsonMWTest struct {
-	U     float64 `json:"u"`
-	P     float64 `json:"p"`
-	Exact bool    `json:"exact"`
-	Ties  bool    `json:"ties"`
+	U float64 `json:"u"`
+	// P and AdjustedP are left out when every run has the same value.
+	P         *float64 `json:"p,omitempty"`
+	AdjustedP *float64 `json:"p_adjusted,omitempty"`
+	Exact     bool     `json:"exact"`
+	Ties      bool     `json:"ties"`
+	AllTied   bool     `json:"all_tied,omitempty"`
 }
 
 func finite(v float64) *float64 {
@@ -406,14 +438,22 @@ func toJSONSummary(s Summary) jsonSummary {
 
 func writeJSON(w io.Writer, cs []*Comparison) error {
 	base := cs[0]
-	rep := jsonReport{Confidence: base.Confidence, Alpha: base.Alpha, Resamples: base.Resamples, Seed: base.Seed,
+	rep := jsonReport{Confidence: base.Confidence, Alpha: base.Alpha, Correction: base.Correction, Resamples: base.Resamples, Seed: base.Seed,
 		Base: base.BaseName, BaseRuns: base.BaseRuns}
 	for _, c := range cs {
-		v := jsonVariant{Name: c.OtherName, Runs: c.OtherRuns, Verdict: c.Verdict(), Caveats: c.Caveats(), Metrics: []jsonMetric{}}
+		v := jsonVariant{Name: c.OtherName, Runs: c.OtherRuns, Verdict: c.Verdict(), Caveats: c.Caveats(), Metrics: []jsonMetric{},
+			Warnings: c.Warnings, Method: c.Method(), BaseExcluded: c.BaseExcluded, Excluded: c.OtherExcluded, PowerNote: c.PowerNote()}
+		if c.Detect > 0 {
+			v.DetectPlanned = finite(c.Detect)
+		}
 		for _, mc := range c.Metrics {
 			jm := jsonMetric{Metric: string(mc.Metric), Unit: mc.Metric.Unit(),
 				Base: toJSONSummary(mc.Base), Variant: toJSONSummary(mc.Other),
-				Change: finite(mc.Change), ChangeUnit: mc.Metric.ChangeUnit(), Shift: finite(mc.Shift), Significant: mc.Significant}
+				Change: finite(mc.Change), ChangeUnit: mc.Metric.ChangeUnit(), Shift: finite(mc.Shift), Significant: mc.Significant,
+				Status: string(c.Status(mc)), RunsForPower: mc.RunsForPower}
+			if mc.RunsForPower > 0 {
+				jm.PowerChange = finite(mc.PowerChange)
+			}
 			if mc.Missing {
 				jm.Missing = mc.MissingText()
 			}
@@ -422,9 +462,13 @@ func writeJSON(w io.Writer, cs []*Comparison) error {
 			}
 			if mc.HasChangeInterval && finite(mc.ChangeLow) != nil && finite(mc.ChangeHigh) != nil {
 				jm.ChangeCI = &[2]float64{mc.ChangeLow, mc.ChangeHigh}
+				jm.ChangeConf, jm.ChangeBoot = finite(mc.ChangeConfidence), mc.Bootstrap
 			}
 			if mc.HasTest {
-				jm.Test = &jsonMWTest{U: mc.Test.U, P: mc.Test.P, Exact: mc.Test.Exact, Ties: mc.Test.Ties}
+				jm.Test = &jsonMWTest{U: mc.Test.U, Exact: mc.Test.Exact, Ties: mc.Test.Ties, AllTied: mc.Test.AllTied}
+				if !mc.Test.AllTied {
+					jm.Test.P, jm.Test.AdjustedP = finite(mc.Test.P), finite(mc.AdjustedP)
+				}
 			}
 			v.Metrics = append(v.Metrics, jm)
 		}

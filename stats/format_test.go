@@ -106,7 +106,7 @@ func TestWriteComparisons_CSV(t *testing.T) {
 	if len(recs) != 1+2*len(Metrics()) {
 		t.Fatalf("%d records, want %d", len(recs), 1+2*len(Metrics()))
 	}
-	if recs[0][2] != "metric" || recs[1][1] != "mesh" || recs[1][2] != "p50" || recs[1][18] != "true" || recs[7][15] != "pp" {
+	if recs[0][2] != "metric" || recs[1][1] != "mesh" || recs[1][2] != "p50" || recs[1][19] != "true" || recs[1][20] != "worse" || recs[7][15] != "pp" {
 		t.Errorf("records %q, %q", recs[0], recs[1])
 	}
 }

@@ -28,6 +28,10 @@ type MannWhitneyResult struct {
 	// Continuity is true when the normal approximation used the continuity
 	// correction.
 	Continuity bool
+	// AllTied is true when every value of both samples is the same: there
+	// is nothing to test, and P is 1 by convention (scipy's mannwhitneyu
+	// gives NaN).
+	AllTied bool
 }
 
 // MannWhitneyU runs the two-sided Mann–Whitney U (Wilcoxon rank-sum) test
@@ -138,6 +142,7 @@ func (r ranked) normal(continuity bool) MannWhitneyResult {
 	if variance <= 0 || n < 2 {
 		// Every value is the same: no evidence of a difference.
 		res.P = 1
+		res.AllTied = true
 		return res
 	}
 	if continuity {

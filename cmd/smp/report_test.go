@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -185,8 +186,25 @@ func TestFortioEverywhere(t *testing.T) {
 		!strings.Contains(stderr, "smp: note: the latency of "+a+" is not corrected for coordinated omission and that of "+b+" is") {
 		t.Errorf("compare: exit %d\n%s%s", code, stdout, stderr)
 	}
+	// A copy of a result is the same result (id and start time): refused.
+	dir := t.TempDir()
+	data, err = os.ReadFile(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2 := filepath.Join(dir, "a2-fortio.json")
+	if err := os.WriteFile(a2, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := smp(t, "compare", a, a2); code != exitBadInput || !strings.Contains(stderr, "hold the same result (id 2026-11-30-041508_fortio_loopback_fixture)") {
+		t.Errorf("compare with a copy: exit %d\n%s", code, stderr)
+	}
 	// Two Fortio results time latency alike: no note on the mix.
-	code, _, stderr = smp(t, "compare", a, a)
+	other := filepath.Join(dir, "other-fortio.json")
+	if err := os.WriteFile(other, bytes.ReplaceAll(data, []byte("041508_fortio"), []byte("051508_fortio")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = smp(t, "compare", a, other)
 	if code != 0 || strings.Contains(stderr, "smp: note") {
 		t.Errorf("compare of Fortio results: exit %d\n%s", code, stderr)
 	}

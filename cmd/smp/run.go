@@ -38,6 +38,8 @@ type runFlags struct {
 	name                 string
 	runs                 int
 	pause                time.Duration
+	order                string
+	seed                 uint64
 	maxDuration          time.Duration
 	variants             []string
 	metricsAddr          string
@@ -111,8 +113,12 @@ figures of all runs' requests merged (percentiles of the merged histograms, the 
 over the sum of the measured windows). SLOs are checked on those merged figures.
 
 Variants: --variant NAME=URL (or NAME=CONFIG-FILE), repeated, or several -f files
-(named by their name field, else the file name) run interleaved, A B A B ..., so that
-drift of the machine hits every variant alike. Each variant gets its own result:
+(named by their name field, else the file name) run in rounds, one run of each variant
+per round, so that drift of the machine hits every variant alike. Within a round the
+order is random and balanced (every variant takes every position once in each block
+of as many rounds as variants), so that a position effect (warm-up, a periodic job)
+is not confounded with a variant; the seed is in each result's run_order (--seed N
+runs the same order again); --order alternate runs A B A B. Each variant gets its own result:
 -o out.yaml writes out-NAME.yaml per variant, which smp compare reads directly. The
 comparison of every variant with the first is printed at the end.
 
@@ -163,6 +169,8 @@ refused before it starts (exit 2).
 	f.StringVar(&fl.name, "name", "", "a name for the test")
 	f.IntVar(&fl.runs, "runs", 1, "run the test N times; the result holds every run and their summary")
 	f.DurationVar(&fl.pause, "pause", 0, "wait between consecutive runs")
+	f.StringVar(&fl.order, "order", smprun.OrderRandom, "order of the variants in each round: "+strings.Join(smprun.Orders(), "|")+" (random: balanced, seeded)")
+	f.Uint64Var(&fl.seed, "seed", 0, "seed of the random order (0: a new one; the result's run_order says which ran)")
 	f.DurationVar(&fl.maxDuration, "max-duration", 0, "hard limit on each run from its start; what is in flight then counts as timeouts (default warm-up + duration + 10s drain)")
 	f.StringArrayVar(&fl.variants, "variant", nil, "a variant NAME=URL or NAME=CONFIG-FILE; several run interleaved (repeatable)")
 	f.StringVar(&fl.metricsAddr, "metrics-addr", "", "serve live Prometheus metrics of the test at http://`HOST:PORT`/metrics while it runs (e.g. 127.0.0.1:9464)")
@@ -206,7 +214,10 @@ func runRun(cmd *cobra.Command, fl *runFlags, urls []string) error {
 	if err := smprun.CheckSeries(vs, fl.outputs, openFileLimit()); err != nil {
 		return badInput(err)
 	}
-	so, stopMetrics, err := liveMetrics(cmd, fl.metricsAddr, smprun.SeriesOptions{Runs: fl.runs, Pause: fl.pause})
+	if _, err := smprun.CheckOrder(fl.order); err != nil {
+		return badInput(err)
+	}
+	so, stopMetrics, err := liveMetrics(cmd, fl.metricsAddr, smprun.SeriesOptions{Runs: fl.runs, Pause: fl.pause, Order: fl.order, Seed: fl.seed})
 	if err != nil {
 		return err
 	}

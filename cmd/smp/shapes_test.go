@@ -39,7 +39,12 @@ func TestEveryResultFormatEverywhere(t *testing.T) {
 			if code, stdout, stderr := smp(t, "report", f, "--format", "fortio", "-o", "-"); code != 0 || !strings.Contains(stdout, `"DurationHistogram"`) {
 				t.Errorf("report fortio: exit %d\n%s%s", code, stdout, stderr)
 			}
-			if code, stdout, stderr := smp(t, "compare", base, f); code != 0 || !strings.Contains(stdout, "p50") {
+			if f == base {
+				// A result compared with itself is refused.
+				if code, _, stderr := smp(t, "compare", base, f); code != exitBadInput || !strings.Contains(stderr, "are the same file") {
+					t.Errorf("compare with itself: exit %d\n%s", code, stderr)
+				}
+			} else if code, stdout, stderr := smp(t, "compare", base, f); code != 0 || !strings.Contains(stdout, "p50") {
 				t.Errorf("compare: exit %d\n%s%s", code, stdout, stderr)
 			}
 			// meshmark reads it; what it lacks is resource figures.
