@@ -23,7 +23,7 @@ func BenchmarkListLabelFilter(b *testing.B) {
 	t0 := time.Unix(1700000000, 0)
 	for i := range 10000 {
 		labels := map[string]string{"mesh": meshes[i%len(meshes)], "suite": "nightly", "build": fmt.Sprint(i)}
-		if _, err := s.SaveResult(b.Context(), result(fmt.Sprint("run", i), t0.Add(time.Duration(i)*time.Minute), labels, 1)); err != nil {
+		if _, err := s.SaveResult(b.Context(), result(fmt.Sprint("run", i), t0.Add(time.Duration(i)*time.Minute), labels, 1), store.SaveOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}

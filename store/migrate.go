@@ -27,6 +27,7 @@ var migrations = []migration{
 			state TEXT NOT NULL,
 			message TEXT NOT NULL DEFAULT '',
 			partial INTEGER NOT NULL DEFAULT 0,
+			uncorrected INTEGER NOT NULL DEFAULT 0,
 			created_ms BIGINT NOT NULL,
 			started_ms BIGINT NOT NULL DEFAULT 0,
 			ended_ms BIGINT NOT NULL DEFAULT 0,

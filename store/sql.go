@@ -377,7 +377,7 @@ func boolInt(b bool) int {
 	return 0
 }
 
-func (s *sqlStore) SaveResult(ctx context.Context, res *spec.PerformanceTestResult) (string, error) {
+func (s *sqlStore) SaveResult(ctx context.Context, res *spec.PerformanceTestResult, o SaveOptions) (string, error) {
 	if res == nil {
 		return "", errors.New("store: save result: no result")
 	}
@@ -399,10 +399,10 @@ func (s *sqlStore) SaveResult(ctx context.Context, res *spec.PerformanceTestResu
 	}
 	labels := encodeLabels(c.labels)
 	err = s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO runs (id, name, state, partial, message, created_ms, started_ms, ended_ms, labels,
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO runs (id, name, state, partial, uncorrected, message, created_ms, started_ms, ended_ms, labels,
 			endpoint, protocol, mesh, requested_qps, actual_qps, p50_ms, p90_ms, p99_ms, requests, errors)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			id, c.name, string(Done), boolInt(c.partial), res.GetPartialReason(), ms(created), ms(c.start), ms(c.end), labels,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			id, c.name, string(Done), boolInt(c.partial), boolInt(o.Uncorrected), res.GetPartialReason(), ms(created), ms(c.start), ms(c.end), labels,
 			c.endpoint, c.protocol, c.mesh, c.requested, c.actual, c.p50, c.p90, c.p99, c.requests, c.errors); err != nil {
 			return err
 		}
@@ -417,7 +417,7 @@ func (s *sqlStore) SaveResult(ctx context.Context, res *spec.PerformanceTestResu
 	return id, nil
 }
 
-const runColumns = `id, name, state, message, partial, created_ms, started_ms, ended_ms, labels, endpoint, protocol, mesh,
+const runColumns = `id, name, state, message, partial, uncorrected, created_ms, started_ms, ended_ms, labels, endpoint, protocol, mesh,
 	requested_qps, actual_qps, p50_ms, p90_ms, p99_ms, requests, errors`
 
 // runColumnsOf is runColumns, each prefixed (a table name and a dot).
@@ -434,15 +434,15 @@ type scanner interface{ Scan(...any) error }
 func scanRun(sc scanner, extra ...any) (*Run, error) {
 	var r Run
 	var state, labels string
-	var partial int
+	var partial, uncorrected int
 	var created, started, ended int64
-	dest := []any{&r.ID, &r.Name, &state, &r.Message, &partial, &created, &started, &ended, &labels,
+	dest := []any{&r.ID, &r.Name, &state, &r.Message, &partial, &uncorrected, &created, &started, &ended, &labels,
 		&r.Endpoint, &r.Protocol, &r.Mesh, &r.RequestedQPS, &r.ActualQPS, &r.P50, &r.P90, &r.P99, &r.Requests, &r.Errors}
 	err := sc.Scan(append(dest, extra...)...)
 	if err != nil {
 		return nil, err
 	}
-	r.State, r.Partial = State(state), partial != 0
+	r.State, r.Partial, r.Uncorrected = State(state), partial != 0, uncorrected != 0
 	r.Created, r.Started, r.Ended = fromMS(created), fromMS(started), fromMS(ended)
 	if r.Labels, err = decodeLabels(labels); err != nil {
 		return nil, fmt.Errorf("labels of run %s: %w", r.ID, err)
@@ -518,19 +518,19 @@ func (s *sqlStore) Runs(ctx context.Context, f Filter) ([]*Run, error) {
 		args = append(args, k, f.Labels[k])
 	}
 	if !f.Since.IsZero() {
-		where = append(where, `created_ms >= ?`)
+		where = append(where, `runs.created_ms >= ?`)
 		args = append(args, f.Since.UnixMilli())
 	}
 	if !f.Until.IsZero() {
-		where = append(where, `created_ms < ?`)
+		where = append(where, `runs.created_ms < ?`)
 		args = append(args, f.Until.UnixMilli())
 	}
 	if f.State != "" {
-		where = append(where, `state = ?`)
+		where = append(where, `runs.state = ?`)
 		args = append(args, string(f.State))
 	}
 	if f.Endpoint != "" {
-		where = append(where, `endpoint = ?`)
+		where = append(where, `runs.endpoint = ?`)
 		args = append(args, f.Endpoint)
 	}
 	q := `SELECT ` + runColumnsOf("runs.") + ` FROM ` + from

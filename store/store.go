@@ -50,6 +50,10 @@ type Run struct {
 	State   State
 	Message string // why a run failed, was cancelled or is partial
 	Partial bool   // the result covers less than the planned run
+	// Uncorrected marks a result whose latency was timed from each
+	// request's actual send (another tool's, such as Fortio's), which a
+	// comparison must know (stats.Side).
+	Uncorrected bool
 	Created time.Time
 	Started time.Time // zero until the run starts
 	Ended   time.Time // zero until the run ends
@@ -78,6 +82,11 @@ type Second struct {
 	// Histogram is the corrected latency histogram so far ("hdr-v2"), kept
 	// only for the latest second: a crash rebuilds the result from it.
 	Histogram string
+}
+
+// SaveOptions say what a result does not say of itself.
+type SaveOptions struct {
+	Uncorrected bool // see Run.Uncorrected
 }
 
 // Filter chooses the runs Runs lists. The zero value lists the latest
@@ -130,7 +139,7 @@ type Store interface {
 	FinishRun(ctx context.Context, id string, state State, res *spec.PerformanceTestResult, msg string) error
 	// SaveResult stores a finished result (an import, `smp run --store`)
 	// as a run in state Done, and returns its id.
-	SaveResult(ctx context.Context, res *spec.PerformanceTestResult) (string, error)
+	SaveResult(ctx context.Context, res *spec.PerformanceTestResult, o SaveOptions) (string, error)
 	// Run returns one run with its config and result.
 	Run(ctx context.Context, id string) (*Run, error)
 	// Seconds returns the saved seconds of a run, in order.

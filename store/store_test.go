@@ -93,7 +93,7 @@ func result(name string, start time.Time, labels map[string]string, p50 float64)
 func TestMigrations(t *testing.T) {
 	eachEngine(t, func(t *testing.T, s store.Store, dsn string) {
 		// Opening again applies nothing and keeps the data.
-		id, err := s.SaveResult(t.Context(), result("a", time.Now(), nil, 1))
+		id, err := s.SaveResult(t.Context(), result("a", time.Now(), nil, 1), store.SaveOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +138,7 @@ func TestResultRoundTrip(t *testing.T) {
 	eachEngine(t, func(t *testing.T, s store.Store, _ string) {
 		in := result("mesh", time.Unix(1700000000, 0), map[string]string{"mesh": "istio", "release": "1.2"}, 1.5)
 		in.Mesh = &spec.ServiceMesh{Type: spec.ServiceMesh_ISTIO}
-		id, err := s.SaveResult(t.Context(), in)
+		id, err := s.SaveResult(t.Context(), in, store.SaveOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,7 +173,7 @@ func TestRunsFilter(t *testing.T) {
 			{"linkerd", map[string]string{"mesh": "linkerd", "env": "lab"}},
 			{"istio2", map[string]string{"mesh": "istio", "env": "lab"}},
 		} {
-			id, err := s.SaveResult(t.Context(), result(c.name, t0.Add(time.Duration(i)*time.Hour), c.labels, 1))
+			id, err := s.SaveResult(t.Context(), result(c.name, t0.Add(time.Duration(i)*time.Hour), c.labels, 1), store.SaveOptions{Uncorrected: i == 0})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -190,6 +190,7 @@ func TestRunsFilter(t *testing.T) {
 			{"no match", store.Filter{Labels: map[string]string{"mesh": "cilium"}}, nil},
 			{"since", store.Filter{Since: t0.Add(time.Hour)}, []string{"istio2", "linkerd", "istio"}},
 			{"since and until", store.Filter{Since: t0.Add(time.Hour), Until: t0.Add(3 * time.Hour)}, []string{"linkerd", "istio"}},
+			{"label, since and state", store.Filter{Labels: map[string]string{"mesh": "istio"}, Since: t0.Add(2 * time.Hour), State: store.Done, Endpoint: "http://127.0.0.1:8080/istio2"}, []string{"istio2"}},
 			{"endpoint", store.Filter{Endpoint: "http://127.0.0.1:8080/linkerd"}, []string{"linkerd"}},
 			{"state", store.Filter{State: store.Running}, nil},
 			{"limit", store.Filter{Limit: 2}, []string{"istio2", "linkerd"}},
