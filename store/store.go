@@ -54,10 +54,10 @@ type Run struct {
 	// request's actual send (another tool's, such as Fortio's), which a
 	// comparison must know (stats.Side).
 	Uncorrected bool
-	Created time.Time
-	Started time.Time // zero until the run starts
-	Ended   time.Time // zero until the run ends
-	Labels  map[string]string
+	Created     time.Time
+	Started     time.Time // zero until the run starts
+	Ended       time.Time // zero until the run ends
+	Labels      map[string]string
 	// The indexed figures, copied from the result (zero until it is
 	// stored): the first client's first endpoint and protocol, the
 	// mesh type, rates and corrected latencies in milliseconds.
