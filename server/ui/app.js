@@ -228,7 +228,7 @@ async function comparePage(_, params) {
         h("td", {class: "num"}, m.change != null ? fmt(m.change, 1) + (m.change_unit === "percent" ? "%" : " " + m.change_unit) : (m.change_infinite || "–")),
         h("td", {class: "num"}, m.change_interval ? "[" + fmt(m.change_interval[0], 1) + ", " + fmt(m.change_interval[1], 1) + "]" : "–"),
         h("td", {class: "num"}, m.mann_whitney && m.mann_whitney.p != null ? fmt(m.mann_whitney.p_adjusted != null ? m.mann_whitney.p_adjusted : m.mann_whitney.p, 3) : "–"),
-        h("td", {class: m.status === "worse" ? "sig-worse" : m.status === "better" ? "sig-better" : ""}, m.status)))))));
+        h("td", {class: m.status === "worse" ? "sig-worse" : m.status === "better" ? "sig-better" : ""}, m.status))))));
   }
   main.append(h("h2", {}, "Percentile spectra and report"),
     h("iframe", {class: "report", id: "compare-report", src: "/api/v1/compare/report?ids=" + chosen.map(encodeURIComponent).join(","), title: "comparison report"}));
