@@ -83,6 +83,7 @@ writes SMP results, compares runs and computes MeshMark.
 		newTargetCmd(),
 		newReportCmd(),
 		newImportCmd(),
+		newServeCmd(),
 		&cobra.Command{
 			Use:   "version",
 			Short: "print the version of smp, the Go version and the platform",

@@ -53,6 +53,7 @@ type outputFlags struct {
 	report, hdrLog string
 	junit          string
 	sloTexts       []string
+	store          string         // --store: "" none, "default" the default database, else a DSN or file
 	outputs        smprun.Outputs // from the flags, by check
 }
 
@@ -62,6 +63,8 @@ func (o *outputFlags) add(cmd *cobra.Command) {
 	f.StringVar(&o.format, "format", "text", "what to print on stdout: text, json, yaml or fortio (Fortio's result JSON)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress line")
 	f.StringVar(&o.report, "report", "", "write a self-contained HTML report to `FILE` at the end")
+	f.StringVar(&o.store, "store", "", "save the run in the results store (what smp serve shows): --store for the default SQLite file, --store=DSN for postgres://... or a file")
+	f.Lookup("store").NoOptDefVal = "default"
 	f.StringVar(&o.hdrLog, "hdr-log", "", "write the latency histogram as an HdrHistogram log to `FILE`; with variants, FILE-NAME.ext each")
 	f.StringArrayVar(&o.sloTexts, "slo", nil, "objective the result must meet, e.g. 'p99<25ms', 'errors<0.1%', 'qps>=990'; "+
 		"exit 1 when one fails (repeatable)")
@@ -345,9 +348,16 @@ func execute(cmd *cobra.Command, vs []smprun.Variant, so smprun.SeriesOptions, o
 		// Not a terminal (a CI log): a line every 10 s of a run.
 		so.Progress = smprun.LogProgress(stderr, 10*time.Second, len(vs) > 1 || so.Runs > 1)
 	}
+	saved, err := beginStore(ctx, out.store, vs, &so)
+	if err != nil {
+		return err
+	}
 	vrs, err := smprun.RunSeries(ctx, vs, so)
 	if live {
 		fmt.Fprint(stderr, "\r\x1b[K")
+	}
+	if saved != nil {
+		saved.finish(stderr, vrs, err)
 	}
 	switch {
 	case errors.Is(err, load.ErrInvalid):
