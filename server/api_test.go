@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/smp-project/smp/server"
-	"github.com/smp-project/smp/spec"
 	"github.com/smp-project/smp/stats"
 	"github.com/smp-project/smp/store"
 	"github.com/smp-project/smp/target"
@@ -400,6 +400,19 @@ func TestCancelAndProfiles(t *testing.T) {
 	if code, _ := e.do(t, "GET", "/api/v1/profiles/"+p.ID, ""); code != 404 {
 		t.Errorf("deleted profile: %d", code)
 	}
-	// A Meshery profile imports as a profile.
-	_ = spec.MaxFileSize
+	// Meshery's files import: its profiles as profiles (the malformed one
+	// named), its results export as runs.
+	for _, c := range []struct{ file, key string }{
+		{"meshery-profiles-one-bad.json", `"profiles"`},
+		{"meshery-results-export.json", `"runs"`},
+	} {
+		doc, err := os.ReadFile(filepath.Join("..", "interop", "testdata", "shapes", c.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, b := e.do(t, "POST", "/api/v1/import?name="+c.file, string(doc))
+		if code != 201 || !strings.Contains(string(b), c.key) {
+			t.Errorf("import %s: %d %s", c.file, code, b)
+		}
+	}
 }
