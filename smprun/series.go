@@ -23,6 +23,8 @@ type Variant struct {
 	Config *spec.PerformanceTestConfig
 	Plan   PlanOptions
 	Result ResultOptions
+	// runner is SeriesOptions.Runner for the series' runs.
+	runner Runner
 }
 
 // RunInfo says which run of a series is going on.
@@ -62,7 +64,15 @@ type SeriesOptions struct {
 	// several variants, so that a series can be run again in its order.
 	Order string
 	Seed  uint64
+	// Runner, if set, runs each run in place of the local engine: a
+	// coordinator of remote agents (package agent). It gets the variant's
+	// config and plan options (with Progress set) and returns the whole
+	// run's result; errors mean what NewPlan's and the engine's mean.
+	Runner Runner
 }
+
+// Runner runs one run of a config somewhere else than in this process.
+type Runner func(ctx context.Context, cfg *spec.PerformanceTestConfig, po PlanOptions) (*load.Result, error)
 
 // VariantResult is what a series measured for one variant.
 type VariantResult struct {
@@ -160,6 +170,9 @@ series:
 			if o.Metrics != nil {
 				v.Plan.ProgressLatency = true
 			}
+			if o.Runner != nil {
+				v.runner = o.Runner
+			}
 			res, err := runOnce(ctx, v, RunInfo{Variant: v.Name, Run: r, Runs: runs}, o.progress())
 			if err != nil {
 				if wasFirst {
@@ -227,6 +240,9 @@ func runOnce(ctx context.Context, v Variant, ri RunInfo, progress func(RunInfo, 
 	po := v.Plan
 	if progress != nil {
 		po.Progress = func(p load.Progress) { progress(ri, p) }
+	}
+	if v.runner != nil {
+		return v.runner(ctx, v.Config, po)
 	}
 	plan, err := NewPlan(ctx, v.Config, po)
 	if err != nil {

@@ -249,7 +249,9 @@ type PerformanceTestResult struct {
 	RunOrder *PerformanceTestResult_RunOrder `protobuf:"bytes,126,opt,name=run_order,json=runOrder,proto3" json:"run_order,omitempty"`
 	// The service-level objectives checked on this result (smp run --slo),
 	// each with its verdict.
-	SloChecks     []*SLOCheck `protobuf:"bytes,127,rep,name=slo_checks,json=sloChecks,proto3" json:"slo_checks,omitempty"`
+	SloChecks []*SLOCheck `protobuf:"bytes,127,rep,name=slo_checks,json=sloChecks,proto3" json:"slo_checks,omitempty"`
+	// The agents of a distributed run (smp run --agents), each one's part.
+	Agents        []*PerformanceTestResult_AgentShare `protobuf:"bytes,128,rep,name=agents,proto3" json:"agents,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -553,6 +555,13 @@ func (x *PerformanceTestResult) GetRunOrder() *PerformanceTestResult_RunOrder {
 func (x *PerformanceTestResult) GetSloChecks() []*SLOCheck {
 	if x != nil {
 		return x.SloChecks
+	}
+	return nil
+}
+
+func (x *PerformanceTestResult) GetAgents() []*PerformanceTestResult_AgentShare {
+	if x != nil {
+		return x.Agents
 	}
 	return nil
 }
@@ -1834,6 +1843,158 @@ func (x *PerformanceTestResult_ErrorSample) GetCount() int64 {
 	return 0
 }
 
+type PerformanceTestResult_AgentShare struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Address string                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	// Share index of count: the agent ran slots index, index+count, ...
+	ShareIndex int32 `protobuf:"varint,2,opt,name=share_index,json=shareIndex,proto3" json:"share_index,omitempty"`
+	ShareCount int32 `protobuf:"varint,3,opt,name=share_count,json=shareCount,proto3" json:"share_count,omitempty"`
+	// Its clock less the coordinator's, and the estimate's uncertainty.
+	ClockOffsetMs      float64 `protobuf:"fixed64,4,opt,name=clock_offset_ms,json=clockOffsetMs,proto3" json:"clock_offset_ms,omitempty"`
+	ClockUncertaintyMs float64 `protobuf:"fixed64,5,opt,name=clock_uncertainty_ms,json=clockUncertaintyMs,proto3" json:"clock_uncertainty_ms,omitempty"`
+	// When its schedule started after the earliest agent's, on the
+	// coordinator's clock.
+	StartOffsetMs float64 `protobuf:"fixed64,6,opt,name=start_offset_ms,json=startOffsetMs,proto3" json:"start_offset_ms,omitempty"`
+	Requests      int64   `protobuf:"varint,7,opt,name=requests,proto3" json:"requests,omitempty"`
+	Errors        int64   `protobuf:"varint,8,opt,name=errors,proto3" json:"errors,omitempty"`
+	LatenessP99Ms float64 `protobuf:"fixed64,9,opt,name=lateness_p99_ms,json=latenessP99Ms,proto3" json:"lateness_p99_ms,omitempty"`
+	CpuBusy       float64 `protobuf:"fixed64,10,opt,name=cpu_busy,json=cpuBusy,proto3" json:"cpu_busy,omitempty"`
+	Lost          bool    `protobuf:"varint,11,opt,name=lost,proto3" json:"lost,omitempty"`
+	LostAtS       float64 `protobuf:"fixed64,12,opt,name=lost_at_s,json=lostAtS,proto3" json:"lost_at_s,omitempty"`
+	Unsent        int64   `protobuf:"varint,13,opt,name=unsent,proto3" json:"unsent,omitempty"`
+	Note          string  `protobuf:"bytes,14,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PerformanceTestResult_AgentShare) Reset() {
+	*x = PerformanceTestResult_AgentShare{}
+	mi := &file_service_mesh_performance_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PerformanceTestResult_AgentShare) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PerformanceTestResult_AgentShare) ProtoMessage() {}
+
+func (x *PerformanceTestResult_AgentShare) ProtoReflect() protoreflect.Message {
+	mi := &file_service_mesh_performance_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PerformanceTestResult_AgentShare.ProtoReflect.Descriptor instead.
+func (*PerformanceTestResult_AgentShare) Descriptor() ([]byte, []int) {
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 8}
+}
+
+func (x *PerformanceTestResult_AgentShare) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *PerformanceTestResult_AgentShare) GetShareIndex() int32 {
+	if x != nil {
+		return x.ShareIndex
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_AgentShare) GetShareCount() int32 {
+	if x != nil {
+		return x.ShareCount
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_AgentShare) GetClockOffsetMs() float64 {
+	if x != nil {
+		return x.ClockOffsetMs
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_AgentShare) GetClockUncertaintyMs() float64 {
+	if x != nil {
+		return x.ClockUncertaintyMs
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_AgentShare) GetStartOffsetMs() float64 {
+	if x != nil {
+		return x.StartOffsetMs
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_AgentShare) GetRequests() int64 {
+	if x != nil {
+		return x.Requests
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_AgentShare) GetErrors() int64 {
+	if x != nil {
+		return x.Errors
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_AgentShare) GetLatenessP99Ms() float64 {
+	if x != nil {
+		return x.LatenessP99Ms
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_AgentShare) GetCpuBusy() float64 {
+	if x != nil {
+		return x.CpuBusy
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_AgentShare) GetLost() bool {
+	if x != nil {
+		return x.Lost
+	}
+	return false
+}
+
+func (x *PerformanceTestResult_AgentShare) GetLostAtS() float64 {
+	if x != nil {
+		return x.LostAtS
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_AgentShare) GetUnsent() int64 {
+	if x != nil {
+		return x.Unsent
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_AgentShare) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
 type PerformanceTestResult_RunOrder struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "random": each block of as many rounds as there are variants runs
@@ -1849,7 +2010,7 @@ type PerformanceTestResult_RunOrder struct {
 
 func (x *PerformanceTestResult_RunOrder) Reset() {
 	*x = PerformanceTestResult_RunOrder{}
-	mi := &file_service_mesh_performance_proto_msgTypes[20]
+	mi := &file_service_mesh_performance_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1861,7 +2022,7 @@ func (x *PerformanceTestResult_RunOrder) String() string {
 func (*PerformanceTestResult_RunOrder) ProtoMessage() {}
 
 func (x *PerformanceTestResult_RunOrder) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[20]
+	mi := &file_service_mesh_performance_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1874,7 +2035,7 @@ func (x *PerformanceTestResult_RunOrder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_RunOrder.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_RunOrder) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 8}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 9}
 }
 
 func (x *PerformanceTestResult_RunOrder) GetOrder() string {
@@ -1913,7 +2074,7 @@ type PerformanceTestResult_Connections struct {
 
 func (x *PerformanceTestResult_Connections) Reset() {
 	*x = PerformanceTestResult_Connections{}
-	mi := &file_service_mesh_performance_proto_msgTypes[21]
+	mi := &file_service_mesh_performance_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1925,7 +2086,7 @@ func (x *PerformanceTestResult_Connections) String() string {
 func (*PerformanceTestResult_Connections) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Connections) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[21]
+	mi := &file_service_mesh_performance_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1938,7 +2099,7 @@ func (x *PerformanceTestResult_Connections) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use PerformanceTestResult_Connections.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Connections) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 9}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 10}
 }
 
 func (x *PerformanceTestResult_Connections) GetOpened() int64 {
@@ -1987,7 +2148,7 @@ type PerformanceTestResult_Requests struct {
 
 func (x *PerformanceTestResult_Requests) Reset() {
 	*x = PerformanceTestResult_Requests{}
-	mi := &file_service_mesh_performance_proto_msgTypes[22]
+	mi := &file_service_mesh_performance_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1999,7 +2160,7 @@ func (x *PerformanceTestResult_Requests) String() string {
 func (*PerformanceTestResult_Requests) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Requests) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[22]
+	mi := &file_service_mesh_performance_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2012,7 +2173,7 @@ func (x *PerformanceTestResult_Requests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Requests.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Requests) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 10}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 11}
 }
 
 func (x *PerformanceTestResult_Requests) GetTotal() int64 {
@@ -2046,7 +2207,7 @@ type PerformanceTestResult_Percentile struct {
 
 func (x *PerformanceTestResult_Percentile) Reset() {
 	*x = PerformanceTestResult_Percentile{}
-	mi := &file_service_mesh_performance_proto_msgTypes[23]
+	mi := &file_service_mesh_performance_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2058,7 +2219,7 @@ func (x *PerformanceTestResult_Percentile) String() string {
 func (*PerformanceTestResult_Percentile) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Percentile) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[23]
+	mi := &file_service_mesh_performance_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2071,7 +2232,7 @@ func (x *PerformanceTestResult_Percentile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Percentile.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Percentile) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 11}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 12}
 }
 
 func (x *PerformanceTestResult_Percentile) GetPercentile() float64 {
@@ -2107,7 +2268,7 @@ type PerformanceTestResult_Histogram struct {
 
 func (x *PerformanceTestResult_Histogram) Reset() {
 	*x = PerformanceTestResult_Histogram{}
-	mi := &file_service_mesh_performance_proto_msgTypes[24]
+	mi := &file_service_mesh_performance_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2119,7 +2280,7 @@ func (x *PerformanceTestResult_Histogram) String() string {
 func (*PerformanceTestResult_Histogram) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Histogram) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[24]
+	mi := &file_service_mesh_performance_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2132,7 +2293,7 @@ func (x *PerformanceTestResult_Histogram) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Histogram.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Histogram) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 12}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 13}
 }
 
 func (x *PerformanceTestResult_Histogram) GetEncoding() string {
@@ -2198,7 +2359,7 @@ type PerformanceTestResult_Interval struct {
 
 func (x *PerformanceTestResult_Interval) Reset() {
 	*x = PerformanceTestResult_Interval{}
-	mi := &file_service_mesh_performance_proto_msgTypes[25]
+	mi := &file_service_mesh_performance_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2210,7 +2371,7 @@ func (x *PerformanceTestResult_Interval) String() string {
 func (*PerformanceTestResult_Interval) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Interval) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[25]
+	mi := &file_service_mesh_performance_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2223,7 +2384,7 @@ func (x *PerformanceTestResult_Interval) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Interval.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Interval) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 13}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 14}
 }
 
 func (x *PerformanceTestResult_Interval) GetOffsetS() float64 {
@@ -2322,7 +2483,7 @@ type PerformanceTestResult_Generator struct {
 
 func (x *PerformanceTestResult_Generator) Reset() {
 	*x = PerformanceTestResult_Generator{}
-	mi := &file_service_mesh_performance_proto_msgTypes[26]
+	mi := &file_service_mesh_performance_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2334,7 +2495,7 @@ func (x *PerformanceTestResult_Generator) String() string {
 func (*PerformanceTestResult_Generator) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Generator) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[26]
+	mi := &file_service_mesh_performance_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2347,7 +2508,7 @@ func (x *PerformanceTestResult_Generator) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Generator.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Generator) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 14}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 15}
 }
 
 func (x *PerformanceTestResult_Generator) GetName() string {
@@ -2462,7 +2623,7 @@ type MeshMark_Term struct {
 
 func (x *MeshMark_Term) Reset() {
 	*x = MeshMark_Term{}
-	mi := &file_service_mesh_performance_proto_msgTypes[27]
+	mi := &file_service_mesh_performance_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2474,7 +2635,7 @@ func (x *MeshMark_Term) String() string {
 func (*MeshMark_Term) ProtoMessage() {}
 
 func (x *MeshMark_Term) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[27]
+	mi := &file_service_mesh_performance_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2543,7 +2704,7 @@ type MeshMark_ClassScore struct {
 
 func (x *MeshMark_ClassScore) Reset() {
 	*x = MeshMark_ClassScore{}
-	mi := &file_service_mesh_performance_proto_msgTypes[28]
+	mi := &file_service_mesh_performance_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2555,7 +2716,7 @@ func (x *MeshMark_ClassScore) String() string {
 func (*MeshMark_ClassScore) ProtoMessage() {}
 
 func (x *MeshMark_ClassScore) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[28]
+	mi := &file_service_mesh_performance_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2605,7 +2766,7 @@ type ServiceMeshConfig_IngressGateway struct {
 
 func (x *ServiceMeshConfig_IngressGateway) Reset() {
 	*x = ServiceMeshConfig_IngressGateway{}
-	mi := &file_service_mesh_performance_proto_msgTypes[30]
+	mi := &file_service_mesh_performance_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2617,7 +2778,7 @@ func (x *ServiceMeshConfig_IngressGateway) String() string {
 func (*ServiceMeshConfig_IngressGateway) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_IngressGateway) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[30]
+	mi := &file_service_mesh_performance_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2681,7 +2842,7 @@ type ServiceMeshConfig_EgressGateway struct {
 
 func (x *ServiceMeshConfig_EgressGateway) Reset() {
 	*x = ServiceMeshConfig_EgressGateway{}
-	mi := &file_service_mesh_performance_proto_msgTypes[31]
+	mi := &file_service_mesh_performance_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2693,7 +2854,7 @@ func (x *ServiceMeshConfig_EgressGateway) String() string {
 func (*ServiceMeshConfig_EgressGateway) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_EgressGateway) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[31]
+	mi := &file_service_mesh_performance_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2757,7 +2918,7 @@ type ServiceMeshConfig_Sidecar struct {
 
 func (x *ServiceMeshConfig_Sidecar) Reset() {
 	*x = ServiceMeshConfig_Sidecar{}
-	mi := &file_service_mesh_performance_proto_msgTypes[32]
+	mi := &file_service_mesh_performance_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2769,7 +2930,7 @@ func (x *ServiceMeshConfig_Sidecar) String() string {
 func (*ServiceMeshConfig_Sidecar) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_Sidecar) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[32]
+	mi := &file_service_mesh_performance_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2832,7 +2993,7 @@ type ServiceMeshConfig_MeshTelemetry struct {
 
 func (x *ServiceMeshConfig_MeshTelemetry) Reset() {
 	*x = ServiceMeshConfig_MeshTelemetry{}
-	mi := &file_service_mesh_performance_proto_msgTypes[33]
+	mi := &file_service_mesh_performance_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2844,7 +3005,7 @@ func (x *ServiceMeshConfig_MeshTelemetry) String() string {
 func (*ServiceMeshConfig_MeshTelemetry) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_MeshTelemetry) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[33]
+	mi := &file_service_mesh_performance_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2903,7 +3064,7 @@ type ServiceMeshConfig_MeshPolicy struct {
 
 func (x *ServiceMeshConfig_MeshPolicy) Reset() {
 	*x = ServiceMeshConfig_MeshPolicy{}
-	mi := &file_service_mesh_performance_proto_msgTypes[34]
+	mi := &file_service_mesh_performance_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2915,7 +3076,7 @@ func (x *ServiceMeshConfig_MeshPolicy) String() string {
 func (*ServiceMeshConfig_MeshPolicy) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_MeshPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[34]
+	mi := &file_service_mesh_performance_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2985,7 +3146,7 @@ type ServiceMeshConfig_MeshControlPlane struct {
 
 func (x *ServiceMeshConfig_MeshControlPlane) Reset() {
 	*x = ServiceMeshConfig_MeshControlPlane{}
-	mi := &file_service_mesh_performance_proto_msgTypes[35]
+	mi := &file_service_mesh_performance_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2997,7 +3158,7 @@ func (x *ServiceMeshConfig_MeshControlPlane) String() string {
 func (*ServiceMeshConfig_MeshControlPlane) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_MeshControlPlane) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[35]
+	mi := &file_service_mesh_performance_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3094,7 +3255,7 @@ type EnvironmentConfig_Node struct {
 
 func (x *EnvironmentConfig_Node) Reset() {
 	*x = EnvironmentConfig_Node{}
-	mi := &file_service_mesh_performance_proto_msgTypes[37]
+	mi := &file_service_mesh_performance_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3106,7 +3267,7 @@ func (x *EnvironmentConfig_Node) String() string {
 func (*EnvironmentConfig_Node) ProtoMessage() {}
 
 func (x *EnvironmentConfig_Node) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[37]
+	mi := &file_service_mesh_performance_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3157,7 +3318,7 @@ type EnvironmentConfig_IndividualWorkload struct {
 
 func (x *EnvironmentConfig_IndividualWorkload) Reset() {
 	*x = EnvironmentConfig_IndividualWorkload{}
-	mi := &file_service_mesh_performance_proto_msgTypes[38]
+	mi := &file_service_mesh_performance_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3169,7 +3330,7 @@ func (x *EnvironmentConfig_IndividualWorkload) String() string {
 func (*EnvironmentConfig_IndividualWorkload) ProtoMessage() {}
 
 func (x *EnvironmentConfig_IndividualWorkload) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[38]
+	mi := &file_service_mesh_performance_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3268,7 +3429,7 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\rPROTOCOL_HTTP\x10\x01\x12\x10\n" +
 	"\fPROTOCOL_TCP\x10\x02\x12\x10\n" +
 	"\fPROTOCOL_UDP\x10\x03\x12\x11\n" +
-	"\rPROTOCOL_GRPC\x10\x04\"\x91!\n" +
+	"\rPROTOCOL_GRPC\x10\x04\"\x91%\n" +
 	"\x15PerformanceTestResult\x12\x1f\n" +
 	"\vsmp_version\x18\x01 \x01(\tR\n" +
 	"smpVersion\x12\x0e\n" +
@@ -3316,7 +3477,8 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\tendpoints\x18} \x03(\v2\x1a.smp.PerformanceTestResultR\tendpoints\x12@\n" +
 	"\trun_order\x18~ \x01(\v2#.smp.PerformanceTestResult.RunOrderR\brunOrder\x12,\n" +
 	"\n" +
-	"slo_checks\x18\x7f \x03(\v2\r.smp.SLOCheckR\tsloChecks\x1a9\n" +
+	"slo_checks\x18\x7f \x03(\v2\r.smp.SLOCheckR\tsloChecks\x12>\n" +
+	"\x06agents\x18\x80\x01 \x03(\v2%.smp.PerformanceTestResult.AgentShareR\x06agents\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a}\n" +
@@ -3358,7 +3520,26 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\vErrorSample\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
-	"\x05count\x18\x03 \x01(\x03R\x05count\x1aP\n" +
+	"\x05count\x18\x03 \x01(\x03R\x05count\x1a\xbd\x03\n" +
+	"\n" +
+	"AgentShare\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x1f\n" +
+	"\vshare_index\x18\x02 \x01(\x05R\n" +
+	"shareIndex\x12\x1f\n" +
+	"\vshare_count\x18\x03 \x01(\x05R\n" +
+	"shareCount\x12&\n" +
+	"\x0fclock_offset_ms\x18\x04 \x01(\x01R\rclockOffsetMs\x120\n" +
+	"\x14clock_uncertainty_ms\x18\x05 \x01(\x01R\x12clockUncertaintyMs\x12&\n" +
+	"\x0fstart_offset_ms\x18\x06 \x01(\x01R\rstartOffsetMs\x12\x1a\n" +
+	"\brequests\x18\a \x01(\x03R\brequests\x12\x16\n" +
+	"\x06errors\x18\b \x01(\x03R\x06errors\x12&\n" +
+	"\x0flateness_p99_ms\x18\t \x01(\x01R\rlatenessP99Ms\x12\x19\n" +
+	"\bcpu_busy\x18\n" +
+	" \x01(\x01R\acpuBusy\x12\x12\n" +
+	"\x04lost\x18\v \x01(\bR\x04lost\x12\x1a\n" +
+	"\tlost_at_s\x18\f \x01(\x01R\alostAtS\x12\x16\n" +
+	"\x06unsent\x18\r \x01(\x03R\x06unsent\x12\x12\n" +
+	"\x04note\x18\x0e \x01(\tR\x04note\x1aP\n" +
 	"\bRunOrder\x12\x14\n" +
 	"\x05order\x18\x01 \x01(\tR\x05order\x12\x12\n" +
 	"\x04seed\x18\x02 \x01(\x04R\x04seed\x12\x1a\n" +
@@ -3577,7 +3758,7 @@ func file_service_mesh_performance_proto_rawDescGZIP() []byte {
 }
 
 var file_service_mesh_performance_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_service_mesh_performance_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_service_mesh_performance_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_service_mesh_performance_proto_goTypes = []any{
 	(PerformanceTestConfig_Client_Protocol)(0), // 0: smp.PerformanceTestConfig.Client.Protocol
 	(*PerformanceTestConfig)(nil),              // 1: smp.PerformanceTestConfig
@@ -3600,49 +3781,50 @@ var file_service_mesh_performance_proto_goTypes = []any{
 	nil,                                        // 18: smp.PerformanceTestResult.ErrorsEntry
 	nil,                                        // 19: smp.PerformanceTestResult.StatusCodesEntry
 	(*PerformanceTestResult_ErrorSample)(nil),  // 20: smp.PerformanceTestResult.ErrorSample
-	(*PerformanceTestResult_RunOrder)(nil),     // 21: smp.PerformanceTestResult.RunOrder
-	(*PerformanceTestResult_Connections)(nil),  // 22: smp.PerformanceTestResult.Connections
-	(*PerformanceTestResult_Requests)(nil),     // 23: smp.PerformanceTestResult.Requests
-	(*PerformanceTestResult_Percentile)(nil),   // 24: smp.PerformanceTestResult.Percentile
-	(*PerformanceTestResult_Histogram)(nil),    // 25: smp.PerformanceTestResult.Histogram
-	(*PerformanceTestResult_Interval)(nil),     // 26: smp.PerformanceTestResult.Interval
-	(*PerformanceTestResult_Generator)(nil),    // 27: smp.PerformanceTestResult.Generator
-	(*MeshMark_Term)(nil),                      // 28: smp.MeshMark.Term
-	(*MeshMark_ClassScore)(nil),                // 29: smp.MeshMark.ClassScore
-	nil,                                        // 30: smp.ServiceMeshConfig.LabelsEntry
-	(*ServiceMeshConfig_IngressGateway)(nil),   // 31: smp.ServiceMeshConfig.IngressGateway
-	(*ServiceMeshConfig_EgressGateway)(nil),    // 32: smp.ServiceMeshConfig.EgressGateway
-	(*ServiceMeshConfig_Sidecar)(nil),          // 33: smp.ServiceMeshConfig.Sidecar
-	(*ServiceMeshConfig_MeshTelemetry)(nil),    // 34: smp.ServiceMeshConfig.MeshTelemetry
-	(*ServiceMeshConfig_MeshPolicy)(nil),       // 35: smp.ServiceMeshConfig.MeshPolicy
-	(*ServiceMeshConfig_MeshControlPlane)(nil), // 36: smp.ServiceMeshConfig.MeshControlPlane
-	nil,                            // 37: smp.EnvironmentConfig.LabelsEntry
-	(*EnvironmentConfig_Node)(nil), // 38: smp.EnvironmentConfig.Node
-	(*EnvironmentConfig_IndividualWorkload)(nil), // 39: smp.EnvironmentConfig.IndividualWorkload
-	(*ServiceMesh)(nil),                          // 40: smp.ServiceMesh
-	(*timestamppb.Timestamp)(nil),                // 41: google.protobuf.Timestamp
-	(*ApplicationMetadata)(nil),                  // 42: smp.ApplicationMetadata
-	(*TrafficMetadata)(nil),                      // 43: smp.TrafficMetadata
+	(*PerformanceTestResult_AgentShare)(nil),   // 21: smp.PerformanceTestResult.AgentShare
+	(*PerformanceTestResult_RunOrder)(nil),     // 22: smp.PerformanceTestResult.RunOrder
+	(*PerformanceTestResult_Connections)(nil),  // 23: smp.PerformanceTestResult.Connections
+	(*PerformanceTestResult_Requests)(nil),     // 24: smp.PerformanceTestResult.Requests
+	(*PerformanceTestResult_Percentile)(nil),   // 25: smp.PerformanceTestResult.Percentile
+	(*PerformanceTestResult_Histogram)(nil),    // 26: smp.PerformanceTestResult.Histogram
+	(*PerformanceTestResult_Interval)(nil),     // 27: smp.PerformanceTestResult.Interval
+	(*PerformanceTestResult_Generator)(nil),    // 28: smp.PerformanceTestResult.Generator
+	(*MeshMark_Term)(nil),                      // 29: smp.MeshMark.Term
+	(*MeshMark_ClassScore)(nil),                // 30: smp.MeshMark.ClassScore
+	nil,                                        // 31: smp.ServiceMeshConfig.LabelsEntry
+	(*ServiceMeshConfig_IngressGateway)(nil),   // 32: smp.ServiceMeshConfig.IngressGateway
+	(*ServiceMeshConfig_EgressGateway)(nil),    // 33: smp.ServiceMeshConfig.EgressGateway
+	(*ServiceMeshConfig_Sidecar)(nil),          // 34: smp.ServiceMeshConfig.Sidecar
+	(*ServiceMeshConfig_MeshTelemetry)(nil),    // 35: smp.ServiceMeshConfig.MeshTelemetry
+	(*ServiceMeshConfig_MeshPolicy)(nil),       // 36: smp.ServiceMeshConfig.MeshPolicy
+	(*ServiceMeshConfig_MeshControlPlane)(nil), // 37: smp.ServiceMeshConfig.MeshControlPlane
+	nil,                            // 38: smp.EnvironmentConfig.LabelsEntry
+	(*EnvironmentConfig_Node)(nil), // 39: smp.EnvironmentConfig.Node
+	(*EnvironmentConfig_IndividualWorkload)(nil), // 40: smp.EnvironmentConfig.IndividualWorkload
+	(*ServiceMesh)(nil),                          // 41: smp.ServiceMesh
+	(*timestamppb.Timestamp)(nil),                // 42: google.protobuf.Timestamp
+	(*ApplicationMetadata)(nil),                  // 43: smp.ApplicationMetadata
+	(*TrafficMetadata)(nil),                      // 44: smp.TrafficMetadata
 }
 var file_service_mesh_performance_proto_depIdxs = []int32{
 	9,  // 0: smp.PerformanceTestConfig.labels:type_name -> smp.PerformanceTestConfig.LabelsEntry
 	10, // 1: smp.PerformanceTestConfig.clients:type_name -> smp.PerformanceTestConfig.Client
-	40, // 2: smp.PerformanceTestConfig.mesh:type_name -> smp.ServiceMesh
+	41, // 2: smp.PerformanceTestConfig.mesh:type_name -> smp.ServiceMesh
 	13, // 3: smp.PerformanceTestResult.labels:type_name -> smp.PerformanceTestResult.LabelsEntry
-	41, // 4: smp.PerformanceTestResult.start_time:type_name -> google.protobuf.Timestamp
-	41, // 5: smp.PerformanceTestResult.end_time:type_name -> google.protobuf.Timestamp
+	42, // 4: smp.PerformanceTestResult.start_time:type_name -> google.protobuf.Timestamp
+	42, // 5: smp.PerformanceTestResult.end_time:type_name -> google.protobuf.Timestamp
 	14, // 6: smp.PerformanceTestResult.latencies_ms:type_name -> smp.PerformanceTestResult.Latency
-	23, // 7: smp.PerformanceTestResult.requests:type_name -> smp.PerformanceTestResult.Requests
+	24, // 7: smp.PerformanceTestResult.requests:type_name -> smp.PerformanceTestResult.Requests
 	18, // 8: smp.PerformanceTestResult.errors:type_name -> smp.PerformanceTestResult.ErrorsEntry
 	19, // 9: smp.PerformanceTestResult.status_codes:type_name -> smp.PerformanceTestResult.StatusCodesEntry
-	24, // 10: smp.PerformanceTestResult.percentiles_ms:type_name -> smp.PerformanceTestResult.Percentile
+	25, // 10: smp.PerformanceTestResult.percentiles_ms:type_name -> smp.PerformanceTestResult.Percentile
 	14, // 11: smp.PerformanceTestResult.uncorrected_latencies_ms:type_name -> smp.PerformanceTestResult.Latency
-	25, // 12: smp.PerformanceTestResult.histogram:type_name -> smp.PerformanceTestResult.Histogram
-	26, // 13: smp.PerformanceTestResult.intervals:type_name -> smp.PerformanceTestResult.Interval
-	27, // 14: smp.PerformanceTestResult.generator:type_name -> smp.PerformanceTestResult.Generator
+	26, // 12: smp.PerformanceTestResult.histogram:type_name -> smp.PerformanceTestResult.Histogram
+	27, // 13: smp.PerformanceTestResult.intervals:type_name -> smp.PerformanceTestResult.Interval
+	28, // 14: smp.PerformanceTestResult.generator:type_name -> smp.PerformanceTestResult.Generator
 	1,  // 15: smp.PerformanceTestResult.config:type_name -> smp.PerformanceTestConfig
 	8,  // 16: smp.PerformanceTestResult.environment:type_name -> smp.EnvironmentConfig
-	40, // 17: smp.PerformanceTestResult.mesh:type_name -> smp.ServiceMesh
+	41, // 17: smp.PerformanceTestResult.mesh:type_name -> smp.ServiceMesh
 	7,  // 18: smp.PerformanceTestResult.mesh_config:type_name -> smp.ServiceMeshConfig
 	2,  // 19: smp.PerformanceTestResult.runs:type_name -> smp.PerformanceTestResult
 	2,  // 20: smp.PerformanceTestResult.clients:type_name -> smp.PerformanceTestResult
@@ -3650,34 +3832,35 @@ var file_service_mesh_performance_proto_depIdxs = []int32{
 	5,  // 22: smp.PerformanceTestResult.resources:type_name -> smp.ResourceUsage
 	6,  // 23: smp.PerformanceTestResult.meshmark:type_name -> smp.MeshMark
 	14, // 24: smp.PerformanceTestResult.error_latencies_ms:type_name -> smp.PerformanceTestResult.Latency
-	22, // 25: smp.PerformanceTestResult.connections:type_name -> smp.PerformanceTestResult.Connections
+	23, // 25: smp.PerformanceTestResult.connections:type_name -> smp.PerformanceTestResult.Connections
 	20, // 26: smp.PerformanceTestResult.error_samples:type_name -> smp.PerformanceTestResult.ErrorSample
 	2,  // 27: smp.PerformanceTestResult.endpoints:type_name -> smp.PerformanceTestResult
-	21, // 28: smp.PerformanceTestResult.run_order:type_name -> smp.PerformanceTestResult.RunOrder
+	22, // 28: smp.PerformanceTestResult.run_order:type_name -> smp.PerformanceTestResult.RunOrder
 	3,  // 29: smp.PerformanceTestResult.slo_checks:type_name -> smp.SLOCheck
-	29, // 30: smp.MeshMark.classes:type_name -> smp.MeshMark.ClassScore
-	30, // 31: smp.ServiceMeshConfig.labels:type_name -> smp.ServiceMeshConfig.LabelsEntry
-	31, // 32: smp.ServiceMeshConfig.ingress_gateway:type_name -> smp.ServiceMeshConfig.IngressGateway
-	33, // 33: smp.ServiceMeshConfig.sidecar:type_name -> smp.ServiceMeshConfig.Sidecar
-	34, // 34: smp.ServiceMeshConfig.mesh_telemetry:type_name -> smp.ServiceMeshConfig.MeshTelemetry
-	35, // 35: smp.ServiceMeshConfig.mesh_policy:type_name -> smp.ServiceMeshConfig.MeshPolicy
-	36, // 36: smp.ServiceMeshConfig.mesh_control_plane:type_name -> smp.ServiceMeshConfig.MeshControlPlane
-	40, // 37: smp.ServiceMeshConfig.mesh_type:type_name -> smp.ServiceMesh
-	42, // 38: smp.ServiceMeshConfig.application_metadata:type_name -> smp.ApplicationMetadata
-	37, // 39: smp.EnvironmentConfig.labels:type_name -> smp.EnvironmentConfig.LabelsEntry
-	38, // 40: smp.EnvironmentConfig.nodes:type_name -> smp.EnvironmentConfig.Node
-	39, // 41: smp.EnvironmentConfig.individual_workloads:type_name -> smp.EnvironmentConfig.IndividualWorkload
-	43, // 42: smp.EnvironmentConfig.traffic_metadata:type_name -> smp.TrafficMetadata
-	0,  // 43: smp.PerformanceTestConfig.Client.protocol:type_name -> smp.PerformanceTestConfig.Client.Protocol
-	11, // 44: smp.PerformanceTestConfig.Client.headers:type_name -> smp.PerformanceTestConfig.Client.HeadersEntry
-	12, // 45: smp.PerformanceTestConfig.Client.cookies:type_name -> smp.PerformanceTestConfig.Client.CookiesEntry
-	14, // 46: smp.PerformanceTestResult.Connections.connect_ms:type_name -> smp.PerformanceTestResult.Latency
-	28, // 47: smp.MeshMark.ClassScore.terms:type_name -> smp.MeshMark.Term
-	48, // [48:48] is the sub-list for method output_type
-	48, // [48:48] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	21, // 30: smp.PerformanceTestResult.agents:type_name -> smp.PerformanceTestResult.AgentShare
+	30, // 31: smp.MeshMark.classes:type_name -> smp.MeshMark.ClassScore
+	31, // 32: smp.ServiceMeshConfig.labels:type_name -> smp.ServiceMeshConfig.LabelsEntry
+	32, // 33: smp.ServiceMeshConfig.ingress_gateway:type_name -> smp.ServiceMeshConfig.IngressGateway
+	34, // 34: smp.ServiceMeshConfig.sidecar:type_name -> smp.ServiceMeshConfig.Sidecar
+	35, // 35: smp.ServiceMeshConfig.mesh_telemetry:type_name -> smp.ServiceMeshConfig.MeshTelemetry
+	36, // 36: smp.ServiceMeshConfig.mesh_policy:type_name -> smp.ServiceMeshConfig.MeshPolicy
+	37, // 37: smp.ServiceMeshConfig.mesh_control_plane:type_name -> smp.ServiceMeshConfig.MeshControlPlane
+	41, // 38: smp.ServiceMeshConfig.mesh_type:type_name -> smp.ServiceMesh
+	43, // 39: smp.ServiceMeshConfig.application_metadata:type_name -> smp.ApplicationMetadata
+	38, // 40: smp.EnvironmentConfig.labels:type_name -> smp.EnvironmentConfig.LabelsEntry
+	39, // 41: smp.EnvironmentConfig.nodes:type_name -> smp.EnvironmentConfig.Node
+	40, // 42: smp.EnvironmentConfig.individual_workloads:type_name -> smp.EnvironmentConfig.IndividualWorkload
+	44, // 43: smp.EnvironmentConfig.traffic_metadata:type_name -> smp.TrafficMetadata
+	0,  // 44: smp.PerformanceTestConfig.Client.protocol:type_name -> smp.PerformanceTestConfig.Client.Protocol
+	11, // 45: smp.PerformanceTestConfig.Client.headers:type_name -> smp.PerformanceTestConfig.Client.HeadersEntry
+	12, // 46: smp.PerformanceTestConfig.Client.cookies:type_name -> smp.PerformanceTestConfig.Client.CookiesEntry
+	14, // 47: smp.PerformanceTestResult.Connections.connect_ms:type_name -> smp.PerformanceTestResult.Latency
+	29, // 48: smp.MeshMark.ClassScore.terms:type_name -> smp.MeshMark.Term
+	49, // [49:49] is the sub-list for method output_type
+	49, // [49:49] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_service_mesh_performance_proto_init() }
@@ -3693,7 +3876,7 @@ func file_service_mesh_performance_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_service_mesh_performance_proto_rawDesc), len(file_service_mesh_performance_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   39,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -81,6 +81,7 @@ writes SMP results, compares runs and computes MeshMark.
 		newRunCmd(),
 		newQuickstartCmd(),
 		newTargetCmd(),
+		newAgentCmd(),
 		newReportCmd(),
 		newImportCmd(),
 		&cobra.Command{

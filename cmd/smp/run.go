@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/smp-project/smp/agent"
 	"github.com/smp-project/smp/internal/fdlimit"
 	"github.com/smp-project/smp/load"
 	"github.com/smp-project/smp/smprun"
@@ -43,6 +44,10 @@ type runFlags struct {
 	maxDuration          time.Duration
 	variants             []string
 	metricsAddr          string
+	agents               []string
+	agentCA              string
+	agentInsecure        bool
+	agentCert, agentKey  string
 	outputFlags
 }
 
@@ -174,6 +179,11 @@ refused before it starts (exit 2).
 	f.DurationVar(&fl.maxDuration, "max-duration", 0, "hard limit on each run from its start; what is in flight then counts as timeouts (default warm-up + duration + 10s drain)")
 	f.StringArrayVar(&fl.variants, "variant", nil, "a variant NAME=URL or NAME=CONFIG-FILE; several run interleaved (repeatable)")
 	f.StringVar(&fl.metricsAddr, "metrics-addr", "", "serve live Prometheus metrics of the test at http://`HOST:PORT`/metrics while it runs (e.g. 127.0.0.1:9464)")
+	f.StringSliceVar(&fl.agents, "agents", nil, "run on these agents (HOST:PORT,...; smp agent), each a share of the schedule, results merged; token from SMP_AGENT_TOKEN")
+	f.StringVar(&fl.agentCA, "agent-ca", "", "trust the agents' certificates signed by (or equal to) a certificate in this PEM `FILE`")
+	f.BoolVar(&fl.agentInsecure, "agent-insecure", false, "accept the agents' certificates unverified (a self-signed agent without --agent-ca)")
+	f.StringVar(&fl.agentCert, "agent-cert", "", "client certificate PEM `FILE` for agents that require mutual TLS")
+	f.StringVar(&fl.agentKey, "agent-key", "", "client key PEM `FILE` for --agent-cert")
 	fl.outputFlags.add(cmd)
 	return cmd
 }
@@ -220,6 +230,17 @@ func runRun(cmd *cobra.Command, fl *runFlags, urls []string) error {
 	so, stopMetrics, err := liveMetrics(cmd, fl.metricsAddr, smprun.SeriesOptions{Runs: fl.runs, Pause: fl.pause, Order: fl.order, Seed: fl.seed})
 	if err != nil {
 		return err
+	}
+	if len(fl.agents) > 0 {
+		if fl.agentCA == "" && !fl.agentInsecure {
+			return badInput(errors.New("--agents: give --agent-ca FILE (the agents' certificate or CA) or --agent-insecure"))
+		}
+		if (fl.agentCert == "") != (fl.agentKey == "") {
+			return badInput(errors.New("--agent-cert and --agent-key go together"))
+		}
+		co := &agent.Coordinator{Agents: fl.agents, Token: os.Getenv("SMP_AGENT_TOKEN"), CAFile: fl.agentCA, Insecure: fl.agentInsecure,
+			CertFile: fl.agentCert, KeyFile: fl.agentKey, Notify: func(msg string) { fmt.Fprintf(stderr, "smp: %s\n", msg) }}
+		so.Runner = co.Runner()
 	}
 	defer stopMetrics()
 	return execute(cmd, vs, so, fl.outputFlags)
