@@ -416,11 +416,12 @@ func (c *Coordinator) finish(ctx context.Context, agents []*agentConn, cfg *spec
 		g := load.GeneratorShare{Address: a.addr, Share: load.Share{Index: k, Count: n},
 			ClockOffset: a.offset, ClockUncertainty: a.uncertainty}
 		if r := a.result; r != nil {
+			g.Result = r
 			g.Requests, g.Errors = r.Total.Requests, r.Total.Errors
 			g.LatenessP99 = r.Total.Lateness.Percentile(99)
 			g.CPUBusy = r.CPU.Busy(r.Elapsed+r.Warmup, r.Cores)
 			g.Unsent = r.Total.Unsent
-			t0s = append(t0s, r.T0.Add(-a.offset))
+			t0s = append(t0s, firstSend(r).Add(-a.offset))
 			var notes []string
 			if g.CPUBusy > 0.8 {
 				notes = append(notes, fmt.Sprintf("its CPU was %.0f%% busy", 100*g.CPUBusy))
@@ -452,7 +453,7 @@ func (c *Coordinator) finish(ctx context.Context, agents []*agentConn, cfg *spec
 		sort.Slice(t0s, func(i, j int) bool { return t0s[i].Before(t0s[j]) })
 		for i, a := range agents {
 			if r := a.result; r != nil {
-				merged.Generators[i].StartOffset = r.T0.Add(-a.offset).Sub(t0s[0])
+				merged.Generators[i].StartOffset = firstSend(r).Add(-a.offset).Sub(t0s[0])
 			}
 		}
 	}
@@ -469,6 +470,9 @@ func (c *Coordinator) finish(ctx context.Context, agents []*agentConn, cfg *spec
 	}
 	return merged, nil
 }
+
+// firstSend is when a share's first request went out, on its clock.
+func firstSend(r *load.Result) time.Time { return r.T0.Add(max(r.FirstSend, 0)) }
 
 // unsentShare is how many requests of share k of n the schedule had due
 // in the window beyond sent (0 for a closed loop, which has no schedule).

@@ -18,6 +18,9 @@ type Result struct {
 	// T0 is when the schedule started (slot 0 was due): Start less the
 	// warm-up.
 	T0 time.Time
+	// FirstSend is when the first request went out, from T0 (-1 if none
+	// did): with T0, when load actually began.
+	FirstSend time.Duration
 	// Elapsed is End − Start on the monotonic clock.
 	Elapsed time.Duration
 	// Span is the time the requests were sent over: the window's duration,
@@ -57,8 +60,9 @@ type GeneratorShare struct {
 	// ClockOffset is its clock less the coordinator's, estimated from
 	// round trips, within ± ClockUncertainty (half the best round trip).
 	ClockOffset, ClockUncertainty time.Duration
-	// StartOffset is when its schedule started, on the coordinator's clock
-	// (its own start less ClockOffset), after the earliest generator's.
+	// StartOffset is when its first request went out, on the
+	// coordinator's clock (its own time less ClockOffset), after the
+	// earliest generator's first.
 	StartOffset time.Duration
 	// Its own figures (for a lost generator, as of its last progress).
 	Requests, Errors int64
@@ -74,6 +78,9 @@ type GeneratorShare struct {
 	Unsent int64
 	// Note says why, for a lost or saturated generator.
 	Note string
+	// Result is its own result (nil for a lost one), for callers that
+	// check the merge; it does not travel.
+	Result *Result `json:"-"`
 }
 
 // Figures are one client's measurements, or the total of all clients.

@@ -85,7 +85,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				conns: make([]Conn, len(p.client.Endpoints)),
 				next:  w % len(p.client.Endpoints),
 				shard: p.rec.shards[w%len(p.rec.shards)],
-				warm:  warm, end: end,
+				warm:  warm, end: end, firstSend: -1,
 			}
 			if w == 0 {
 				copy(wk.conns, first[ci])
@@ -203,5 +203,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	r := buildResult(cfg, plans, col, clk, finish, span, context.Cause(runCtx), cancelled)
 	r.CPU, r.Cores = CPU{User: user1 - user0, Sys: sys1 - sys0}, runtime.GOMAXPROCS(0)
+	r.FirstSend = -1
+	for _, wk := range workers {
+		if wk.firstSend >= 0 && (r.FirstSend < 0 || wk.firstSend < r.FirstSend) {
+			r.FirstSend = wk.firstSend
+		}
+	}
 	return r, nil
 }
