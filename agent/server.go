@@ -392,7 +392,6 @@ func (s *Server) checkTargets(ctx context.Context, cfg *spec.PerformanceTestConf
 	return nil
 }
 
-
 func resolve(ctx context.Context, host string) ([]netip.Addr, error) {
 	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
 		return []netip.Addr{a.Unmap()}, nil
