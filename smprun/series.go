@@ -56,6 +56,10 @@ type SeriesOptions struct {
 	Note func(variant, note string)
 	// Confidence of the across-run summaries; 0 means 95%.
 	Confidence float64
+	// Capture says which resources are sampled during each run (the
+	// generator's own always are); the figures go to the result's
+	// resources, and what could not be captured to its captures.
+	Capture CaptureOptions
 }
 
 // VariantResult is what a series measured for one variant.
@@ -102,6 +106,9 @@ func RunSeries(ctx context.Context, variants []Variant, o SeriesOptions) ([]*Var
 	if o.Pause < 0 {
 		return nil, invalid("pause must not be negative, got %v", o.Pause)
 	}
+	if err := o.Capture.Check(); err != nil {
+		return nil, err
+	}
 	for _, v := range variants {
 		p, err := NewPlan(ctx, v.Config, v.Plan)
 		if err != nil {
@@ -119,6 +126,7 @@ func RunSeries(ctx context.Context, variants []Variant, o SeriesOptions) ([]*Var
 	}
 
 	done := make([][]*load.Result, len(variants))
+	caps := make([][]*captured, len(variants))
 	var stopped error // why the series stopped early
 	first := true
 series:
@@ -134,7 +142,9 @@ series:
 			if o.Metrics != nil {
 				v.Plan.ProgressLatency = true
 			}
-			res, err := runOnce(ctx, v, RunInfo{Variant: v.Name, Run: r, Runs: runs}, o.progress())
+			res, c, err := withCapture(ctx, o.Capture, func() (*load.Result, error) {
+				return runOnce(ctx, v, RunInfo{Variant: v.Name, Run: r, Runs: runs}, o.progress())
+			})
 			if err != nil {
 				if r == 1 && i == 0 {
 					if len(variants) > 1 {
@@ -150,6 +160,7 @@ series:
 				break series
 			}
 			done[i] = append(done[i], res)
+			caps[i] = append(caps[i], c)
 			if res.Partial && ctx.Err() != nil {
 				stopped = context.Cause(ctx)
 				break series
@@ -166,6 +177,7 @@ series:
 		if err != nil {
 			return out, err
 		}
+		attachCaptured(vr.Result, caps[i])
 		if stopped != nil && !vr.Result.Partial {
 			reason := fmt.Sprintf("stopped after %d of %d runs: %v", len(done[i]), runs, stopped)
 			vr.Load.Partial, vr.Load.PartialReason = true, reason
@@ -254,6 +266,26 @@ func variantResult(v Variant, runs []*load.Result, planned int, confidence float
 		return nil, fmt.Errorf("summarise the runs: %w", err)
 	}
 	return vr, nil
+}
+
+// attachCaptured puts each run's figures on its entry in runs and the runs'
+// merged figures (with one run, its own) on the result.
+func attachCaptured(r *spec.PerformanceTestResult, runs []*captured) {
+	if len(runs) == 0 {
+		return
+	}
+	for i, rr := range r.GetRuns() {
+		if i < len(runs) {
+			rr.Resources = append(rr.Resources, runs[i].figures...)
+			rr.Captures = append(rr.Captures, runs[i].captures...)
+		}
+	}
+	c := runs[0]
+	if len(runs) > 1 {
+		c = mergeCaptured(runs)
+	}
+	r.Resources = append(r.Resources, c.figures...)
+	r.Captures = append(r.Captures, c.captures...)
 }
 
 // sleep waits d or until ctx is done, returning the cause then.

@@ -54,6 +54,15 @@ if [ ! -x "$out/kube-apiserver" ]; then
 	mkdir -p "$work/kube"
 	cd "$work/kube"
 	gomod=$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+	# Each staging module with a published version (asked before go.mod is
+	# written: go mod download reads the current folder's go.mod); one
+	# without (a sample) is required by nothing that kube-apiserver builds.
+	replaces=()
+	for m in $(sed -n 's#^[[:space:]]*\(k8s.io/[a-z-]*\) => ./staging/.*#\1#p' "$gomod"); do
+		if go mod download "$m@$staging" >/dev/null 2>&1; then
+			replaces+=("$m => $m $staging")
+		fi
+	done
 	{
 		echo "module example.com/kubebuild"
 		echo
@@ -62,13 +71,7 @@ if [ ! -x "$out/kube-apiserver" ]; then
 		echo "require k8s.io/kubernetes $KUBE_VERSION"
 		echo
 		echo "replace ("
-		# Each staging module with a published version; one without (a sample)
-		# is required by nothing that kube-apiserver builds.
-		for m in $(sed -n 's#^[[:space:]]*\(k8s.io/[a-z-]*\) => ./staging/.*#\1#p' "$gomod"); do
-			if go mod download "$m@$staging" >/dev/null 2>&1; then
-				echo "	$m => $m $staging"
-			fi
-		done
+		printf '\t%s\n' "${replaces[@]}"
 		echo ")"
 	} >go.mod
 	cat >tools.go <<GO
