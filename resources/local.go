@@ -302,6 +302,12 @@ func (l *Local) record(st *watchState, now time.Time, cpuSeconds, memBytes float
 	}
 	st.cpuSum += cpuSeconds
 	st.cpuTime += dt
+	if dt < l.o.Step/2 {
+		// The last sample, at Stop, may close a short step: it counts in
+		// the mean, but a rate over a few milliseconds (10 ms ticks) would
+		// be noise in the series and its max.
+		return
+	}
 	st.cpu = append(st.cpu, 1000*cpuSeconds/dt.Seconds())
 	st.mem = append(st.mem, memBytes/(1<<20))
 }

@@ -143,3 +143,26 @@ func mergeCaptured(runs []*captured) *captured {
 	}
 	return out
 }
+
+// Environment is what a series records of where it ran: described once,
+// before the first run, and put on every variant's result.
+type Environment struct {
+	Env *spec.EnvironmentConfig
+	// Mesh is the mesh found; a result keeps its config's mesh when set.
+	Mesh       *spec.ServiceMesh
+	MeshConfig *spec.ServiceMeshConfig
+	Captures   []*spec.Capture
+}
+
+func (e Environment) attach(r *spec.PerformanceTestResult) {
+	if e.Env != nil {
+		r.Environment = e.Env
+	}
+	if e.MeshConfig != nil {
+		r.MeshConfig = e.MeshConfig
+	}
+	if r.Mesh == nil && e.Mesh != nil {
+		r.Mesh = e.Mesh
+	}
+	r.Captures = append(append([]*spec.Capture(nil), e.Captures...), r.Captures...)
+}

@@ -60,6 +60,9 @@ type SeriesOptions struct {
 	// generator's own always are); the figures go to the result's
 	// resources, and what could not be captured to its captures.
 	Capture CaptureOptions
+	// Describe, if set, describes the environment once before the first
+	// run (host, cluster, mesh); its description goes on every result.
+	Describe func(context.Context) Environment
 }
 
 // VariantResult is what a series measured for one variant.
@@ -125,6 +128,10 @@ func RunSeries(ctx context.Context, variants []Variant, o SeriesOptions) ([]*Var
 		}
 	}
 
+	var env Environment
+	if o.Describe != nil {
+		env = o.Describe(ctx)
+	}
 	done := make([][]*load.Result, len(variants))
 	caps := make([][]*captured, len(variants))
 	var stopped error // why the series stopped early
@@ -178,6 +185,7 @@ series:
 			return out, err
 		}
 		attachCaptured(vr.Result, caps[i])
+		env.attach(vr.Result)
 		if stopped != nil && !vr.Result.Partial {
 			reason := fmt.Sprintf("stopped after %d of %d runs: %v", len(done[i]), runs, stopped)
 			vr.Load.Partial, vr.Load.PartialReason = true, reason
