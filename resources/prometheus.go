@@ -204,12 +204,19 @@ func (p *Prometheus) Capture(ctx context.Context, start, end time.Time) (figs []
 		return figs, []*spec.Capture{{Name: capName, Status: "failed", Reason: reason}}
 	}
 	vars := p.vars(rng)
+	// A point of a range query at t shows the rate up to t: the first
+	// point, at start itself, would describe the time before the window.
+	// The series starts one step in, as the local samples do.
+	from := start.Add(step)
+	if !from.Before(end) {
+		from = start
+	}
 	var problems []string
 	for _, q := range p.Queries {
 		comp, _ := expand(q.Component, vars)
 		expr, _ := expand(q.Expr, vars)
 		f := &spec.ResourceUsage{Component: comp, Class: q.Class, Unit: unitOf(q.Class), Source: "prometheus", Query: expr, StepS: step.Seconds()}
-		vals, err := api.queryRange(ctx, expr, start, end, step)
+		vals, err := api.queryRange(ctx, expr, from, end, step)
 		switch {
 		case err != nil:
 			f.Error = err.Error()
@@ -223,7 +230,7 @@ func (p *Prometheus) Capture(ctx context.Context, start, end time.Time) (figs []
 		}
 		if q.Assigned != "" && f.Error == "" {
 			a, _ := expand(q.Assigned, vars)
-			if av, err := api.queryRange(ctx, a, start, end, step); err == nil && len(av) > 0 && maxOf(av) > 0 {
+			if av, err := api.queryRange(ctx, a, from, end, step); err == nil && len(av) > 0 && maxOf(av) > 0 {
 				f.Assigned = maxOf(av)
 			}
 		}

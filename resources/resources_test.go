@@ -151,7 +151,7 @@ func TestLocalSelfCPU(t *testing.T) {
 	}
 	// A goroutine busy the whole time: its process's CPU by getrusage over
 	// the same window (what it gets of a shared machine), within 25%.
-	if want < 200 || cpu.GetUsed() < 0.75*want || cpu.GetUsed() > 1.25*want || len(cpu.GetSeries()) < 5 || cpu.GetMax() < cpu.GetUsed() {
+	if want < 20 || cpu.GetUsed() < 0.75*want || cpu.GetUsed() > 1.25*want || len(cpu.GetSeries()) < 5 || cpu.GetMax() < cpu.GetUsed() {
 		t.Errorf("generator cpu used %.0f mcores, max %.0f, %d samples; getrusage says %.0f", cpu.GetUsed(), cpu.GetMax(), len(cpu.GetSeries()), want)
 	}
 	if mem.GetUsed() < 1 || mem.GetAssigned() < mem.GetUsed() {
