@@ -181,4 +181,3 @@ func PromQuery(ctx context.Context, base, q string) (bool, error) {
 	n, _ := resp.Body.Read(buf[:])
 	return strings.Contains(string(buf[:n]), `"value":[`), nil
 }
-
