@@ -49,6 +49,7 @@ type runFlags struct {
 	agentInsecure        bool
 	agentCert, agentKey  string
 	outputFlags
+	capture captureFlags
 }
 
 // outputFlags say where results go and what they must meet.
@@ -135,13 +136,17 @@ verification, not for production measurements). A test that needs more open
 files than the process may have (about connections × endpoints, ulimit -n) is
 refused before it starts (exit 2).
 
+` + captureHelp + `
+
 ` + exitCodesHelp,
 		Example: `  smp run --qps 2000 -c 16 -d 30s http://127.0.0.1:8080/
   smp run --qps 0 -c 8 -d 10s --protocol http2 https://127.0.0.1:8443/ --insecure
   smp run --qps 500 grpc://127.0.0.1:8079/smp.target.v1.Echo/Echo --body '{"payload":"aGk="}'
   smp run -f test.yaml -o result.yaml --report result.html
   smp run --qps 1000 -d 10s --runs 6 --variant base=http://127.0.0.1:8080/ --variant mesh=http://127.0.0.1:8081/ -o out.yaml
-  smp run --qps 1000 -d 30s http://127.0.0.1:8080/ --slo 'p99<25ms' --slo 'errors<0.1%' --junit slo.xml`,
+  smp run --qps 1000 -d 30s http://127.0.0.1:8080/ --slo 'p99<25ms' --slo 'errors<0.1%' --junit slo.xml
+  smp run --qps 2000 -d 30s http://127.0.0.1:8080/ --watch-cmd gateway=nginx -o result.yaml
+  smp run --qps 500 -d 60s http://web.default.svc/ --prometheus http://127.0.0.1:9090 --prometheus-set istio`,
 		RunE: func(cmd *cobra.Command, urls []string) error {
 			return runRun(cmd, &fl, urls)
 		},
@@ -185,6 +190,7 @@ refused before it starts (exit 2).
 	f.StringVar(&fl.agentCert, "agent-cert", "", "client certificate PEM `FILE` for agents that require mutual TLS")
 	f.StringVar(&fl.agentKey, "agent-key", "", "client key PEM `FILE` for --agent-cert")
 	fl.outputFlags.add(cmd)
+	fl.capture.add(cmd)
 	return cmd
 }
 
@@ -227,7 +233,26 @@ func runRun(cmd *cobra.Command, fl *runFlags, urls []string) error {
 	if _, err := smprun.CheckOrder(fl.order); err != nil {
 		return badInput(err)
 	}
-	so, stopMetrics, err := liveMetrics(cmd, fl.metricsAddr, smprun.SeriesOptions{Runs: fl.runs, Pause: fl.pause, Order: fl.order, Seed: fl.seed})
+	capture, err := fl.capture.options("")
+	if err != nil {
+		return err
+	}
+	targets := urls
+	for _, v := range vs {
+		for _, c := range v.Config.GetClients() {
+			targets = append(targets, c.GetEndpointUrls()...)
+		}
+	}
+	// The environment is described before the runs, so that the mesh
+	// found picks the default Prometheus queries.
+	env := fl.capture.describe(targets)(cmd.Context())
+	if fl.capture.prometheus != "" && fl.capture.promSet == "" {
+		if capture, err = fl.capture.options(env.MeshConfig.GetDetected()); err != nil {
+			return err
+		}
+	}
+	so, stopMetrics, err := liveMetrics(cmd, fl.metricsAddr, smprun.SeriesOptions{Runs: fl.runs, Pause: fl.pause, Order: fl.order, Seed: fl.seed,
+		Capture: capture, Describe: func(context.Context) smprun.Environment { return env }})
 	if err != nil {
 		return err
 	}
