@@ -101,10 +101,11 @@ func Run(ctx context.Context, e *Experiment, o Options) (res *Result, err error)
 	if p.dir == "" {
 		p.dir = "."
 	}
-	res = &Result{Name: e.Name, Description: e.Description, Started: time.Now(), Baseline: e.Baseline, Runs: e.Runs, Seed: e.Seed}
-	res.Order, _ = smprun.CheckOrder(e.Order)
-	if res.Order == smprun.OrderRandom && res.Seed == 0 {
-		res.Seed = smprun.NewSeed()
+	r := &Result{Name: e.Name, Description: e.Description, Started: time.Now(), Baseline: e.Baseline, Runs: e.Runs, Seed: e.Seed}
+	res = r
+	r.Order, _ = smprun.CheckOrder(e.Order)
+	if r.Order == smprun.OrderRandom && r.Seed == 0 {
+		r.Seed = smprun.NewSeed()
 	}
 	defer func() {
 		p.stopAll()
@@ -115,7 +116,7 @@ func Run(ctx context.Context, e *Experiment, o Options) (res *Result, err error)
 				}
 			}
 		}
-		res.Finished = time.Now()
+		r.Finished = time.Now()
 	}()
 
 	for i, c := range e.Start {
