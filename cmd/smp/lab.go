@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/smp-project/smp/lab"
+	"github.com/smp-project/smp/lab/envoy"
 	"github.com/smp-project/smp/load"
 	"github.com/spf13/cobra"
 )
@@ -109,6 +110,46 @@ func newLabCmd() *cobra.Command {
 	run.Flags().StringVarP(&out, "output", "o", "", "write the experiment result (JSON: every SMP result, comparisons, capacities) to `FILE`")
 	run.Flags().StringVar(&page, "report", "", "write the HTML report to `FILE`")
 	run.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress lines")
-	cmd.AddCommand(run)
+	cmd.AddCommand(run, newLabEnvoyCmd())
+	return cmd
+}
+
+func newLabEnvoyCmd() *cobra.Command {
+	var c envoy.Config
+	var rate float64
+	var burst uint32
+	var wasm envoy.Wasm
+	cmd := &cobra.Command{
+		Use:   "envoy",
+		Short: "Print an Envoy bootstrap for a lab variant (native local rate limit, proxy-wasm filter), validated against Envoy's API",
+		Example: `  smp lab envoy --listen 127.0.0.1:18201 --upstream 127.0.0.1:18100 --rate 100 > envoy-native.yaml
+  smp lab envoy --listen 127.0.0.1:18202 --upstream 127.0.0.1:18100 --wasm ratelimit.wasm --wasm-config '{"rate":100}'`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("rate") || cmd.Flags().Changed("burst") {
+				c.RateLimit = &envoy.RateLimit{Rate: rate, Burst: burst}
+			}
+			if wasm.File != "" {
+				c.Wasm = &wasm
+			} else if wasm.Config != "" || wasm.RootID != "" {
+				return badInput(errors.New("--wasm-config and --wasm-root-id need --wasm FILE"))
+			}
+			y, err := envoy.YAML(c)
+			if err != nil {
+				return badInput(err)
+			}
+			_, err = cmd.OutOrStdout().Write(y)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&c.Listen, "listen", "127.0.0.1:10000", "Envoy's listener HOST:PORT")
+	f.StringVar(&c.Upstream, "upstream", "", "the app HOST:PORT")
+	f.StringVar(&c.Admin, "admin", "", "Envoy's admin HOST:PORT (none by default)")
+	f.Float64Var(&rate, "rate", 0, "native local rate limit, requests/s (a local 429 beyond)")
+	f.Uint32Var(&burst, "burst", 0, "token bucket size of the rate limit (default: one fill)")
+	f.StringVar(&wasm.File, "wasm", "", "proxy-wasm module `FILE` for Envoy's wasm filter")
+	f.StringVar(&wasm.Config, "wasm-config", "", "the module's plugin configuration")
+	f.StringVar(&wasm.RootID, "wasm-root-id", "", "the module's root id")
 	return cmd
 }
