@@ -286,3 +286,21 @@ func us(v int64) time.Duration {
 	}
 	return time.Duration(v) * time.Microsecond
 }
+
+// MarshalText encodes the histogram as Encode does, so that a histogram
+// travels in JSON (between an agent and its coordinator) as its hdr-v2
+// string.
+func (h *Histogram) MarshalText() ([]byte, error) {
+	s, err := h.Encode()
+	return []byte(s), err
+}
+
+// UnmarshalText decodes what MarshalText wrote.
+func (h *Histogram) UnmarshalText(b []byte) error {
+	d, err := Decode(string(b))
+	if err != nil {
+		return err
+	}
+	*h = *d
+	return nil
+}

@@ -10,7 +10,7 @@ func buildResult(cfg Config, plans []*plan, col *collector, clk *clock, finish, 
 	elapsed := max(finish-cfg.Warmup, 0)
 	start := clk.t0.Add(cfg.Warmup)
 	r := &Result{
-		Start: start.Round(0), End: start.Add(elapsed).Round(0), Elapsed: elapsed, Span: span,
+		Start: start.Round(0), End: start.Add(elapsed).Round(0), T0: clk.t0.Round(0), Elapsed: elapsed, Span: span,
 		Duration: cfg.Duration, Warmup: cfg.Warmup, Share: cfg.Share,
 	}
 	r.Total.Name = "total"

@@ -19,6 +19,11 @@ var (
 // period after the measured window runs out.
 var errDrainExpired = errors.New("drain period expired")
 
+// ErrLateStart is returned when a run with Config.Start could not open its
+// connections before that instant: it would start late, out of step with
+// the generators it was scheduled with.
+var ErrLateStart = errors.New("missed the scheduled start")
+
 // ErrMaxDuration is the cause of a run ended by Config.MaxDuration.
 var ErrMaxDuration = errors.New("hard time limit reached")
 
@@ -108,6 +113,12 @@ type Config struct {
 	// histogram (about 190 KB) each interval, made only for a caller that
 	// asks (live metrics), not for every progress line.
 	ProgressLatency bool
+	// Start, if set, is when the schedule starts (its t0, the due time of
+	// slot 0): several generators given the same instant start together.
+	// The probe and the connections happen before it; if they are not
+	// done by then, Run returns ErrLateStart. Zero starts as soon as the
+	// connections are open.
+	Start time.Time
 	// Notify, if set, receives messages for people about a start that
 	// takes long (a probe waiting for its answer); it must return quickly.
 	Notify func(string)

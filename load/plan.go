@@ -54,3 +54,24 @@ func localBefore(g, k, n uint64) uint64 {
 	}
 	return (g - k + n - 1) / n
 }
+
+// shareOf is share k of n's part of a count split as evenly as slots are:
+// the number of i < total with i mod n == k.
+func shareOf(total int64, k, n uint64) int64 {
+	return int64(localBefore(uint64(total), k, n))
+}
+
+// ShareSlots is how many slots of p's schedule due in [from, to) fall to
+// share s; with requests > 0, only the first requests slots from from
+// count (as Client.Requests bounds a run).
+func ShareSlots(p Pacer, from, to time.Duration, s Share, requests int64) int64 {
+	if isClosed(p) {
+		return 0
+	}
+	k, n := s.norm()
+	g0, g1 := slotsBefore(p, from), slotsBefore(p, to)
+	if requests > 0 {
+		g1 = min(g1, g0+uint64(requests))
+	}
+	return int64(localBefore(g1, k, n) - localBefore(g0, k, n))
+}

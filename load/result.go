@@ -15,6 +15,12 @@ type Result struct {
 	// Start and End bound the measured window in wall-clock time: Start is
 	// the end of the warm-up, End when the last request finished.
 	Start, End time.Time
+	// T0 is when the schedule started (slot 0 was due): Start less the
+	// warm-up.
+	T0 time.Time
+	// FirstSend is when the first request went out, from T0 (-1 if none
+	// did): with T0, when load actually began.
+	FirstSend time.Duration
 	// Elapsed is End − Start on the monotonic clock.
 	Elapsed time.Duration
 	// Span is the time the requests were sent over: the window's duration,
@@ -41,6 +47,40 @@ type Result struct {
 	// from the name.
 	Total   Figures
 	Clients []Figures
+	// Generators are the parts of a run merged from several generators
+	// (remote agents, each a share of the schedule); nil for a local run.
+	Generators []GeneratorShare
+}
+
+// GeneratorShare is one generator's part of a distributed run.
+type GeneratorShare struct {
+	// Address is where the coordinator reached it; Share its part.
+	Address string
+	Share   Share
+	// ClockOffset is its clock less the coordinator's, estimated from
+	// round trips, within ± ClockUncertainty (half the best round trip).
+	ClockOffset, ClockUncertainty time.Duration
+	// StartOffset is when its first request went out, on the
+	// coordinator's clock (its own time less ClockOffset), after the
+	// earliest generator's first.
+	StartOffset time.Duration
+	// Its own figures (for a lost generator, as of its last progress).
+	Requests, Errors int64
+	LatenessP99      time.Duration
+	// CPUBusy is the share of its cores it kept busy.
+	CPUBusy float64
+	// Lost is set when it stopped answering (or its stream broke) before
+	// it returned its result; LostAt is when, from the start of the
+	// measured window, and Unsent how many of its scheduled requests it
+	// had not sent by its last progress.
+	Lost   bool
+	LostAt time.Duration
+	Unsent int64
+	// Note says why, for a lost or saturated generator.
+	Note string
+	// Result is its own result (nil for a lost one), for callers that
+	// check the merge; it does not travel.
+	Result *Result `json:"-"`
 }
 
 // Figures are one client's measurements, or the total of all clients.

@@ -47,14 +47,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		p.open = !isClosed(p.pacer)
 		if p.open {
-			p.lWarm = localBefore(slotsBefore(p.pacer, warm), k, n)
+			gWarm := slotsBefore(p.pacer, warm)
+			p.lWarm = localBefore(gWarm, k, n)
 			p.lEnd = localBefore(slotsBefore(p.pacer, end), k, n)
 			if c.Requests > 0 {
-				p.lEnd = min(p.lEnd, p.lWarm+uint64(c.Requests))
+				// The count is of the whole schedule: this share's part of
+				// its first Requests slots after the warm-up.
+				p.lEnd = min(p.lEnd, localBefore(gWarm+uint64(c.Requests), k, n))
 			}
 		} else if c.Requests > 0 {
 			p.bounded = true
-			p.budget.Store(c.Requests)
+			p.budget.Store(shareOf(c.Requests, k, n))
 		}
 		rec := &clientRec{fig: newFigures(true)}
 		okStatus := c.OKStatus
@@ -82,7 +85,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				conns: make([]Conn, len(p.client.Endpoints)),
 				next:  w % len(p.client.Endpoints),
 				shard: p.rec.shards[w%len(p.rec.shards)],
-				warm:  warm, end: end,
+				warm:  warm, end: end, firstSend: -1,
 			}
 			if w == 0 {
 				copy(wk.conns, first[ci])
@@ -120,7 +123,23 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	runCtx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 
-	clk := newClock(startLead)
+	lead := time.Duration(startLead)
+	if !cfg.Start.IsZero() {
+		// A scheduled start (one of several generators started together):
+		// the schedule's t0 is that instant, however long the connections
+		// took, unless they took too long.
+		if lead = time.Until(cfg.Start); lead < 0 {
+			for _, w := range workers {
+				for _, c := range w.conns {
+					if c != nil {
+						c.Close()
+					}
+				}
+			}
+			return nil, fmt.Errorf("%w: the connections were open %v after the scheduled start", ErrLateStart, -lead)
+		}
+	}
+	clk := newClock(lead)
 	user0, sys0 := processCPU()
 	stopAt := func(at time.Duration, cause error) func() bool {
 		return time.AfterFunc(time.Until(clk.t0.Add(at)), func() { stop(cause) }).Stop
@@ -184,5 +203,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	r := buildResult(cfg, plans, col, clk, finish, span, context.Cause(runCtx), cancelled)
 	r.CPU, r.Cores = CPU{User: user1 - user0, Sys: sys1 - sys0}, runtime.GOMAXPROCS(0)
+	r.FirstSend = -1
+	for _, wk := range workers {
+		if wk.firstSend >= 0 && (r.FirstSend < 0 || wk.firstSend < r.FirstSend) {
+			r.FirstSend = wk.firstSend
+		}
+	}
 	return r, nil
 }

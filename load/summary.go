@@ -176,6 +176,26 @@ func (r *Result) WriteText(w io.Writer) error {
 			return err
 		}
 	}
+	if len(r.Generators) > 0 {
+		b.WriteString("\n")
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprint(tw, "share\trequests\terrors\tlateness p99 ms\tCPU\tclock offset ms\tfirst send ms\t  agent\n")
+		for _, g := range r.Generators {
+			status := ""
+			if g.Note != "" {
+				status = " — " + g.Note
+			}
+			if g.Lost {
+				status = fmt.Sprintf(" — LOST at %.1fs: %s; %d unsent", g.LostAt.Seconds(), g.Note, g.Unsent)
+			}
+			fmt.Fprintf(tw, "%d/%d\t%d\t%d\t%s\t%.0f%%\t%s ± %s\t%s\t  %s%s\n", g.Share.Index+1, g.Share.Count, g.Requests, g.Errors,
+				ms(g.LatenessP99), 100*g.CPUBusy, fmt.Sprintf("%+.3f", float64(g.ClockOffset)/float64(time.Millisecond)), ms(g.ClockUncertainty),
+				ms(g.StartOffset), g.Address, status)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
 	if len(r.Clients) > 1 {
 		b.WriteString("\n")
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -35,6 +35,9 @@ type worker struct {
 	// lastSend is when this worker last sent, for the rate's time span;
 	// read after the worker has finished.
 	lastSend time.Duration
+	// firstSend is when it first sent (-1 before), for when load actually
+	// began: a distributed run's start skew.
+	firstSend time.Duration
 }
 
 // do sends one request to the next endpoint in turn. A connection that
@@ -117,6 +120,9 @@ func (w *worker) openSlot(ctx context.Context, sl *sleeper, i uint64) bool {
 		now = sl.woke
 	}
 	w.lastSend = now
+	if w.firstSend < 0 {
+		w.firstSend = now
+	}
 	o, err := w.do(ctx)
 	done := w.clk.since()
 	if i >= p.lWarm {
@@ -160,6 +166,9 @@ func (w *worker) closedOnce(ctx context.Context) bool {
 		return false // the request count is spent
 	}
 	w.lastSend = sent
+	if w.firstSend < 0 {
+		w.firstSend = sent
+	}
 	o, err := w.do(ctx)
 	done := w.clk.since()
 	if sent >= w.warm {

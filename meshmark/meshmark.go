@@ -295,9 +295,10 @@ func ScoreResult(r *spec.PerformanceTestResult, m *Measurements, sloP99Ms float6
 	if r == nil {
 		return nil, errors.New("meshmark: no result")
 	}
-	in := Input{Resources: r.GetResources()}
+	in := Input{Resources: Scorable(r.GetResources())}
+	fromMeasurements := m != nil && len(m.Resources) > 0
 	if m != nil {
-		if len(m.Resources) > 0 {
+		if fromMeasurements {
 			in.Resources = m.Resources
 		}
 		in.ServiceLevel = m.ServiceLevel
@@ -311,13 +312,33 @@ func ScoreResult(r *spec.PerformanceTestResult, m *Measurements, sloP99Ms float6
 		}
 	}
 	if len(in.Resources) == 0 {
+		if len(r.GetResources()) > 0 {
+			return nil, errors.New("meshmark: the result's resource figures are all the generator's own, failed captures or without an assignment; watch the mesh's processes (smp run --watch-pid, --watch-cmd, --prometheus) or give --measurements")
+		}
 		return nil, errors.New("meshmark: the result has no resource figures (resources) and no measurements were given")
 	}
 	mm, err := Compute(in)
 	if err != nil {
 		return nil, err
 	}
-	r.Resources = in.Resources
+	if fromMeasurements {
+		r.Resources = in.Resources
+	}
 	r.Meshmark = mm
 	return mm, nil
+}
+
+// Scorable keeps the figures that MeshMark weighs: captured ones that
+// measured something (no error) against an assignment, and not the load
+// generator's own (source "self"), which is the test's cost, not the
+// mesh's. Hand-written figures (no source) are kept as they are.
+func Scorable(figs []*spec.ResourceUsage) []*spec.ResourceUsage {
+	var out []*spec.ResourceUsage
+	for _, f := range figs {
+		if f.GetSource() == "self" || f.GetError() != "" || (f.GetSource() != "" && f.GetAssigned() <= 0) {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
 }

@@ -117,7 +117,18 @@ func mergeFigures(fs []*load.Figures, runs []*load.Result, offsets []time.Durati
 			iv.Offset += offsets[i]
 			out.Intervals = append(out.Intervals, iv)
 		}
-		requested += f.RequestedQPS * runs[i].Span.Seconds()
+		if runs != nil {
+			requested += f.RequestedQPS * runs[i].Span.Seconds()
+		}
+		out.ErrorMessages = mergeMessages(out.ErrorMessages, f.ErrorMessages)
+		if err := mergeEndpoints(&out, f); err != nil {
+			return out, err
+		}
+	}
+	for i := range out.PerEndpoint {
+		if s := span.Seconds(); s > 0 {
+			out.PerEndpoint[i].ActualQPS = float64(out.PerEndpoint[i].Requests) / s
+		}
 	}
 	if s := span.Seconds(); s > 0 {
 		out.ActualQPS = float64(out.Requests) / s
@@ -130,4 +141,48 @@ func addCounts[K comparable](to, from map[K]int64) {
 	for k, v := range maps.All(from) {
 		to[k] += v
 	}
+}
+
+// mergeMessages adds the kept error messages of from to to: counts of the
+// same message summed, a message new to to appended.
+func mergeMessages(to, from map[string][]load.MessageCount) map[string][]load.MessageCount {
+	for kind, msgs := range from {
+		if to == nil {
+			to = map[string][]load.MessageCount{}
+		}
+	next:
+		for _, m := range msgs {
+			for i := range to[kind] {
+				if to[kind][i].Message == m.Message {
+					to[kind][i].Count += m.Count
+					continue next
+				}
+			}
+			to[kind] = append(to[kind], m)
+		}
+	}
+	return to
+}
+
+// mergeEndpoints adds f's per-endpoint figures to out's, endpoint by
+// endpoint (the same config, so the same endpoints in the same order).
+func mergeEndpoints(out *load.Figures, f *load.Figures) error {
+	for j, e := range f.PerEndpoint {
+		if j == len(out.PerEndpoint) {
+			out.PerEndpoint = append(out.PerEndpoint, load.EndpointFigures{URL: e.URL, Latency: hist.New(), Uncorrected: hist.New()})
+		}
+		o := &out.PerEndpoint[j]
+		o.Requests += e.Requests
+		o.OK += e.OK
+		o.Errors += e.Errors
+		for _, h := range []struct{ to, from *hist.Histogram }{{o.Latency, e.Latency}, {o.Uncorrected, e.Uncorrected}} {
+			if h.from == nil {
+				continue
+			}
+			if err := h.to.Merge(h.from); err != nil {
+				return fmt.Errorf("merge endpoint %s: %w", e.URL, err)
+			}
+		}
+	}
+	return nil
 }

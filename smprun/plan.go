@@ -307,6 +307,10 @@ type PlanOptions struct {
 	// MaxDuration is the engine's hard limit (0: warm-up + duration +
 	// drain).
 	MaxDuration time.Duration
+	// Share and Start are for one generator of several (an agent): its
+	// share of the schedule, and the instant the schedule starts.
+	Share load.Share
+	Start time.Time
 }
 
 // UDPStreams is how many datagrams a UDP socket keeps in flight when the
@@ -324,7 +328,8 @@ const UDPStreams = 32
 // load.ErrUnreachable) when a driver had to reach the target and could
 // not.
 func NewPlan(ctx context.Context, cfg *spec.PerformanceTestConfig, o PlanOptions) (*Plan, error) {
-	p := &Plan{Config: cfg, Load: load.Config{Progress: o.Progress, ProgressLatency: o.ProgressLatency, Notify: o.Notify, MaxDuration: o.MaxDuration}}
+	p := &Plan{Config: cfg, Load: load.Config{Progress: o.Progress, ProgressLatency: o.ProgressLatency, Notify: o.Notify, MaxDuration: o.MaxDuration,
+		Share: o.Share, Start: o.Start}}
 	var err error
 	if p.Load.Duration, err = duration("duration", cfg.GetDuration(), 0); err != nil {
 		return nil, err
@@ -422,37 +427,11 @@ func (p *Plan) client(ctx context.Context, i int, c *spec.PerformanceTestConfig_
 	if lc.Connections < 0 {
 		return lc, invalid("%s.connections must be at least 1, got %d", where, lc.Connections)
 	}
-	if c.GetRamp() != "" && c.GetSteps() != "" {
-		return lc, invalid("%s: give ramp or steps, not both", where)
+	pacer, err := clientPacer(c, where)
+	if err != nil {
+		return lc, err
 	}
-	rate := float64(c.GetRps())
-	if q := c.GetQps(); q != 0 {
-		rate = q
-	}
-	switch {
-	case c.GetRamp() != "":
-		r, err := load.ParseRamp(c.GetRamp())
-		if err != nil {
-			return lc, invalid("%s.ramp: %v", where, unwrapInvalid(err))
-		}
-		lc.Pacer = r
-	case c.GetSteps() != "":
-		st, err := load.ParseSteps(c.GetSteps())
-		if err != nil {
-			return lc, invalid("%s.steps: %v", where, unwrapInvalid(err))
-		}
-		lc.Pacer = st
-	case rate < 0 || math.IsNaN(rate) || math.IsInf(rate, 0):
-		return lc, invalid("%s.rps must not be negative, got %v", where, rate)
-	case rate > 0:
-		pacer, err := load.NewConstant(rate)
-		if err != nil {
-			return lc, err
-		}
-		lc.Pacer = pacer
-	default:
-		lc.Pacer = load.ClosedLoop()
-	}
+	lc.Pacer = pacer
 	if n := c.GetRequests(); n < 0 {
 		return lc, invalid("%s.requests must not be negative, got %d", where, n)
 	}
@@ -562,4 +541,71 @@ func readBody(path string) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	return b, nil
+}
+
+// ScheduledShare is how many requests share s of cfg's schedule has due in
+// the measured window, summed over the clients (closed-loop clients
+// count 0): what a lost agent left unsent is this less what it sent.
+func ScheduledShare(cfg *spec.PerformanceTestConfig, s load.Share) (int64, error) {
+	warm, err := duration("warmup", cfg.GetWarmup(), 0)
+	if err != nil {
+		return 0, err
+	}
+	dur, err := duration("duration", cfg.GetDuration(), 0)
+	if err != nil {
+		return 0, err
+	}
+	var lcs []load.Client
+	for i, c := range cfg.GetClients() {
+		pacer, err := clientPacer(c, fmt.Sprintf("clients[%d]", i))
+		if err != nil {
+			return 0, err
+		}
+		lcs = append(lcs, load.Client{Pacer: pacer, Requests: c.GetRequests()})
+	}
+	if dur == 0 {
+		dur = derivedDuration(lcs, warm)
+	} else {
+		dur = cappedByCount(lcs, warm, dur)
+	}
+	var total int64
+	for _, c := range lcs {
+		total += load.ShareSlots(c.Pacer, warm, warm+dur, s, c.Requests)
+	}
+	return total, nil
+}
+
+// clientPacer is the schedule a config client asks for: ramp, steps, a
+// constant rate (qps, else rps) or a closed loop.
+func clientPacer(c *spec.PerformanceTestConfig_Client, where string) (load.Pacer, error) {
+	if c.GetRamp() != "" && c.GetSteps() != "" {
+		return nil, invalid("%s: give ramp or steps, not both", where)
+	}
+	rate := float64(c.GetRps())
+	if q := c.GetQps(); q != 0 {
+		rate = q
+	}
+	switch {
+	case c.GetRamp() != "":
+		r, err := load.ParseRamp(c.GetRamp())
+		if err != nil {
+			return nil, invalid("%s.ramp: %v", where, unwrapInvalid(err))
+		}
+		return r, nil
+	case c.GetSteps() != "":
+		st, err := load.ParseSteps(c.GetSteps())
+		if err != nil {
+			return nil, invalid("%s.steps: %v", where, unwrapInvalid(err))
+		}
+		return st, nil
+	case rate < 0 || math.IsNaN(rate) || math.IsInf(rate, 0):
+		return nil, invalid("%s.rps must not be negative, got %v", where, rate)
+	case rate > 0:
+		pacer, err := load.NewConstant(rate)
+		if err != nil {
+			return nil, err
+		}
+		return pacer, nil
+	}
+	return load.ClosedLoop(), nil
 }

@@ -89,6 +89,14 @@ func ToSMP(r *load.Result, cfg *spec.PerformanceTestConfig, o ResultOptions) (*s
 		}
 		out.Config.Duration = r.Duration.String()
 	}
+	for _, g := range r.Generators {
+		out.Agents = append(out.Agents, &spec.PerformanceTestResult_AgentShare{
+			Address: g.Address, ShareIndex: int32(g.Share.Index), ShareCount: int32(g.Share.Count),
+			ClockOffsetMs: msf(g.ClockOffset), ClockUncertaintyMs: msf(g.ClockUncertainty), StartOffsetMs: msf(g.StartOffset),
+			Requests: g.Requests, Errors: g.Errors, LatenessP99Ms: msf(g.LatenessP99), CpuBusy: g.CPUBusy,
+			Lost: g.Lost, LostAtS: g.LostAt.Seconds(), Unsent: g.Unsent, Note: g.Note,
+		})
+	}
 	out.Mesh = o.Mesh
 	if out.Mesh == nil {
 		out.Mesh = cfg.GetMesh()

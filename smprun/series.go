@@ -23,6 +23,8 @@ type Variant struct {
 	Config *spec.PerformanceTestConfig
 	Plan   PlanOptions
 	Result ResultOptions
+	// runner is SeriesOptions.Runner for the series' runs.
+	runner Runner
 }
 
 // RunInfo says which run of a series is going on.
@@ -62,7 +64,22 @@ type SeriesOptions struct {
 	// several variants, so that a series can be run again in its order.
 	Order string
 	Seed  uint64
+	// Runner, if set, runs each run in place of the local engine: a
+	// coordinator of remote agents (package agent). It gets the variant's
+	// config and plan options (with Progress set) and returns the whole
+	// run's result; errors mean what NewPlan's and the engine's mean.
+	Runner Runner
+	// Capture says which resources are sampled during each run (the
+	// generator's own always are); the figures go to the result's
+	// resources, and what could not be captured to its captures.
+	Capture CaptureOptions
+	// Describe, if set, describes the environment once before the first
+	// run (host, cluster, mesh); its description goes on every result.
+	Describe func(context.Context) Environment
 }
+
+// Runner runs one run of a config somewhere else than in this process.
+type Runner func(ctx context.Context, cfg *spec.PerformanceTestConfig, po PlanOptions) (*load.Result, error)
 
 // VariantResult is what a series measured for one variant.
 type VariantResult struct {
@@ -125,6 +142,9 @@ func RunSeries(ctx context.Context, variants []Variant, o SeriesOptions) ([]*Var
 	if err != nil {
 		return nil, err
 	}
+	if err := o.Capture.Check(); err != nil {
+		return nil, err
+	}
 	for _, v := range variants {
 		p, err := NewPlan(ctx, v.Config, v.Plan)
 		if err != nil {
@@ -141,7 +161,12 @@ func RunSeries(ctx context.Context, variants []Variant, o SeriesOptions) ([]*Var
 		}
 	}
 
+	var env Environment
+	if o.Describe != nil {
+		env = o.Describe(ctx)
+	}
 	done := make([][]*load.Result, len(variants))
+	caps := make([][]*captured, len(variants))
 	var stopped error // why the series stopped early
 	var sequence []string
 	first := true
@@ -160,7 +185,12 @@ series:
 			if o.Metrics != nil {
 				v.Plan.ProgressLatency = true
 			}
-			res, err := runOnce(ctx, v, RunInfo{Variant: v.Name, Run: r, Runs: runs}, o.progress())
+			if o.Runner != nil {
+				v.runner = o.Runner
+			}
+			res, c, err := withCapture(ctx, o.Capture, func() (*load.Result, error) {
+				return runOnce(ctx, v, RunInfo{Variant: v.Name, Run: r, Runs: runs}, o.progress())
+			})
 			if err != nil {
 				if wasFirst {
 					if len(variants) > 1 {
@@ -177,6 +207,7 @@ series:
 			}
 			done[i] = append(done[i], res)
 			sequence = append(sequence, v.Name)
+			caps[i] = append(caps[i], c)
 			if res.Partial && ctx.Err() != nil {
 				stopped = context.Cause(ctx)
 				break series
@@ -196,6 +227,8 @@ series:
 		if len(variants) > 1 {
 			vr.Result.RunOrder = &spec.PerformanceTestResult_RunOrder{Order: order, Seed: seed, Sequence: sequence}
 		}
+		attachCaptured(vr.Result, caps[i])
+		env.attach(vr.Result)
 		if stopped != nil && !vr.Result.Partial {
 			reason := fmt.Sprintf("stopped after %d of %d runs: %v", len(done[i]), runs, stopped)
 			vr.Load.Partial, vr.Load.PartialReason = true, reason
@@ -227,6 +260,9 @@ func runOnce(ctx context.Context, v Variant, ri RunInfo, progress func(RunInfo, 
 	po := v.Plan
 	if progress != nil {
 		po.Progress = func(p load.Progress) { progress(ri, p) }
+	}
+	if v.runner != nil {
+		return v.runner(ctx, v.Config, po)
 	}
 	plan, err := NewPlan(ctx, v.Config, po)
 	if err != nil {
@@ -284,6 +320,26 @@ func variantResult(v Variant, runs []*load.Result, planned int, confidence float
 		return nil, fmt.Errorf("summarise the runs: %w", err)
 	}
 	return vr, nil
+}
+
+// attachCaptured puts each run's figures on its entry in runs and the runs'
+// merged figures (with one run, its own) on the result.
+func attachCaptured(r *spec.PerformanceTestResult, runs []*captured) {
+	if len(runs) == 0 {
+		return
+	}
+	for i, rr := range r.GetRuns() {
+		if i < len(runs) {
+			rr.Resources = append(rr.Resources, runs[i].figures...)
+			rr.Captures = append(rr.Captures, runs[i].captures...)
+		}
+	}
+	c := runs[0]
+	if len(runs) > 1 {
+		c = mergeCaptured(runs)
+	}
+	r.Resources = append(r.Resources, c.figures...)
+	r.Captures = append(r.Captures, c.captures...)
 }
 
 // sleep waits d or until ctx is done, returning the cause then.

@@ -198,6 +198,10 @@ func defaultTimeout(proto string) time.Duration {
 
 // run runs the plan. When no endpoint answered at the start, the error is
 // a *StartError.
+// Run runs the plan on the engine. A target that no endpoint could reach
+// at the start is a *StartError.
+func (p *Plan) Run(ctx context.Context) (*load.Result, error) { return p.run(ctx) }
+
 func (p *Plan) run(ctx context.Context) (*load.Result, error) {
 	res, err := load.Run(ctx, p.Load)
 	if err != nil && errors.Is(err, load.ErrUnreachable) {

@@ -249,7 +249,13 @@ type PerformanceTestResult struct {
 	RunOrder *PerformanceTestResult_RunOrder `protobuf:"bytes,126,opt,name=run_order,json=runOrder,proto3" json:"run_order,omitempty"`
 	// The service-level objectives checked on this result (smp run --slo),
 	// each with its verdict.
-	SloChecks     []*SLOCheck `protobuf:"bytes,127,rep,name=slo_checks,json=sloChecks,proto3" json:"slo_checks,omitempty"`
+	SloChecks []*SLOCheck `protobuf:"bytes,127,rep,name=slo_checks,json=sloChecks,proto3" json:"slo_checks,omitempty"`
+	// The agents of a distributed run (smp run --agents), each one's part.
+	Agents []*PerformanceTestResult_AgentShare `protobuf:"bytes,128,rep,name=agents,proto3" json:"agents,omitempty"`
+	// What smp tried to capture besides the load (host, cluster, mesh, each
+	// resource source) and whether it worked, so that an absent figure is
+	// told apart from a zero one.
+	Captures      []*Capture `protobuf:"bytes,129,rep,name=captures,proto3" json:"captures,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -557,6 +563,20 @@ func (x *PerformanceTestResult) GetSloChecks() []*SLOCheck {
 	return nil
 }
 
+func (x *PerformanceTestResult) GetAgents() []*PerformanceTestResult_AgentShare {
+	if x != nil {
+		return x.Agents
+	}
+	return nil
+}
+
+func (x *PerformanceTestResult) GetCaptures() []*Capture {
+	if x != nil {
+		return x.Captures
+	}
+	return nil
+}
+
 // One service-level objective checked on a result.
 type SLOCheck struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -777,7 +797,21 @@ type ResourceUsage struct {
 	// e.g. "mcores", "MiB", "Mbps".
 	Unit string `protobuf:"bytes,5,opt,name=unit,proto3" json:"unit,omitempty"`
 	// Weight adjustment in [-0.5, +0.5] around 1.
-	Weight        float64 `protobuf:"fixed64,6,opt,name=weight,proto3" json:"weight,omitempty"`
+	Weight float64 `protobuf:"fixed64,6,opt,name=weight,proto3" json:"weight,omitempty"`
+	// How a captured figure was measured (absent for hand-written figures).
+	// Where it came from: "self" (the generator), "pid:1234", "cmd:nginx",
+	// "cgroup:/sys/fs/cgroup/...", "prometheus".
+	Source string `protobuf:"bytes,7,opt,name=source,proto3" json:"source,omitempty"`
+	// The PromQL query run, for a Prometheus figure.
+	Query string `protobuf:"bytes,8,opt,name=query,proto3" json:"query,omitempty"`
+	// One sample every step_s seconds over the run window; used is their
+	// mean, max their largest.
+	Series []float64 `protobuf:"fixed64,9,rep,packed,name=series,proto3" json:"series,omitempty"`
+	StepS  float64   `protobuf:"fixed64,10,opt,name=step_s,json=stepS,proto3" json:"step_s,omitempty"`
+	Max    float64   `protobuf:"fixed64,11,opt,name=max,proto3" json:"max,omitempty"`
+	// Why the figure could not be captured; used, max and series are then
+	// absent, never zero-filled.
+	Error         string `protobuf:"bytes,12,opt,name=error,proto3" json:"error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -854,6 +888,113 @@ func (x *ResourceUsage) GetWeight() float64 {
 	return 0
 }
 
+func (x *ResourceUsage) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *ResourceUsage) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *ResourceUsage) GetSeries() []float64 {
+	if x != nil {
+		return x.Series
+	}
+	return nil
+}
+
+func (x *ResourceUsage) GetStepS() float64 {
+	if x != nil {
+		return x.StepS
+	}
+	return 0
+}
+
+func (x *ResourceUsage) GetMax() float64 {
+	if x != nil {
+		return x.Max
+	}
+	return 0
+}
+
+func (x *ResourceUsage) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// One capture attempted beside the load.
+type Capture struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "host", "cluster", "mesh", "generator", a resource source.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// "ok", "partial" (some of it could not be read), "failed" or "empty"
+	// (the source answered with no data).
+	Status string `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	// Why, for anything but ok.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Capture) Reset() {
+	*x = Capture{}
+	mi := &file_service_mesh_performance_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Capture) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Capture) ProtoMessage() {}
+
+func (x *Capture) ProtoReflect() protoreflect.Message {
+	mi := &file_service_mesh_performance_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Capture.ProtoReflect.Descriptor instead.
+func (*Capture) Descriptor() ([]byte, []int) {
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Capture) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Capture) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *Capture) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // A MeshMark score with every input needed to recompute it.
 type MeshMark struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -869,7 +1010,7 @@ type MeshMark struct {
 
 func (x *MeshMark) Reset() {
 	*x = MeshMark{}
-	mi := &file_service_mesh_performance_proto_msgTypes[5]
+	mi := &file_service_mesh_performance_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -881,7 +1022,7 @@ func (x *MeshMark) String() string {
 func (*MeshMark) ProtoMessage() {}
 
 func (x *MeshMark) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[5]
+	mi := &file_service_mesh_performance_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -894,7 +1035,7 @@ func (x *MeshMark) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MeshMark.ProtoReflect.Descriptor instead.
 func (*MeshMark) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{5}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *MeshMark) GetScore() float64 {
@@ -953,13 +1094,22 @@ type ServiceMeshConfig struct {
 	Profile              string                              `protobuf:"bytes,17,opt,name=profile,proto3" json:"profile,omitempty"`
 	MeshType             *ServiceMesh                        `protobuf:"bytes,18,opt,name=mesh_type,json=meshType,proto3" json:"mesh_type,omitempty"`
 	ApplicationMetadata  *ApplicationMetadata                `protobuf:"bytes,19,opt,name=application_metadata,json=applicationMetadata,proto3" json:"application_metadata,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// smp extensions, filled by mesh detection.
+	// The mesh found ("istio", "linkerd", ...), or "none" on a cluster with
+	// no mesh.
+	Detected string `protobuf:"bytes,100,opt,name=detected,proto3" json:"detected,omitempty"`
+	// mTLS mode as the mesh states it (Istio PeerAuthentication "STRICT",
+	// Linkerd "always on"), where readable.
+	MtlsMode string `protobuf:"bytes,101,opt,name=mtls_mode,json=mtlsMode,proto3" json:"mtls_mode,omitempty"`
+	// What the detection saw: deployments, CRDs, labels, sidecars.
+	Evidence      []string `protobuf:"bytes,102,rep,name=evidence,proto3" json:"evidence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ServiceMeshConfig) Reset() {
 	*x = ServiceMeshConfig{}
-	mi := &file_service_mesh_performance_proto_msgTypes[6]
+	mi := &file_service_mesh_performance_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -971,7 +1121,7 @@ func (x *ServiceMeshConfig) String() string {
 func (*ServiceMeshConfig) ProtoMessage() {}
 
 func (x *ServiceMeshConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[6]
+	mi := &file_service_mesh_performance_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -984,7 +1134,7 @@ func (x *ServiceMeshConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceMeshConfig.ProtoReflect.Descriptor instead.
 func (*ServiceMeshConfig) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ServiceMeshConfig) GetSmpVersion() string {
@@ -1120,6 +1270,27 @@ func (x *ServiceMeshConfig) GetApplicationMetadata() *ApplicationMetadata {
 	return nil
 }
 
+func (x *ServiceMeshConfig) GetDetected() string {
+	if x != nil {
+		return x.Detected
+	}
+	return ""
+}
+
+func (x *ServiceMeshConfig) GetMtlsMode() string {
+	if x != nil {
+		return x.MtlsMode
+	}
+	return ""
+}
+
+func (x *ServiceMeshConfig) GetEvidence() []string {
+	if x != nil {
+		return x.Evidence
+	}
+	return nil
+}
+
 type EnvironmentConfig struct {
 	state               protoimpl.MessageState                  `protogen:"open.v1"`
 	SmpVersion          string                                  `protobuf:"bytes,1,opt,name=smp_version,json=smpVersion,proto3" json:"smp_version,omitempty"`
@@ -1129,13 +1300,16 @@ type EnvironmentConfig struct {
 	Nodes               []*EnvironmentConfig_Node               `protobuf:"bytes,5,rep,name=nodes,proto3" json:"nodes,omitempty"`
 	IndividualWorkloads []*EnvironmentConfig_IndividualWorkload `protobuf:"bytes,6,rep,name=individual_workloads,json=individualWorkloads,proto3" json:"individual_workloads,omitempty"`
 	TrafficMetadata     *TrafficMetadata                        `protobuf:"bytes,7,opt,name=traffic_metadata,json=trafficMetadata,proto3" json:"traffic_metadata,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// smp extensions.
+	// The load generator's host.
+	Host          *EnvironmentConfig_Host `protobuf:"bytes,100,opt,name=host,proto3" json:"host,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EnvironmentConfig) Reset() {
 	*x = EnvironmentConfig{}
-	mi := &file_service_mesh_performance_proto_msgTypes[7]
+	mi := &file_service_mesh_performance_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1147,7 +1321,7 @@ func (x *EnvironmentConfig) String() string {
 func (*EnvironmentConfig) ProtoMessage() {}
 
 func (x *EnvironmentConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[7]
+	mi := &file_service_mesh_performance_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1160,7 +1334,7 @@ func (x *EnvironmentConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvironmentConfig.ProtoReflect.Descriptor instead.
 func (*EnvironmentConfig) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{7}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *EnvironmentConfig) GetSmpVersion() string {
@@ -1208,6 +1382,13 @@ func (x *EnvironmentConfig) GetIndividualWorkloads() []*EnvironmentConfig_Indivi
 func (x *EnvironmentConfig) GetTrafficMetadata() *TrafficMetadata {
 	if x != nil {
 		return x.TrafficMetadata
+	}
+	return nil
+}
+
+func (x *EnvironmentConfig) GetHost() *EnvironmentConfig_Host {
+	if x != nil {
+		return x.Host
 	}
 	return nil
 }
@@ -1264,7 +1445,7 @@ type PerformanceTestConfig_Client struct {
 
 func (x *PerformanceTestConfig_Client) Reset() {
 	*x = PerformanceTestConfig_Client{}
-	mi := &file_service_mesh_performance_proto_msgTypes[9]
+	mi := &file_service_mesh_performance_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1276,7 +1457,7 @@ func (x *PerformanceTestConfig_Client) String() string {
 func (*PerformanceTestConfig_Client) ProtoMessage() {}
 
 func (x *PerformanceTestConfig_Client) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[9]
+	mi := &file_service_mesh_performance_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1474,7 +1655,7 @@ type PerformanceTestResult_Latency struct {
 
 func (x *PerformanceTestResult_Latency) Reset() {
 	*x = PerformanceTestResult_Latency{}
-	mi := &file_service_mesh_performance_proto_msgTypes[13]
+	mi := &file_service_mesh_performance_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1486,7 +1667,7 @@ func (x *PerformanceTestResult_Latency) String() string {
 func (*PerformanceTestResult_Latency) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Latency) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[13]
+	mi := &file_service_mesh_performance_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1562,7 +1743,7 @@ type PerformanceTestResult_CPU struct {
 
 func (x *PerformanceTestResult_CPU) Reset() {
 	*x = PerformanceTestResult_CPU{}
-	mi := &file_service_mesh_performance_proto_msgTypes[14]
+	mi := &file_service_mesh_performance_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1574,7 +1755,7 @@ func (x *PerformanceTestResult_CPU) String() string {
 func (*PerformanceTestResult_CPU) ProtoMessage() {}
 
 func (x *PerformanceTestResult_CPU) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[14]
+	mi := &file_service_mesh_performance_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1664,7 +1845,7 @@ type PerformanceTestResult_Memory struct {
 
 func (x *PerformanceTestResult_Memory) Reset() {
 	*x = PerformanceTestResult_Memory{}
-	mi := &file_service_mesh_performance_proto_msgTypes[15]
+	mi := &file_service_mesh_performance_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1676,7 +1857,7 @@ func (x *PerformanceTestResult_Memory) String() string {
 func (*PerformanceTestResult_Memory) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Memory) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[15]
+	mi := &file_service_mesh_performance_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1724,7 +1905,7 @@ type PerformanceTestResult_Swap struct {
 
 func (x *PerformanceTestResult_Swap) Reset() {
 	*x = PerformanceTestResult_Swap{}
-	mi := &file_service_mesh_performance_proto_msgTypes[16]
+	mi := &file_service_mesh_performance_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1736,7 +1917,7 @@ func (x *PerformanceTestResult_Swap) String() string {
 func (*PerformanceTestResult_Swap) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Swap) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[16]
+	mi := &file_service_mesh_performance_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1785,7 +1966,7 @@ type PerformanceTestResult_ErrorSample struct {
 
 func (x *PerformanceTestResult_ErrorSample) Reset() {
 	*x = PerformanceTestResult_ErrorSample{}
-	mi := &file_service_mesh_performance_proto_msgTypes[19]
+	mi := &file_service_mesh_performance_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1797,7 +1978,7 @@ func (x *PerformanceTestResult_ErrorSample) String() string {
 func (*PerformanceTestResult_ErrorSample) ProtoMessage() {}
 
 func (x *PerformanceTestResult_ErrorSample) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[19]
+	mi := &file_service_mesh_performance_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1834,6 +2015,158 @@ func (x *PerformanceTestResult_ErrorSample) GetCount() int64 {
 	return 0
 }
 
+type PerformanceTestResult_AgentShare struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Address string                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	// Share index of count: the agent ran slots index, index+count, ...
+	ShareIndex int32 `protobuf:"varint,2,opt,name=share_index,json=shareIndex,proto3" json:"share_index,omitempty"`
+	ShareCount int32 `protobuf:"varint,3,opt,name=share_count,json=shareCount,proto3" json:"share_count,omitempty"`
+	// Its clock less the coordinator's, and the estimate's uncertainty.
+	ClockOffsetMs      float64 `protobuf:"fixed64,4,opt,name=clock_offset_ms,json=clockOffsetMs,proto3" json:"clock_offset_ms,omitempty"`
+	ClockUncertaintyMs float64 `protobuf:"fixed64,5,opt,name=clock_uncertainty_ms,json=clockUncertaintyMs,proto3" json:"clock_uncertainty_ms,omitempty"`
+	// When its schedule started after the earliest agent's, on the
+	// coordinator's clock.
+	StartOffsetMs float64 `protobuf:"fixed64,6,opt,name=start_offset_ms,json=startOffsetMs,proto3" json:"start_offset_ms,omitempty"`
+	Requests      int64   `protobuf:"varint,7,opt,name=requests,proto3" json:"requests,omitempty"`
+	Errors        int64   `protobuf:"varint,8,opt,name=errors,proto3" json:"errors,omitempty"`
+	LatenessP99Ms float64 `protobuf:"fixed64,9,opt,name=lateness_p99_ms,json=latenessP99Ms,proto3" json:"lateness_p99_ms,omitempty"`
+	CpuBusy       float64 `protobuf:"fixed64,10,opt,name=cpu_busy,json=cpuBusy,proto3" json:"cpu_busy,omitempty"`
+	Lost          bool    `protobuf:"varint,11,opt,name=lost,proto3" json:"lost,omitempty"`
+	LostAtS       float64 `protobuf:"fixed64,12,opt,name=lost_at_s,json=lostAtS,proto3" json:"lost_at_s,omitempty"`
+	Unsent        int64   `protobuf:"varint,13,opt,name=unsent,proto3" json:"unsent,omitempty"`
+	Note          string  `protobuf:"bytes,14,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PerformanceTestResult_AgentShare) Reset() {
+	*x = PerformanceTestResult_AgentShare{}
+	mi := &file_service_mesh_performance_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PerformanceTestResult_AgentShare) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PerformanceTestResult_AgentShare) ProtoMessage() {}
+
+func (x *PerformanceTestResult_AgentShare) ProtoReflect() protoreflect.Message {
+	mi := &file_service_mesh_performance_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PerformanceTestResult_AgentShare.ProtoReflect.Descriptor instead.
+func (*PerformanceTestResult_AgentShare) Descriptor() ([]byte, []int) {
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 8}
+}
+
+func (x *PerformanceTestResult_AgentShare) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *PerformanceTestResult_AgentShare) GetShareIndex() int32 {
+	if x != nil {
+		return x.ShareIndex
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_AgentShare) GetShareCount() int32 {
+	if x != nil {
+		return x.ShareCount
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_AgentShare) GetClockOffsetMs() float64 {
+	if x != nil {
+		return x.ClockOffsetMs
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_AgentShare) GetClockUncertaintyMs() float64 {
+	if x != nil {
+		return x.ClockUncertaintyMs
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_AgentShare) GetStartOffsetMs() float64 {
+	if x != nil {
+		return x.StartOffsetMs
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_AgentShare) GetRequests() int64 {
+	if x != nil {
+		return x.Requests
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_AgentShare) GetErrors() int64 {
+	if x != nil {
+		return x.Errors
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_AgentShare) GetLatenessP99Ms() float64 {
+	if x != nil {
+		return x.LatenessP99Ms
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_AgentShare) GetCpuBusy() float64 {
+	if x != nil {
+		return x.CpuBusy
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_AgentShare) GetLost() bool {
+	if x != nil {
+		return x.Lost
+	}
+	return false
+}
+
+func (x *PerformanceTestResult_AgentShare) GetLostAtS() float64 {
+	if x != nil {
+		return x.LostAtS
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_AgentShare) GetUnsent() int64 {
+	if x != nil {
+		return x.Unsent
+	}
+	return 0
+}
+
+func (x *PerformanceTestResult_AgentShare) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
 type PerformanceTestResult_RunOrder struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "random": each block of as many rounds as there are variants runs
@@ -1849,7 +2182,7 @@ type PerformanceTestResult_RunOrder struct {
 
 func (x *PerformanceTestResult_RunOrder) Reset() {
 	*x = PerformanceTestResult_RunOrder{}
-	mi := &file_service_mesh_performance_proto_msgTypes[20]
+	mi := &file_service_mesh_performance_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1861,7 +2194,7 @@ func (x *PerformanceTestResult_RunOrder) String() string {
 func (*PerformanceTestResult_RunOrder) ProtoMessage() {}
 
 func (x *PerformanceTestResult_RunOrder) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[20]
+	mi := &file_service_mesh_performance_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1874,7 +2207,7 @@ func (x *PerformanceTestResult_RunOrder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_RunOrder.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_RunOrder) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 8}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 9}
 }
 
 func (x *PerformanceTestResult_RunOrder) GetOrder() string {
@@ -1913,7 +2246,7 @@ type PerformanceTestResult_Connections struct {
 
 func (x *PerformanceTestResult_Connections) Reset() {
 	*x = PerformanceTestResult_Connections{}
-	mi := &file_service_mesh_performance_proto_msgTypes[21]
+	mi := &file_service_mesh_performance_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1925,7 +2258,7 @@ func (x *PerformanceTestResult_Connections) String() string {
 func (*PerformanceTestResult_Connections) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Connections) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[21]
+	mi := &file_service_mesh_performance_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1938,7 +2271,7 @@ func (x *PerformanceTestResult_Connections) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use PerformanceTestResult_Connections.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Connections) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 9}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 10}
 }
 
 func (x *PerformanceTestResult_Connections) GetOpened() int64 {
@@ -1987,7 +2320,7 @@ type PerformanceTestResult_Requests struct {
 
 func (x *PerformanceTestResult_Requests) Reset() {
 	*x = PerformanceTestResult_Requests{}
-	mi := &file_service_mesh_performance_proto_msgTypes[22]
+	mi := &file_service_mesh_performance_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1999,7 +2332,7 @@ func (x *PerformanceTestResult_Requests) String() string {
 func (*PerformanceTestResult_Requests) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Requests) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[22]
+	mi := &file_service_mesh_performance_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2012,7 +2345,7 @@ func (x *PerformanceTestResult_Requests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Requests.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Requests) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 10}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 11}
 }
 
 func (x *PerformanceTestResult_Requests) GetTotal() int64 {
@@ -2046,7 +2379,7 @@ type PerformanceTestResult_Percentile struct {
 
 func (x *PerformanceTestResult_Percentile) Reset() {
 	*x = PerformanceTestResult_Percentile{}
-	mi := &file_service_mesh_performance_proto_msgTypes[23]
+	mi := &file_service_mesh_performance_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2058,7 +2391,7 @@ func (x *PerformanceTestResult_Percentile) String() string {
 func (*PerformanceTestResult_Percentile) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Percentile) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[23]
+	mi := &file_service_mesh_performance_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2071,7 +2404,7 @@ func (x *PerformanceTestResult_Percentile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Percentile.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Percentile) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 11}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 12}
 }
 
 func (x *PerformanceTestResult_Percentile) GetPercentile() float64 {
@@ -2107,7 +2440,7 @@ type PerformanceTestResult_Histogram struct {
 
 func (x *PerformanceTestResult_Histogram) Reset() {
 	*x = PerformanceTestResult_Histogram{}
-	mi := &file_service_mesh_performance_proto_msgTypes[24]
+	mi := &file_service_mesh_performance_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2119,7 +2452,7 @@ func (x *PerformanceTestResult_Histogram) String() string {
 func (*PerformanceTestResult_Histogram) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Histogram) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[24]
+	mi := &file_service_mesh_performance_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2132,7 +2465,7 @@ func (x *PerformanceTestResult_Histogram) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Histogram.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Histogram) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 12}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 13}
 }
 
 func (x *PerformanceTestResult_Histogram) GetEncoding() string {
@@ -2198,7 +2531,7 @@ type PerformanceTestResult_Interval struct {
 
 func (x *PerformanceTestResult_Interval) Reset() {
 	*x = PerformanceTestResult_Interval{}
-	mi := &file_service_mesh_performance_proto_msgTypes[25]
+	mi := &file_service_mesh_performance_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2210,7 +2543,7 @@ func (x *PerformanceTestResult_Interval) String() string {
 func (*PerformanceTestResult_Interval) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Interval) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[25]
+	mi := &file_service_mesh_performance_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2223,7 +2556,7 @@ func (x *PerformanceTestResult_Interval) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Interval.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Interval) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 13}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 14}
 }
 
 func (x *PerformanceTestResult_Interval) GetOffsetS() float64 {
@@ -2322,7 +2655,7 @@ type PerformanceTestResult_Generator struct {
 
 func (x *PerformanceTestResult_Generator) Reset() {
 	*x = PerformanceTestResult_Generator{}
-	mi := &file_service_mesh_performance_proto_msgTypes[26]
+	mi := &file_service_mesh_performance_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2334,7 +2667,7 @@ func (x *PerformanceTestResult_Generator) String() string {
 func (*PerformanceTestResult_Generator) ProtoMessage() {}
 
 func (x *PerformanceTestResult_Generator) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[26]
+	mi := &file_service_mesh_performance_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2347,7 +2680,7 @@ func (x *PerformanceTestResult_Generator) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceTestResult_Generator.ProtoReflect.Descriptor instead.
 func (*PerformanceTestResult_Generator) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 14}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{1, 15}
 }
 
 func (x *PerformanceTestResult_Generator) GetName() string {
@@ -2462,7 +2795,7 @@ type MeshMark_Term struct {
 
 func (x *MeshMark_Term) Reset() {
 	*x = MeshMark_Term{}
-	mi := &file_service_mesh_performance_proto_msgTypes[27]
+	mi := &file_service_mesh_performance_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2474,7 +2807,7 @@ func (x *MeshMark_Term) String() string {
 func (*MeshMark_Term) ProtoMessage() {}
 
 func (x *MeshMark_Term) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[27]
+	mi := &file_service_mesh_performance_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2487,7 +2820,7 @@ func (x *MeshMark_Term) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MeshMark_Term.ProtoReflect.Descriptor instead.
 func (*MeshMark_Term) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{5, 0}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6, 0}
 }
 
 func (x *MeshMark_Term) GetComponent() string {
@@ -2543,7 +2876,7 @@ type MeshMark_ClassScore struct {
 
 func (x *MeshMark_ClassScore) Reset() {
 	*x = MeshMark_ClassScore{}
-	mi := &file_service_mesh_performance_proto_msgTypes[28]
+	mi := &file_service_mesh_performance_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2555,7 +2888,7 @@ func (x *MeshMark_ClassScore) String() string {
 func (*MeshMark_ClassScore) ProtoMessage() {}
 
 func (x *MeshMark_ClassScore) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[28]
+	mi := &file_service_mesh_performance_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2568,7 +2901,7 @@ func (x *MeshMark_ClassScore) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MeshMark_ClassScore.ProtoReflect.Descriptor instead.
 func (*MeshMark_ClassScore) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{5, 1}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6, 1}
 }
 
 func (x *MeshMark_ClassScore) GetClass() string {
@@ -2605,7 +2938,7 @@ type ServiceMeshConfig_IngressGateway struct {
 
 func (x *ServiceMeshConfig_IngressGateway) Reset() {
 	*x = ServiceMeshConfig_IngressGateway{}
-	mi := &file_service_mesh_performance_proto_msgTypes[30]
+	mi := &file_service_mesh_performance_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2617,7 +2950,7 @@ func (x *ServiceMeshConfig_IngressGateway) String() string {
 func (*ServiceMeshConfig_IngressGateway) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_IngressGateway) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[30]
+	mi := &file_service_mesh_performance_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2630,7 +2963,7 @@ func (x *ServiceMeshConfig_IngressGateway) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceMeshConfig_IngressGateway.ProtoReflect.Descriptor instead.
 func (*ServiceMeshConfig_IngressGateway) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6, 1}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{7, 1}
 }
 
 func (x *ServiceMeshConfig_IngressGateway) GetCount() int32 {
@@ -2681,7 +3014,7 @@ type ServiceMeshConfig_EgressGateway struct {
 
 func (x *ServiceMeshConfig_EgressGateway) Reset() {
 	*x = ServiceMeshConfig_EgressGateway{}
-	mi := &file_service_mesh_performance_proto_msgTypes[31]
+	mi := &file_service_mesh_performance_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2693,7 +3026,7 @@ func (x *ServiceMeshConfig_EgressGateway) String() string {
 func (*ServiceMeshConfig_EgressGateway) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_EgressGateway) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[31]
+	mi := &file_service_mesh_performance_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2706,7 +3039,7 @@ func (x *ServiceMeshConfig_EgressGateway) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceMeshConfig_EgressGateway.ProtoReflect.Descriptor instead.
 func (*ServiceMeshConfig_EgressGateway) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6, 2}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{7, 2}
 }
 
 func (x *ServiceMeshConfig_EgressGateway) GetCount() int32 {
@@ -2757,7 +3090,7 @@ type ServiceMeshConfig_Sidecar struct {
 
 func (x *ServiceMeshConfig_Sidecar) Reset() {
 	*x = ServiceMeshConfig_Sidecar{}
-	mi := &file_service_mesh_performance_proto_msgTypes[32]
+	mi := &file_service_mesh_performance_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2769,7 +3102,7 @@ func (x *ServiceMeshConfig_Sidecar) String() string {
 func (*ServiceMeshConfig_Sidecar) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_Sidecar) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[32]
+	mi := &file_service_mesh_performance_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2782,7 +3115,7 @@ func (x *ServiceMeshConfig_Sidecar) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceMeshConfig_Sidecar.ProtoReflect.Descriptor instead.
 func (*ServiceMeshConfig_Sidecar) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6, 3}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{7, 3}
 }
 
 func (x *ServiceMeshConfig_Sidecar) GetCount() int32 {
@@ -2832,7 +3165,7 @@ type ServiceMeshConfig_MeshTelemetry struct {
 
 func (x *ServiceMeshConfig_MeshTelemetry) Reset() {
 	*x = ServiceMeshConfig_MeshTelemetry{}
-	mi := &file_service_mesh_performance_proto_msgTypes[33]
+	mi := &file_service_mesh_performance_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2844,7 +3177,7 @@ func (x *ServiceMeshConfig_MeshTelemetry) String() string {
 func (*ServiceMeshConfig_MeshTelemetry) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_MeshTelemetry) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[33]
+	mi := &file_service_mesh_performance_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2857,7 +3190,7 @@ func (x *ServiceMeshConfig_MeshTelemetry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceMeshConfig_MeshTelemetry.ProtoReflect.Descriptor instead.
 func (*ServiceMeshConfig_MeshTelemetry) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6, 4}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{7, 4}
 }
 
 func (x *ServiceMeshConfig_MeshTelemetry) GetCount() int32 {
@@ -2903,7 +3236,7 @@ type ServiceMeshConfig_MeshPolicy struct {
 
 func (x *ServiceMeshConfig_MeshPolicy) Reset() {
 	*x = ServiceMeshConfig_MeshPolicy{}
-	mi := &file_service_mesh_performance_proto_msgTypes[34]
+	mi := &file_service_mesh_performance_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2915,7 +3248,7 @@ func (x *ServiceMeshConfig_MeshPolicy) String() string {
 func (*ServiceMeshConfig_MeshPolicy) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_MeshPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[34]
+	mi := &file_service_mesh_performance_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2928,7 +3261,7 @@ func (x *ServiceMeshConfig_MeshPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceMeshConfig_MeshPolicy.ProtoReflect.Descriptor instead.
 func (*ServiceMeshConfig_MeshPolicy) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6, 5}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{7, 5}
 }
 
 func (x *ServiceMeshConfig_MeshPolicy) GetCount() int32 {
@@ -2985,7 +3318,7 @@ type ServiceMeshConfig_MeshControlPlane struct {
 
 func (x *ServiceMeshConfig_MeshControlPlane) Reset() {
 	*x = ServiceMeshConfig_MeshControlPlane{}
-	mi := &file_service_mesh_performance_proto_msgTypes[35]
+	mi := &file_service_mesh_performance_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2997,7 +3330,7 @@ func (x *ServiceMeshConfig_MeshControlPlane) String() string {
 func (*ServiceMeshConfig_MeshControlPlane) ProtoMessage() {}
 
 func (x *ServiceMeshConfig_MeshControlPlane) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[35]
+	mi := &file_service_mesh_performance_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3010,7 +3343,7 @@ func (x *ServiceMeshConfig_MeshControlPlane) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use ServiceMeshConfig_MeshControlPlane.ProtoReflect.Descriptor instead.
 func (*ServiceMeshConfig_MeshControlPlane) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{6, 6}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{7, 6}
 }
 
 func (x *ServiceMeshConfig_MeshControlPlane) GetCount() int32 {
@@ -3083,6 +3416,153 @@ func (x *ServiceMeshConfig_MeshControlPlane) GetCdsLatencyMs() int32 {
 	return 0
 }
 
+type EnvironmentConfig_Host struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// e.g. "linux", "amd64", "6.12.48".
+	Os     string `protobuf:"bytes,2,opt,name=os,proto3" json:"os,omitempty"`
+	Arch   string `protobuf:"bytes,3,opt,name=arch,proto3" json:"arch,omitempty"`
+	Kernel string `protobuf:"bytes,4,opt,name=kernel,proto3" json:"kernel,omitempty"`
+	// Distribution, from /etc/os-release PRETTY_NAME.
+	OsRelease string `protobuf:"bytes,5,opt,name=os_release,json=osRelease,proto3" json:"os_release,omitempty"`
+	CpuModel  string `protobuf:"bytes,6,opt,name=cpu_model,json=cpuModel,proto3" json:"cpu_model,omitempty"`
+	// Online logical CPUs of the machine.
+	Cores int32 `protobuf:"varint,7,opt,name=cores,proto3" json:"cores,omitempty"`
+	// cpufreq scaling governor of CPU 0 ("performance", "powersave"); empty
+	// where the kernel exposes none (most VMs).
+	Governor  string `protobuf:"bytes,8,opt,name=governor,proto3" json:"governor,omitempty"`
+	MemMb     int64  `protobuf:"varint,9,opt,name=mem_mb,json=memMb,proto3" json:"mem_mb,omitempty"`
+	GoVersion string `protobuf:"bytes,10,opt,name=go_version,json=goVersion,proto3" json:"go_version,omitempty"`
+	// The generator's cgroup (v2) and its limits: CPU as cores (cpu.max
+	// quota/period), memory in MiB (memory.max); 0 when unlimited.
+	Cgroup         string  `protobuf:"bytes,11,opt,name=cgroup,proto3" json:"cgroup,omitempty"`
+	CgroupCpuCores float64 `protobuf:"fixed64,12,opt,name=cgroup_cpu_cores,json=cgroupCpuCores,proto3" json:"cgroup_cpu_cores,omitempty"`
+	CgroupMemMb    int64   `protobuf:"varint,13,opt,name=cgroup_mem_mb,json=cgroupMemMb,proto3" json:"cgroup_mem_mb,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *EnvironmentConfig_Host) Reset() {
+	*x = EnvironmentConfig_Host{}
+	mi := &file_service_mesh_performance_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnvironmentConfig_Host) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnvironmentConfig_Host) ProtoMessage() {}
+
+func (x *EnvironmentConfig_Host) ProtoReflect() protoreflect.Message {
+	mi := &file_service_mesh_performance_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnvironmentConfig_Host.ProtoReflect.Descriptor instead.
+func (*EnvironmentConfig_Host) Descriptor() ([]byte, []int) {
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{8, 1}
+}
+
+func (x *EnvironmentConfig_Host) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *EnvironmentConfig_Host) GetOs() string {
+	if x != nil {
+		return x.Os
+	}
+	return ""
+}
+
+func (x *EnvironmentConfig_Host) GetArch() string {
+	if x != nil {
+		return x.Arch
+	}
+	return ""
+}
+
+func (x *EnvironmentConfig_Host) GetKernel() string {
+	if x != nil {
+		return x.Kernel
+	}
+	return ""
+}
+
+func (x *EnvironmentConfig_Host) GetOsRelease() string {
+	if x != nil {
+		return x.OsRelease
+	}
+	return ""
+}
+
+func (x *EnvironmentConfig_Host) GetCpuModel() string {
+	if x != nil {
+		return x.CpuModel
+	}
+	return ""
+}
+
+func (x *EnvironmentConfig_Host) GetCores() int32 {
+	if x != nil {
+		return x.Cores
+	}
+	return 0
+}
+
+func (x *EnvironmentConfig_Host) GetGovernor() string {
+	if x != nil {
+		return x.Governor
+	}
+	return ""
+}
+
+func (x *EnvironmentConfig_Host) GetMemMb() int64 {
+	if x != nil {
+		return x.MemMb
+	}
+	return 0
+}
+
+func (x *EnvironmentConfig_Host) GetGoVersion() string {
+	if x != nil {
+		return x.GoVersion
+	}
+	return ""
+}
+
+func (x *EnvironmentConfig_Host) GetCgroup() string {
+	if x != nil {
+		return x.Cgroup
+	}
+	return ""
+}
+
+func (x *EnvironmentConfig_Host) GetCgroupCpuCores() float64 {
+	if x != nil {
+		return x.CgroupCpuCores
+	}
+	return 0
+}
+
+func (x *EnvironmentConfig_Host) GetCgroupMemMb() int64 {
+	if x != nil {
+		return x.CgroupMemMb
+	}
+	return 0
+}
+
 type EnvironmentConfig_Node struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
@@ -3094,7 +3574,7 @@ type EnvironmentConfig_Node struct {
 
 func (x *EnvironmentConfig_Node) Reset() {
 	*x = EnvironmentConfig_Node{}
-	mi := &file_service_mesh_performance_proto_msgTypes[37]
+	mi := &file_service_mesh_performance_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3106,7 +3586,7 @@ func (x *EnvironmentConfig_Node) String() string {
 func (*EnvironmentConfig_Node) ProtoMessage() {}
 
 func (x *EnvironmentConfig_Node) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[37]
+	mi := &file_service_mesh_performance_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3119,7 +3599,7 @@ func (x *EnvironmentConfig_Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvironmentConfig_Node.ProtoReflect.Descriptor instead.
 func (*EnvironmentConfig_Node) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{7, 1}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{8, 2}
 }
 
 func (x *EnvironmentConfig_Node) GetType() string {
@@ -3157,7 +3637,7 @@ type EnvironmentConfig_IndividualWorkload struct {
 
 func (x *EnvironmentConfig_IndividualWorkload) Reset() {
 	*x = EnvironmentConfig_IndividualWorkload{}
-	mi := &file_service_mesh_performance_proto_msgTypes[38]
+	mi := &file_service_mesh_performance_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3169,7 +3649,7 @@ func (x *EnvironmentConfig_IndividualWorkload) String() string {
 func (*EnvironmentConfig_IndividualWorkload) ProtoMessage() {}
 
 func (x *EnvironmentConfig_IndividualWorkload) ProtoReflect() protoreflect.Message {
-	mi := &file_service_mesh_performance_proto_msgTypes[38]
+	mi := &file_service_mesh_performance_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3182,7 +3662,7 @@ func (x *EnvironmentConfig_IndividualWorkload) ProtoReflect() protoreflect.Messa
 
 // Deprecated: Use EnvironmentConfig_IndividualWorkload.ProtoReflect.Descriptor instead.
 func (*EnvironmentConfig_IndividualWorkload) Descriptor() ([]byte, []int) {
-	return file_service_mesh_performance_proto_rawDescGZIP(), []int{7, 2}
+	return file_service_mesh_performance_proto_rawDescGZIP(), []int{8, 3}
 }
 
 func (x *EnvironmentConfig_IndividualWorkload) GetName() string {
@@ -3268,7 +3748,7 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\rPROTOCOL_HTTP\x10\x01\x12\x10\n" +
 	"\fPROTOCOL_TCP\x10\x02\x12\x10\n" +
 	"\fPROTOCOL_UDP\x10\x03\x12\x11\n" +
-	"\rPROTOCOL_GRPC\x10\x04\"\x91!\n" +
+	"\rPROTOCOL_GRPC\x10\x04\"\xbc%\n" +
 	"\x15PerformanceTestResult\x12\x1f\n" +
 	"\vsmp_version\x18\x01 \x01(\tR\n" +
 	"smpVersion\x12\x0e\n" +
@@ -3316,7 +3796,9 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\tendpoints\x18} \x03(\v2\x1a.smp.PerformanceTestResultR\tendpoints\x12@\n" +
 	"\trun_order\x18~ \x01(\v2#.smp.PerformanceTestResult.RunOrderR\brunOrder\x12,\n" +
 	"\n" +
-	"slo_checks\x18\x7f \x03(\v2\r.smp.SLOCheckR\tsloChecks\x1a9\n" +
+	"slo_checks\x18\x7f \x03(\v2\r.smp.SLOCheckR\tsloChecks\x12>\n" +
+	"\x06agents\x18\x80\x01 \x03(\v2%.smp.PerformanceTestResult.AgentShareR\x06agents\x12)\n" +
+	"\bcaptures\x18\x81\x01 \x03(\v2\f.smp.CaptureR\bcaptures\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a}\n" +
@@ -3358,7 +3840,26 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\vErrorSample\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
-	"\x05count\x18\x03 \x01(\x03R\x05count\x1aP\n" +
+	"\x05count\x18\x03 \x01(\x03R\x05count\x1a\xbd\x03\n" +
+	"\n" +
+	"AgentShare\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x1f\n" +
+	"\vshare_index\x18\x02 \x01(\x05R\n" +
+	"shareIndex\x12\x1f\n" +
+	"\vshare_count\x18\x03 \x01(\x05R\n" +
+	"shareCount\x12&\n" +
+	"\x0fclock_offset_ms\x18\x04 \x01(\x01R\rclockOffsetMs\x120\n" +
+	"\x14clock_uncertainty_ms\x18\x05 \x01(\x01R\x12clockUncertaintyMs\x12&\n" +
+	"\x0fstart_offset_ms\x18\x06 \x01(\x01R\rstartOffsetMs\x12\x1a\n" +
+	"\brequests\x18\a \x01(\x03R\brequests\x12\x16\n" +
+	"\x06errors\x18\b \x01(\x03R\x06errors\x12&\n" +
+	"\x0flateness_p99_ms\x18\t \x01(\x01R\rlatenessP99Ms\x12\x19\n" +
+	"\bcpu_busy\x18\n" +
+	" \x01(\x01R\acpuBusy\x12\x12\n" +
+	"\x04lost\x18\v \x01(\bR\x04lost\x12\x1a\n" +
+	"\tlost_at_s\x18\f \x01(\x01R\alostAtS\x12\x16\n" +
+	"\x06unsent\x18\r \x01(\x03R\x06unsent\x12\x12\n" +
+	"\x04note\x18\x0e \x01(\tR\x04note\x1aP\n" +
 	"\bRunOrder\x12\x14\n" +
 	"\x05order\x18\x01 \x01(\tR\x05order\x12\x12\n" +
 	"\x04seed\x18\x02 \x01(\x04R\x04seed\x12\x1a\n" +
@@ -3438,14 +3939,25 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\n" +
 	"confidence\x18\a \x01(\x01R\n" +
 	"confidence\x12\x12\n" +
-	"\x04unit\x18\b \x01(\tR\x04unit\"\x9f\x01\n" +
+	"\x04unit\x18\b \x01(\tR\x04unit\"\xa4\x02\n" +
 	"\rResourceUsage\x12\x1c\n" +
 	"\tcomponent\x18\x01 \x01(\tR\tcomponent\x12\x14\n" +
 	"\x05class\x18\x02 \x01(\tR\x05class\x12\x12\n" +
 	"\x04used\x18\x03 \x01(\x01R\x04used\x12\x1a\n" +
 	"\bassigned\x18\x04 \x01(\x01R\bassigned\x12\x12\n" +
 	"\x04unit\x18\x05 \x01(\tR\x04unit\x12\x16\n" +
-	"\x06weight\x18\x06 \x01(\x01R\x06weight\"\xab\x03\n" +
+	"\x06weight\x18\x06 \x01(\x01R\x06weight\x12\x16\n" +
+	"\x06source\x18\a \x01(\tR\x06source\x12\x14\n" +
+	"\x05query\x18\b \x01(\tR\x05query\x12\x16\n" +
+	"\x06series\x18\t \x03(\x01R\x06series\x12\x15\n" +
+	"\x06step_s\x18\n" +
+	" \x01(\x01R\x05stepS\x12\x10\n" +
+	"\x03max\x18\v \x01(\x01R\x03max\x12\x14\n" +
+	"\x05error\x18\f \x01(\tR\x05error\"M\n" +
+	"\aCapture\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xab\x03\n" +
 	"\bMeshMark\x12\x14\n" +
 	"\x05score\x18\x01 \x01(\x01R\x05score\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x122\n" +
@@ -3464,7 +3976,7 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"ClassScore\x12\x14\n" +
 	"\x05class\x18\x01 \x01(\tR\x05class\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x01R\x05score\x12(\n" +
-	"\x05terms\x18\x03 \x03(\v2\x12.smp.MeshMark.TermR\x05terms\"\xd6\x0f\n" +
+	"\x05terms\x18\x03 \x03(\v2\x12.smp.MeshMark.TermR\x05terms\"\xab\x10\n" +
 	"\x11ServiceMeshConfig\x12\x1f\n" +
 	"\vsmp_version\x18\x01 \x01(\tR\n" +
 	"smpVersion\x12\x0e\n" +
@@ -3489,7 +4001,10 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\bexp_uuid\x18\x10 \x01(\tR\aexpUuid\x12\x18\n" +
 	"\aprofile\x18\x11 \x01(\tR\aprofile\x12-\n" +
 	"\tmesh_type\x18\x12 \x01(\v2\x10.smp.ServiceMeshR\bmeshType\x12K\n" +
-	"\x14application_metadata\x18\x13 \x01(\v2\x18.smp.ApplicationMetadataR\x13applicationMetadata\x1a9\n" +
+	"\x14application_metadata\x18\x13 \x01(\v2\x18.smp.ApplicationMetadataR\x13applicationMetadata\x12\x1a\n" +
+	"\bdetected\x18d \x01(\tR\bdetected\x12\x1b\n" +
+	"\tmtls_mode\x18e \x01(\tR\bmtlsMode\x12\x1a\n" +
+	"\bevidence\x18f \x03(\tR\bevidence\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a\x80\x01\n" +
@@ -3540,7 +4055,7 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\x11destination_rules\x18\b \x01(\x05R\x10destinationRules\x12$\n" +
 	"\x0elds_latency_ms\x18\t \x01(\x05R\fldsLatencyMs\x12$\n" +
 	"\x0ecds_latency_ms\x18\n" +
-	" \x01(\x05R\fcdsLatencyMs\"\xfb\x04\n" +
+	" \x01(\x05R\fcdsLatencyMs\"\x8f\b\n" +
 	"\x11EnvironmentConfig\x12\x1f\n" +
 	"\vsmp_version\x18\x01 \x01(\tR\n" +
 	"smpVersion\x12\x0e\n" +
@@ -3549,10 +4064,28 @@ const file_service_mesh_performance_proto_rawDesc = "" +
 	"\x12kubernetes_version\x18\x04 \x01(\tR\x11kubernetesVersion\x121\n" +
 	"\x05nodes\x18\x05 \x03(\v2\x1b.smp.EnvironmentConfig.NodeR\x05nodes\x12\\\n" +
 	"\x14individual_workloads\x18\x06 \x03(\v2).smp.EnvironmentConfig.IndividualWorkloadR\x13individualWorkloads\x12?\n" +
-	"\x10traffic_metadata\x18\a \x01(\v2\x14.smp.TrafficMetadataR\x0ftrafficMetadata\x1a9\n" +
+	"\x10traffic_metadata\x18\a \x01(\v2\x14.smp.TrafficMetadataR\x0ftrafficMetadata\x12/\n" +
+	"\x04host\x18d \x01(\v2\x1b.smp.EnvironmentConfig.HostR\x04host\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aG\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a\xe0\x02\n" +
+	"\x04Host\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
+	"\x02os\x18\x02 \x01(\tR\x02os\x12\x12\n" +
+	"\x04arch\x18\x03 \x01(\tR\x04arch\x12\x16\n" +
+	"\x06kernel\x18\x04 \x01(\tR\x06kernel\x12\x1d\n" +
+	"\n" +
+	"os_release\x18\x05 \x01(\tR\tosRelease\x12\x1b\n" +
+	"\tcpu_model\x18\x06 \x01(\tR\bcpuModel\x12\x14\n" +
+	"\x05cores\x18\a \x01(\x05R\x05cores\x12\x1a\n" +
+	"\bgovernor\x18\b \x01(\tR\bgovernor\x12\x15\n" +
+	"\x06mem_mb\x18\t \x01(\x03R\x05memMb\x12\x1d\n" +
+	"\n" +
+	"go_version\x18\n" +
+	" \x01(\tR\tgoVersion\x12\x16\n" +
+	"\x06cgroup\x18\v \x01(\tR\x06cgroup\x12(\n" +
+	"\x10cgroup_cpu_cores\x18\f \x01(\x01R\x0ecgroupCpuCores\x12\"\n" +
+	"\rcgroup_mem_mb\x18\r \x01(\x03R\vcgroupMemMb\x1aG\n" +
 	"\x04Node\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x14\n" +
 	"\x05cores\x18\x02 \x01(\x05R\x05cores\x12\x15\n" +
@@ -3577,7 +4110,7 @@ func file_service_mesh_performance_proto_rawDescGZIP() []byte {
 }
 
 var file_service_mesh_performance_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_service_mesh_performance_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_service_mesh_performance_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_service_mesh_performance_proto_goTypes = []any{
 	(PerformanceTestConfig_Client_Protocol)(0), // 0: smp.PerformanceTestConfig.Client.Protocol
 	(*PerformanceTestConfig)(nil),              // 1: smp.PerformanceTestConfig
@@ -3585,99 +4118,105 @@ var file_service_mesh_performance_proto_goTypes = []any{
 	(*SLOCheck)(nil),                           // 3: smp.SLOCheck
 	(*MetricSummary)(nil),                      // 4: smp.MetricSummary
 	(*ResourceUsage)(nil),                      // 5: smp.ResourceUsage
-	(*MeshMark)(nil),                           // 6: smp.MeshMark
-	(*ServiceMeshConfig)(nil),                  // 7: smp.ServiceMeshConfig
-	(*EnvironmentConfig)(nil),                  // 8: smp.EnvironmentConfig
-	nil,                                        // 9: smp.PerformanceTestConfig.LabelsEntry
-	(*PerformanceTestConfig_Client)(nil),       // 10: smp.PerformanceTestConfig.Client
-	nil,                                        // 11: smp.PerformanceTestConfig.Client.HeadersEntry
-	nil,                                        // 12: smp.PerformanceTestConfig.Client.CookiesEntry
-	nil,                                        // 13: smp.PerformanceTestResult.LabelsEntry
-	(*PerformanceTestResult_Latency)(nil),      // 14: smp.PerformanceTestResult.Latency
-	(*PerformanceTestResult_CPU)(nil),          // 15: smp.PerformanceTestResult.CPU
-	(*PerformanceTestResult_Memory)(nil),       // 16: smp.PerformanceTestResult.Memory
-	(*PerformanceTestResult_Swap)(nil),         // 17: smp.PerformanceTestResult.Swap
-	nil,                                        // 18: smp.PerformanceTestResult.ErrorsEntry
-	nil,                                        // 19: smp.PerformanceTestResult.StatusCodesEntry
-	(*PerformanceTestResult_ErrorSample)(nil),  // 20: smp.PerformanceTestResult.ErrorSample
-	(*PerformanceTestResult_RunOrder)(nil),     // 21: smp.PerformanceTestResult.RunOrder
-	(*PerformanceTestResult_Connections)(nil),  // 22: smp.PerformanceTestResult.Connections
-	(*PerformanceTestResult_Requests)(nil),     // 23: smp.PerformanceTestResult.Requests
-	(*PerformanceTestResult_Percentile)(nil),   // 24: smp.PerformanceTestResult.Percentile
-	(*PerformanceTestResult_Histogram)(nil),    // 25: smp.PerformanceTestResult.Histogram
-	(*PerformanceTestResult_Interval)(nil),     // 26: smp.PerformanceTestResult.Interval
-	(*PerformanceTestResult_Generator)(nil),    // 27: smp.PerformanceTestResult.Generator
-	(*MeshMark_Term)(nil),                      // 28: smp.MeshMark.Term
-	(*MeshMark_ClassScore)(nil),                // 29: smp.MeshMark.ClassScore
-	nil,                                        // 30: smp.ServiceMeshConfig.LabelsEntry
-	(*ServiceMeshConfig_IngressGateway)(nil),   // 31: smp.ServiceMeshConfig.IngressGateway
-	(*ServiceMeshConfig_EgressGateway)(nil),    // 32: smp.ServiceMeshConfig.EgressGateway
-	(*ServiceMeshConfig_Sidecar)(nil),          // 33: smp.ServiceMeshConfig.Sidecar
-	(*ServiceMeshConfig_MeshTelemetry)(nil),    // 34: smp.ServiceMeshConfig.MeshTelemetry
-	(*ServiceMeshConfig_MeshPolicy)(nil),       // 35: smp.ServiceMeshConfig.MeshPolicy
-	(*ServiceMeshConfig_MeshControlPlane)(nil), // 36: smp.ServiceMeshConfig.MeshControlPlane
-	nil,                            // 37: smp.EnvironmentConfig.LabelsEntry
-	(*EnvironmentConfig_Node)(nil), // 38: smp.EnvironmentConfig.Node
-	(*EnvironmentConfig_IndividualWorkload)(nil), // 39: smp.EnvironmentConfig.IndividualWorkload
-	(*ServiceMesh)(nil),                          // 40: smp.ServiceMesh
-	(*timestamppb.Timestamp)(nil),                // 41: google.protobuf.Timestamp
-	(*ApplicationMetadata)(nil),                  // 42: smp.ApplicationMetadata
-	(*TrafficMetadata)(nil),                      // 43: smp.TrafficMetadata
+	(*Capture)(nil),                            // 6: smp.Capture
+	(*MeshMark)(nil),                           // 7: smp.MeshMark
+	(*ServiceMeshConfig)(nil),                  // 8: smp.ServiceMeshConfig
+	(*EnvironmentConfig)(nil),                  // 9: smp.EnvironmentConfig
+	nil,                                        // 10: smp.PerformanceTestConfig.LabelsEntry
+	(*PerformanceTestConfig_Client)(nil),       // 11: smp.PerformanceTestConfig.Client
+	nil,                                        // 12: smp.PerformanceTestConfig.Client.HeadersEntry
+	nil,                                        // 13: smp.PerformanceTestConfig.Client.CookiesEntry
+	nil,                                        // 14: smp.PerformanceTestResult.LabelsEntry
+	(*PerformanceTestResult_Latency)(nil),      // 15: smp.PerformanceTestResult.Latency
+	(*PerformanceTestResult_CPU)(nil),          // 16: smp.PerformanceTestResult.CPU
+	(*PerformanceTestResult_Memory)(nil),       // 17: smp.PerformanceTestResult.Memory
+	(*PerformanceTestResult_Swap)(nil),         // 18: smp.PerformanceTestResult.Swap
+	nil,                                        // 19: smp.PerformanceTestResult.ErrorsEntry
+	nil,                                        // 20: smp.PerformanceTestResult.StatusCodesEntry
+	(*PerformanceTestResult_ErrorSample)(nil),  // 21: smp.PerformanceTestResult.ErrorSample
+	(*PerformanceTestResult_AgentShare)(nil),   // 22: smp.PerformanceTestResult.AgentShare
+	(*PerformanceTestResult_RunOrder)(nil),     // 23: smp.PerformanceTestResult.RunOrder
+	(*PerformanceTestResult_Connections)(nil),  // 24: smp.PerformanceTestResult.Connections
+	(*PerformanceTestResult_Requests)(nil),     // 25: smp.PerformanceTestResult.Requests
+	(*PerformanceTestResult_Percentile)(nil),   // 26: smp.PerformanceTestResult.Percentile
+	(*PerformanceTestResult_Histogram)(nil),    // 27: smp.PerformanceTestResult.Histogram
+	(*PerformanceTestResult_Interval)(nil),     // 28: smp.PerformanceTestResult.Interval
+	(*PerformanceTestResult_Generator)(nil),    // 29: smp.PerformanceTestResult.Generator
+	(*MeshMark_Term)(nil),                      // 30: smp.MeshMark.Term
+	(*MeshMark_ClassScore)(nil),                // 31: smp.MeshMark.ClassScore
+	nil,                                        // 32: smp.ServiceMeshConfig.LabelsEntry
+	(*ServiceMeshConfig_IngressGateway)(nil),   // 33: smp.ServiceMeshConfig.IngressGateway
+	(*ServiceMeshConfig_EgressGateway)(nil),    // 34: smp.ServiceMeshConfig.EgressGateway
+	(*ServiceMeshConfig_Sidecar)(nil),          // 35: smp.ServiceMeshConfig.Sidecar
+	(*ServiceMeshConfig_MeshTelemetry)(nil),    // 36: smp.ServiceMeshConfig.MeshTelemetry
+	(*ServiceMeshConfig_MeshPolicy)(nil),       // 37: smp.ServiceMeshConfig.MeshPolicy
+	(*ServiceMeshConfig_MeshControlPlane)(nil), // 38: smp.ServiceMeshConfig.MeshControlPlane
+	nil,                            // 39: smp.EnvironmentConfig.LabelsEntry
+	(*EnvironmentConfig_Host)(nil), // 40: smp.EnvironmentConfig.Host
+	(*EnvironmentConfig_Node)(nil), // 41: smp.EnvironmentConfig.Node
+	(*EnvironmentConfig_IndividualWorkload)(nil), // 42: smp.EnvironmentConfig.IndividualWorkload
+	(*ServiceMesh)(nil),                          // 43: smp.ServiceMesh
+	(*timestamppb.Timestamp)(nil),                // 44: google.protobuf.Timestamp
+	(*ApplicationMetadata)(nil),                  // 45: smp.ApplicationMetadata
+	(*TrafficMetadata)(nil),                      // 46: smp.TrafficMetadata
 }
 var file_service_mesh_performance_proto_depIdxs = []int32{
-	9,  // 0: smp.PerformanceTestConfig.labels:type_name -> smp.PerformanceTestConfig.LabelsEntry
-	10, // 1: smp.PerformanceTestConfig.clients:type_name -> smp.PerformanceTestConfig.Client
-	40, // 2: smp.PerformanceTestConfig.mesh:type_name -> smp.ServiceMesh
-	13, // 3: smp.PerformanceTestResult.labels:type_name -> smp.PerformanceTestResult.LabelsEntry
-	41, // 4: smp.PerformanceTestResult.start_time:type_name -> google.protobuf.Timestamp
-	41, // 5: smp.PerformanceTestResult.end_time:type_name -> google.protobuf.Timestamp
-	14, // 6: smp.PerformanceTestResult.latencies_ms:type_name -> smp.PerformanceTestResult.Latency
-	23, // 7: smp.PerformanceTestResult.requests:type_name -> smp.PerformanceTestResult.Requests
-	18, // 8: smp.PerformanceTestResult.errors:type_name -> smp.PerformanceTestResult.ErrorsEntry
-	19, // 9: smp.PerformanceTestResult.status_codes:type_name -> smp.PerformanceTestResult.StatusCodesEntry
-	24, // 10: smp.PerformanceTestResult.percentiles_ms:type_name -> smp.PerformanceTestResult.Percentile
-	14, // 11: smp.PerformanceTestResult.uncorrected_latencies_ms:type_name -> smp.PerformanceTestResult.Latency
-	25, // 12: smp.PerformanceTestResult.histogram:type_name -> smp.PerformanceTestResult.Histogram
-	26, // 13: smp.PerformanceTestResult.intervals:type_name -> smp.PerformanceTestResult.Interval
-	27, // 14: smp.PerformanceTestResult.generator:type_name -> smp.PerformanceTestResult.Generator
+	10, // 0: smp.PerformanceTestConfig.labels:type_name -> smp.PerformanceTestConfig.LabelsEntry
+	11, // 1: smp.PerformanceTestConfig.clients:type_name -> smp.PerformanceTestConfig.Client
+	43, // 2: smp.PerformanceTestConfig.mesh:type_name -> smp.ServiceMesh
+	14, // 3: smp.PerformanceTestResult.labels:type_name -> smp.PerformanceTestResult.LabelsEntry
+	44, // 4: smp.PerformanceTestResult.start_time:type_name -> google.protobuf.Timestamp
+	44, // 5: smp.PerformanceTestResult.end_time:type_name -> google.protobuf.Timestamp
+	15, // 6: smp.PerformanceTestResult.latencies_ms:type_name -> smp.PerformanceTestResult.Latency
+	25, // 7: smp.PerformanceTestResult.requests:type_name -> smp.PerformanceTestResult.Requests
+	19, // 8: smp.PerformanceTestResult.errors:type_name -> smp.PerformanceTestResult.ErrorsEntry
+	20, // 9: smp.PerformanceTestResult.status_codes:type_name -> smp.PerformanceTestResult.StatusCodesEntry
+	26, // 10: smp.PerformanceTestResult.percentiles_ms:type_name -> smp.PerformanceTestResult.Percentile
+	15, // 11: smp.PerformanceTestResult.uncorrected_latencies_ms:type_name -> smp.PerformanceTestResult.Latency
+	27, // 12: smp.PerformanceTestResult.histogram:type_name -> smp.PerformanceTestResult.Histogram
+	28, // 13: smp.PerformanceTestResult.intervals:type_name -> smp.PerformanceTestResult.Interval
+	29, // 14: smp.PerformanceTestResult.generator:type_name -> smp.PerformanceTestResult.Generator
 	1,  // 15: smp.PerformanceTestResult.config:type_name -> smp.PerformanceTestConfig
-	8,  // 16: smp.PerformanceTestResult.environment:type_name -> smp.EnvironmentConfig
-	40, // 17: smp.PerformanceTestResult.mesh:type_name -> smp.ServiceMesh
-	7,  // 18: smp.PerformanceTestResult.mesh_config:type_name -> smp.ServiceMeshConfig
+	9,  // 16: smp.PerformanceTestResult.environment:type_name -> smp.EnvironmentConfig
+	43, // 17: smp.PerformanceTestResult.mesh:type_name -> smp.ServiceMesh
+	8,  // 18: smp.PerformanceTestResult.mesh_config:type_name -> smp.ServiceMeshConfig
 	2,  // 19: smp.PerformanceTestResult.runs:type_name -> smp.PerformanceTestResult
 	2,  // 20: smp.PerformanceTestResult.clients:type_name -> smp.PerformanceTestResult
 	4,  // 21: smp.PerformanceTestResult.summary:type_name -> smp.MetricSummary
 	5,  // 22: smp.PerformanceTestResult.resources:type_name -> smp.ResourceUsage
-	6,  // 23: smp.PerformanceTestResult.meshmark:type_name -> smp.MeshMark
-	14, // 24: smp.PerformanceTestResult.error_latencies_ms:type_name -> smp.PerformanceTestResult.Latency
-	22, // 25: smp.PerformanceTestResult.connections:type_name -> smp.PerformanceTestResult.Connections
-	20, // 26: smp.PerformanceTestResult.error_samples:type_name -> smp.PerformanceTestResult.ErrorSample
+	7,  // 23: smp.PerformanceTestResult.meshmark:type_name -> smp.MeshMark
+	15, // 24: smp.PerformanceTestResult.error_latencies_ms:type_name -> smp.PerformanceTestResult.Latency
+	24, // 25: smp.PerformanceTestResult.connections:type_name -> smp.PerformanceTestResult.Connections
+	21, // 26: smp.PerformanceTestResult.error_samples:type_name -> smp.PerformanceTestResult.ErrorSample
 	2,  // 27: smp.PerformanceTestResult.endpoints:type_name -> smp.PerformanceTestResult
-	21, // 28: smp.PerformanceTestResult.run_order:type_name -> smp.PerformanceTestResult.RunOrder
+	23, // 28: smp.PerformanceTestResult.run_order:type_name -> smp.PerformanceTestResult.RunOrder
 	3,  // 29: smp.PerformanceTestResult.slo_checks:type_name -> smp.SLOCheck
-	29, // 30: smp.MeshMark.classes:type_name -> smp.MeshMark.ClassScore
-	30, // 31: smp.ServiceMeshConfig.labels:type_name -> smp.ServiceMeshConfig.LabelsEntry
-	31, // 32: smp.ServiceMeshConfig.ingress_gateway:type_name -> smp.ServiceMeshConfig.IngressGateway
-	33, // 33: smp.ServiceMeshConfig.sidecar:type_name -> smp.ServiceMeshConfig.Sidecar
-	34, // 34: smp.ServiceMeshConfig.mesh_telemetry:type_name -> smp.ServiceMeshConfig.MeshTelemetry
-	35, // 35: smp.ServiceMeshConfig.mesh_policy:type_name -> smp.ServiceMeshConfig.MeshPolicy
-	36, // 36: smp.ServiceMeshConfig.mesh_control_plane:type_name -> smp.ServiceMeshConfig.MeshControlPlane
-	40, // 37: smp.ServiceMeshConfig.mesh_type:type_name -> smp.ServiceMesh
-	42, // 38: smp.ServiceMeshConfig.application_metadata:type_name -> smp.ApplicationMetadata
-	37, // 39: smp.EnvironmentConfig.labels:type_name -> smp.EnvironmentConfig.LabelsEntry
-	38, // 40: smp.EnvironmentConfig.nodes:type_name -> smp.EnvironmentConfig.Node
-	39, // 41: smp.EnvironmentConfig.individual_workloads:type_name -> smp.EnvironmentConfig.IndividualWorkload
-	43, // 42: smp.EnvironmentConfig.traffic_metadata:type_name -> smp.TrafficMetadata
-	0,  // 43: smp.PerformanceTestConfig.Client.protocol:type_name -> smp.PerformanceTestConfig.Client.Protocol
-	11, // 44: smp.PerformanceTestConfig.Client.headers:type_name -> smp.PerformanceTestConfig.Client.HeadersEntry
-	12, // 45: smp.PerformanceTestConfig.Client.cookies:type_name -> smp.PerformanceTestConfig.Client.CookiesEntry
-	14, // 46: smp.PerformanceTestResult.Connections.connect_ms:type_name -> smp.PerformanceTestResult.Latency
-	28, // 47: smp.MeshMark.ClassScore.terms:type_name -> smp.MeshMark.Term
-	48, // [48:48] is the sub-list for method output_type
-	48, // [48:48] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	22, // 30: smp.PerformanceTestResult.agents:type_name -> smp.PerformanceTestResult.AgentShare
+	6,  // 31: smp.PerformanceTestResult.captures:type_name -> smp.Capture
+	31, // 32: smp.MeshMark.classes:type_name -> smp.MeshMark.ClassScore
+	32, // 33: smp.ServiceMeshConfig.labels:type_name -> smp.ServiceMeshConfig.LabelsEntry
+	33, // 34: smp.ServiceMeshConfig.ingress_gateway:type_name -> smp.ServiceMeshConfig.IngressGateway
+	35, // 35: smp.ServiceMeshConfig.sidecar:type_name -> smp.ServiceMeshConfig.Sidecar
+	36, // 36: smp.ServiceMeshConfig.mesh_telemetry:type_name -> smp.ServiceMeshConfig.MeshTelemetry
+	37, // 37: smp.ServiceMeshConfig.mesh_policy:type_name -> smp.ServiceMeshConfig.MeshPolicy
+	38, // 38: smp.ServiceMeshConfig.mesh_control_plane:type_name -> smp.ServiceMeshConfig.MeshControlPlane
+	43, // 39: smp.ServiceMeshConfig.mesh_type:type_name -> smp.ServiceMesh
+	45, // 40: smp.ServiceMeshConfig.application_metadata:type_name -> smp.ApplicationMetadata
+	39, // 41: smp.EnvironmentConfig.labels:type_name -> smp.EnvironmentConfig.LabelsEntry
+	41, // 42: smp.EnvironmentConfig.nodes:type_name -> smp.EnvironmentConfig.Node
+	42, // 43: smp.EnvironmentConfig.individual_workloads:type_name -> smp.EnvironmentConfig.IndividualWorkload
+	46, // 44: smp.EnvironmentConfig.traffic_metadata:type_name -> smp.TrafficMetadata
+	40, // 45: smp.EnvironmentConfig.host:type_name -> smp.EnvironmentConfig.Host
+	0,  // 46: smp.PerformanceTestConfig.Client.protocol:type_name -> smp.PerformanceTestConfig.Client.Protocol
+	12, // 47: smp.PerformanceTestConfig.Client.headers:type_name -> smp.PerformanceTestConfig.Client.HeadersEntry
+	13, // 48: smp.PerformanceTestConfig.Client.cookies:type_name -> smp.PerformanceTestConfig.Client.CookiesEntry
+	15, // 49: smp.PerformanceTestResult.Connections.connect_ms:type_name -> smp.PerformanceTestResult.Latency
+	30, // 50: smp.MeshMark.ClassScore.terms:type_name -> smp.MeshMark.Term
+	51, // [51:51] is the sub-list for method output_type
+	51, // [51:51] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_service_mesh_performance_proto_init() }
@@ -3693,7 +4232,7 @@ func file_service_mesh_performance_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_service_mesh_performance_proto_rawDesc), len(file_service_mesh_performance_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   39,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -81,6 +81,8 @@ writes SMP results, compares runs and computes MeshMark.
 		newRunCmd(),
 		newQuickstartCmd(),
 		newTargetCmd(),
+		newAgentCmd(),
+		newLabCmd(),
 		newReportCmd(),
 		newImportCmd(),
 		newServeCmd(),

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/smp-project/smp/agent"
 	"github.com/smp-project/smp/internal/fdlimit"
 	"github.com/smp-project/smp/load"
 	"github.com/smp-project/smp/smprun"
@@ -43,7 +44,12 @@ type runFlags struct {
 	maxDuration          time.Duration
 	variants             []string
 	metricsAddr          string
+	agents               []string
+	agentCA              string
+	agentInsecure        bool
+	agentCert, agentKey  string
 	outputFlags
+	capture captureFlags
 }
 
 // outputFlags say where results go and what they must meet.
@@ -133,13 +139,17 @@ verification, not for production measurements). A test that needs more open
 files than the process may have (about connections × endpoints, ulimit -n) is
 refused before it starts (exit 2).
 
+` + captureHelp + `
+
 ` + exitCodesHelp,
 		Example: `  smp run --qps 2000 -c 16 -d 30s http://127.0.0.1:8080/
   smp run --qps 0 -c 8 -d 10s --protocol http2 https://127.0.0.1:8443/ --insecure
   smp run --qps 500 grpc://127.0.0.1:8079/smp.target.v1.Echo/Echo --body '{"payload":"aGk="}'
   smp run -f test.yaml -o result.yaml --report result.html
   smp run --qps 1000 -d 10s --runs 6 --variant base=http://127.0.0.1:8080/ --variant mesh=http://127.0.0.1:8081/ -o out.yaml
-  smp run --qps 1000 -d 30s http://127.0.0.1:8080/ --slo 'p99<25ms' --slo 'errors<0.1%' --junit slo.xml`,
+  smp run --qps 1000 -d 30s http://127.0.0.1:8080/ --slo 'p99<25ms' --slo 'errors<0.1%' --junit slo.xml
+  smp run --qps 2000 -d 30s http://127.0.0.1:8080/ --watch-cmd gateway=nginx -o result.yaml
+  smp run --qps 500 -d 60s http://web.default.svc/ --prometheus http://127.0.0.1:9090 --prometheus-set istio`,
 		RunE: func(cmd *cobra.Command, urls []string) error {
 			return runRun(cmd, &fl, urls)
 		},
@@ -177,7 +187,13 @@ refused before it starts (exit 2).
 	f.DurationVar(&fl.maxDuration, "max-duration", 0, "hard limit on each run from its start; what is in flight then counts as timeouts (default warm-up + duration + 10s drain)")
 	f.StringArrayVar(&fl.variants, "variant", nil, "a variant NAME=URL or NAME=CONFIG-FILE; several run interleaved (repeatable)")
 	f.StringVar(&fl.metricsAddr, "metrics-addr", "", "serve live Prometheus metrics of the test at http://`HOST:PORT`/metrics while it runs (e.g. 127.0.0.1:9464)")
+	f.StringSliceVar(&fl.agents, "agents", nil, "run on these agents (HOST:PORT,...; smp agent), each a share of the schedule, results merged; token from SMP_AGENT_TOKEN")
+	f.StringVar(&fl.agentCA, "agent-ca", "", "trust the agents' certificates signed by (or equal to) a certificate in this PEM `FILE`")
+	f.BoolVar(&fl.agentInsecure, "agent-insecure", false, "accept the agents' certificates unverified (a self-signed agent without --agent-ca)")
+	f.StringVar(&fl.agentCert, "agent-cert", "", "client certificate PEM `FILE` for agents that require mutual TLS")
+	f.StringVar(&fl.agentKey, "agent-key", "", "client key PEM `FILE` for --agent-cert")
 	fl.outputFlags.add(cmd)
+	fl.capture.add(cmd)
 	return cmd
 }
 
@@ -220,9 +236,39 @@ func runRun(cmd *cobra.Command, fl *runFlags, urls []string) error {
 	if _, err := smprun.CheckOrder(fl.order); err != nil {
 		return badInput(err)
 	}
-	so, stopMetrics, err := liveMetrics(cmd, fl.metricsAddr, smprun.SeriesOptions{Runs: fl.runs, Pause: fl.pause, Order: fl.order, Seed: fl.seed})
+	capture, err := fl.capture.options("")
 	if err != nil {
 		return err
+	}
+	targets := urls
+	for _, v := range vs {
+		for _, c := range v.Config.GetClients() {
+			targets = append(targets, c.GetEndpointUrls()...)
+		}
+	}
+	// The environment is described before the runs, so that the mesh
+	// found picks the default Prometheus queries.
+	env := fl.capture.describe(targets)(cmd.Context())
+	if fl.capture.prometheus != "" && fl.capture.promSet == "" {
+		if capture, err = fl.capture.options(env.MeshConfig.GetDetected()); err != nil {
+			return err
+		}
+	}
+	so, stopMetrics, err := liveMetrics(cmd, fl.metricsAddr, smprun.SeriesOptions{Runs: fl.runs, Pause: fl.pause, Order: fl.order, Seed: fl.seed,
+		Capture: capture, Describe: func(context.Context) smprun.Environment { return env }})
+	if err != nil {
+		return err
+	}
+	if len(fl.agents) > 0 {
+		if fl.agentCA == "" && !fl.agentInsecure {
+			return badInput(errors.New("--agents: give --agent-ca FILE (the agents' certificate or CA) or --agent-insecure"))
+		}
+		if (fl.agentCert == "") != (fl.agentKey == "") {
+			return badInput(errors.New("--agent-cert and --agent-key go together"))
+		}
+		co := &agent.Coordinator{Agents: fl.agents, Token: os.Getenv("SMP_AGENT_TOKEN"), CAFile: fl.agentCA, Insecure: fl.agentInsecure,
+			CertFile: fl.agentCert, KeyFile: fl.agentKey, Notify: func(msg string) { fmt.Fprintf(stderr, "smp: %s\n", msg) }}
+		so.Runner = co.Runner()
 	}
 	defer stopMetrics()
 	return execute(cmd, vs, so, fl.outputFlags)
