@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smp-project/smp/internal/race"
 	"github.com/smp-project/smp/smprun"
 	"github.com/smp-project/smp/target"
 )
@@ -42,12 +43,15 @@ func ip(t *testing.T, args ...string) {
 	}
 }
 
-// TestAgentsInNamespaces: two agents in their own network namespaces, the
+// TestAccuracyAgentsInNamespaces: two agents in their own network namespaces, the
 // target in a third, the coordinator here; every address is one the test
 // made. Agents reach the target by veth pairs between their namespaces
 // and its, the coordinator reaches the agents by veth pairs from here:
 // nothing is forwarded and nothing leaves the machine.
-func TestAgentsInNamespaces(t *testing.T) {
+func TestAccuracyAgentsInNamespaces(t *testing.T) {
+	if race.Enabled {
+		t.Skip("rate accuracy is measured without the race detector (dev.sh runs it in the accuracy pass)")
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("network namespaces need root")
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smp-project/smp/internal/race"
 )
 
 // smpBin is the smp binary the experiments' {smp} runs, built once.
@@ -146,9 +148,15 @@ func indexOf(ls []LevelResult, rate float64) int {
 	return -1
 }
 
-// TestCapacitySearch: a target that admits 200 requests a second (503
-// beyond) has a capacity of about 200/s, bracketed.
-func TestCapacitySearch(t *testing.T) {
+// TestAccuracyCapacitySearch: a target that admits 200 requests a second
+// (503 beyond) has a capacity of about 200/s, bracketed. Its token bucket
+// holds rate/10 = 20 tokens, so over 1 s runs up to about 220/s pass.
+// Timing-sensitive (the load is sent from this process): the accuracy
+// pass runs it, not the race detector.
+func TestAccuracyCapacitySearch(t *testing.T) {
+	if race.Enabled {
+		t.Skip("measured without the race detector (dev.sh runs it in the accuracy pass)")
+	}
 	port := freePort(t)
 	e := parse(t, fmt.Sprintf(`
 name: capacity
@@ -170,8 +178,8 @@ levels:
 	}
 	c := res.Capacities[0]
 	t.Logf("%s; steps %+v", c.text(), c.Steps)
-	if c.Capacity < 170 || c.Capacity > 205 || !(c.High > c.Capacity) || c.High > 250 || c.Confirmed != 1 {
-		t.Errorf("capacity %v in [%v, %v) confirmed %d: want about 200/s, bracketed below 250/s", c.Capacity, c.Low, c.High, c.Confirmed)
+	if c.Capacity < 170 || c.Capacity > 220 || !(c.High > c.Capacity) || c.High > 250 || c.Confirmed != 1 {
+		t.Errorf("capacity %v in [%v, %v) confirmed %d: want 170–220/s, bracketed below 250/s", c.Capacity, c.Low, c.High, c.Confirmed)
 	}
 }
 

@@ -106,13 +106,22 @@ func (p *procs) stopAll() {
 	for _, pr := range running {
 		syscall.Kill(-pr.cmd.Process.Pid, syscall.SIGTERM)
 	}
+	// The shell may end before what it started: wait for the whole group
+	// to go, so that a port is free when the experiment returns.
+	deadline := time.Now().Add(3 * time.Second)
 	for _, pr := range running {
 		select {
 		case <-pr.done:
-		case <-time.After(3 * time.Second):
-			syscall.Kill(-pr.cmd.Process.Pid, syscall.SIGKILL)
-			<-pr.done
+		case <-time.After(time.Until(deadline)):
 		}
+		for syscall.Kill(-pr.cmd.Process.Pid, 0) == nil {
+			if time.Now().After(deadline) {
+				syscall.Kill(-pr.cmd.Process.Pid, syscall.SIGKILL)
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		<-pr.done
 	}
 }
 

@@ -139,6 +139,13 @@ func (c *collector) run(clk *clock, warm, duration time.Duration, progress func(
 		t.Reset(warm + next - clk.since())
 		select {
 		case <-t.C:
+			select {
+			case <-done:
+				// Both were ready and the timer won the draw: the run is
+				// over, and its end, not this late tick, closes the series.
+				return c.last(*finish-warm, prev)
+			default:
+			}
 			now := clk.since() - warm
 			if err := c.flush(prev, now-prev, false); err != nil {
 				return err
