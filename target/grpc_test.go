@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/smp-project/smp/internal/race"
 	"io"
 	"slices"
 	"testing"
@@ -79,8 +80,14 @@ func TestGRPCFixedDelay(t *testing.T) {
 		lat = append(lat, time.Since(start))
 	}
 	slices.Sort(lat)
-	if lat[0] < delay || lat[len(lat)/2] > delay+delay/10 {
-		t.Errorf("latencies from %v, median %v; want >= %v, median within 10%%", lat[0], lat[len(lat)/2], delay)
+	// The delay is a floor; above it is the client's and the scheduler's
+	// time, which the race detector multiplies.
+	slack := delay / 10
+	if race.Enabled {
+		slack = delay / 4
+	}
+	if lat[0] < delay || lat[len(lat)/2] > delay+slack {
+		t.Errorf("latencies from %v, median %v; want >= %v, median within %v", lat[0], lat[len(lat)/2], delay, slack)
 	}
 }
 
