@@ -170,22 +170,7 @@ func dial(ctx context.Context, cfg *Config) (*conn, error) {
 		}
 		nc = tc
 	}
-	c := &conn{
-		cfg:            cfg,
-		nc:             nc,
-		wbuf:           make([]byte, 0, 16<<10),
-		wspare:         make([]byte, 0, 16<<10),
-		nextID:         1,
-		maxStreams:     ^uint32(0),
-		peerInitWindow: 65535,
-		peerMaxFrame:   defaultMaxFrameSize,
-		sendWindow:     65535,
-		recvAvail:      connWindow,
-		fr:             newFrameReader(nc),
-		done:           make(chan struct{}),
-	}
-	c.dec = hpack.NewDecoder(4096, c.emit)
-	c.dec.SetMaxStringLength(maxHeaderBlock)
+	c := newConn(cfg, nc)
 	b := append(c.wbuf, clientPreface...)
 	b = appendFrameHeader(b, 3*6, frameSettings, 0, 0)
 	b = appendSetting(b, settingEnablePush, 0)
@@ -207,6 +192,27 @@ func dial(ctx context.Context, cfg *Config) (*conn, error) {
 	go c.readLoop()
 	go c.watch()
 	return c, nil
+}
+
+// newConn returns the state of a connection on nc, before any exchange.
+func newConn(cfg *Config, nc net.Conn) *conn {
+	c := &conn{
+		cfg:            cfg,
+		nc:             nc,
+		wbuf:           make([]byte, 0, 16<<10),
+		wspare:         make([]byte, 0, 16<<10),
+		nextID:         1,
+		maxStreams:     ^uint32(0),
+		peerInitWindow: 65535,
+		peerMaxFrame:   defaultMaxFrameSize,
+		sendWindow:     65535,
+		recvAvail:      connWindow,
+		fr:             newFrameReader(nc),
+		done:           make(chan struct{}),
+	}
+	c.dec = hpack.NewDecoder(4096, c.emit)
+	c.dec.SetMaxStringLength(maxHeaderBlock)
+	return c
 }
 
 // readServerPreface reads the server's first frame, which must be SETTINGS,
