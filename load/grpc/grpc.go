@@ -88,6 +88,7 @@
 package grpc
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -109,6 +110,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/smp-project/smp/load"
+	"github.com/smp-project/smp/load/internal/h2"
 )
 
 // DefaultTimeout is the deadline of a call when Options.Timeout is 0.
@@ -135,6 +137,13 @@ type Driver struct {
 	dialOpts  []grpc.DialOption
 	tlsConfig *tls.Config // nil for plaintext
 	hostname  string      // for messages
+
+	// Unary calls go over the lean HTTP/2 client: pool opens their
+	// Conns, and unary is the call, encoded once. Both are nil/empty for
+	// a server-streaming method, whose calls stay on grpc-go.
+	pool  *h2.Pool
+	unary h2.Request
+	first *h2.Stream // the stream checkUnary called on, for the first Open
 
 	mu     sync.Mutex
 	opened int              // Opens so far: Open n goes to channel n/streams
@@ -302,11 +311,24 @@ func New(ctx context.Context, opts load.Options, cfg Config) (*Driver, error) {
 		return nil, err
 	}
 	d.req = newRawMessage(body)
+	if !d.streaming {
+		var tlsConfig *tls.Config
+		if d.tlsConfig != nil {
+			tlsConfig = d.tlsConfig.Clone()
+			tlsConfig.NextProtos = []string{"h2"}
+		}
+		d.unary = unaryRequest(d.method, cmp.Or(authority, ep.addr), ep.tls, userAgent, md, d.timeout, body)
+		d.pool = h2.NewPool(h2.Config{Addr: d.addr, TLS: tlsConfig, Timeout: d.timeout, GRPC: true, MaxMessage: int64(maxRecv)}, d.streams)
+	}
 	// Reflection has shown that the server speaks gRPC; without it, New
 	// has not talked to the server yet, and a non-gRPC server would
 	// answer every call of the run with an error instead.
 	if !usesReflection(cfg, ep.service) {
-		if err := d.check(ctx); err != nil {
+		check := d.check
+		if d.pool != nil {
+			check = d.checkUnary
+		}
+		if err := check(ctx); err != nil {
 			d.Close()
 			return nil, err
 		}
@@ -318,6 +340,20 @@ func New(ctx context.Context, opts load.Options, cfg Config) (*Driver, error) {
 // Opens). The first Open of a channel connects and waits until it is ready,
 // so that an unreachable or non-gRPC target is reported here.
 func (d *Driver) Open(ctx context.Context) (load.Conn, error) {
+	if d.pool != nil {
+		d.mu.Lock()
+		st := d.first
+		d.first = nil
+		d.mu.Unlock()
+		if st != nil {
+			return &unaryConn{d: d, st: st}, nil
+		}
+		st, err := d.pool.Open(ctx)
+		if err != nil {
+			return nil, d.unaryError(ctx, err)
+		}
+		return &unaryConn{d: d, st: st}, nil
+	}
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
@@ -370,6 +406,9 @@ func (d *Driver) Close() error {
 	d.mu.Unlock()
 	for _, ch := range chans {
 		ch.cc.Close()
+	}
+	if d.pool != nil {
+		d.pool.Close()
 	}
 	return nil
 }

@@ -7,7 +7,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +35,9 @@ const (
 	// maxSendFrame caps the DATA frames this client sends even when the
 	// peer allows larger ones: bigger frames buy nothing on the write path.
 	maxSendFrame = 64 << 10
+	// maxBodyStart is how much of a response that should have been gRPC's
+	// is kept, for the error to show.
+	maxBodyStart = 256
 )
 
 // Errors a request can end with, besides network errors and ConnError.
@@ -216,39 +221,81 @@ func newConn(cfg *Config, nc net.Conn) *conn {
 }
 
 // readServerPreface reads the server's first frame, which must be SETTINGS,
-// and applies it. What else arrives says what the server speaks instead.
+// and applies it. Anything else makes a *NotHTTP2Error that keeps the
+// first bytes the server sent, to say what answered instead.
 func (c *conn) readServerPreface() error {
 	err := c.fr.fill(frameHeaderLen)
+	got := c.fr.buf[c.fr.start:c.fr.end]
+	notHTTP2 := func(err error) error {
+		return &NotHTTP2Error{Addr: c.cfg.Addr, Greeting: bytes.Clone(got[:min(len(got), 512)]), Err: err}
+	}
+	switch {
+	case bytes.HasPrefix(got, []byte("HTTP/")), len(got) >= 2 && (got[0] == 0x15 || got[0] == 0x16) && got[1] == 0x03:
+		return notHTTP2(nil) // HTTP/1, or TLS on a plaintext connection
+	case err == io.EOF && c.cfg.TLS == nil:
+		// A TLS server hangs up on a plaintext preface without a word.
+		return notHTTP2(err)
+	case err == io.ErrUnexpectedEOF:
+		return notHTTP2(err)
+	case err != nil:
+		return fmt.Errorf("read HTTP/2 preface from %s: %w", c.cfg.Addr, err)
+	}
+	h, p, err := c.fr.next()
+	if err == nil && (h.typ != frameSettings || h.flags&flagAck != 0) {
+		err = connError(codeProtocol, "a frame of type %d first, not SETTINGS", h.typ)
+	}
 	if err == nil {
-		if got := c.fr.buf[c.fr.start:c.fr.end]; bytes.HasPrefix(got, []byte("HTTP/")) {
-			line, _, _ := bytes.Cut(got, []byte("\n"))
-			return fmt.Errorf("%w: %s answered in HTTP/1 (%q), not HTTP/2 with prior knowledge", ErrNotHTTP2, c.cfg.Addr, bytes.TrimSpace(line))
-		}
-		var h frameHeader
-		var p []byte
-		h, p, err = c.fr.next()
-		if err == nil && (h.typ != frameSettings || h.flags&flagAck != 0) {
-			err = fmt.Errorf("%w: %s sent a frame of type %d first, not SETTINGS", ErrNotHTTP2, c.cfg.Addr, h.typ)
-		}
-		if err == nil {
-			c.mu.Lock()
-			err = c.settingsLocked(p)
-			c.mu.Unlock()
-		}
-		if err == nil {
-			return nil
-		}
+		c.mu.Lock()
+		err = c.settingsLocked(p)
+		c.mu.Unlock()
 	}
 	var ce *ConnError
-	if errors.As(err, &ce) {
-		return fmt.Errorf("%w: %s: %w", ErrNotHTTP2, c.cfg.Addr, err)
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ce):
+		return notHTTP2(err)
 	}
 	return fmt.Errorf("read HTTP/2 preface from %s: %w", c.cfg.Addr, err)
 }
 
-// ErrNotHTTP2 is wrapped by the error of a connection whose server does not
-// answer as an HTTP/2 server does.
+// ErrNotHTTP2 is matched by the error of a connection whose server does not
+// answer as an HTTP/2 server does (a *NotHTTP2Error).
 var ErrNotHTTP2 = errors.New("the server does not speak HTTP/2")
+
+// NotHTTP2Error is a server that answered the HTTP/2 preface with something
+// else. Greeting is the start of what it sent (empty if it hung up at
+// once), Err the framing error or EOF, if any.
+type NotHTTP2Error struct {
+	Addr     string
+	Greeting []byte
+	Err      error
+}
+
+func (e *NotHTTP2Error) Error() string {
+	g := e.Greeting
+	var what string
+	switch {
+	case bytes.HasPrefix(g, []byte("HTTP/")):
+		line, _, _ := bytes.Cut(g, []byte("\n"))
+		what = fmt.Sprintf("answered in HTTP/1 (%q), not HTTP/2 with prior knowledge", bytes.TrimSpace(line))
+	case len(g) >= 2 && (g[0] == 0x15 || g[0] == 0x16) && g[1] == 0x03:
+		what = "answered with a TLS record (a TLS server on a plaintext connection?)"
+	case len(g) == 0:
+		what = "closed the connection without answering the HTTP/2 preface"
+	default:
+		what = fmt.Sprintf("answered %q, which is not HTTP/2", g[:min(len(g), 64)])
+	}
+	if e.Err != nil && len(g) > 0 {
+		what += fmt.Sprintf(" (%v)", e.Err)
+	}
+	return fmt.Sprintf("%v: %s %s", ErrNotHTTP2, e.Addr, what)
+}
+
+// Is makes errors.Is(err, ErrNotHTTP2) hold.
+func (e *NotHTTP2Error) Is(target error) bool { return target == ErrNotHTTP2 }
+
+func (e *NotHTTP2Error) Unwrap() error { return e.Err }
 
 // emit receives the decoded fields of a header block. Comparing strings
 // and parsing digits allocates nothing.
@@ -439,11 +486,18 @@ func (c *conn) data(h frameHeader, p []byte) error {
 		return nil
 	}
 	s.res.Bytes += int64(len(p))
-	if c.cfg.GRPC {
+	switch {
+	case s.grpc:
 		if reason := s.messages(p, c.cfg.MaxMessage); reason != "" {
 			c.resetLocked(s, codeCancel, reason)
 			return nil
 		}
+	case c.cfg.GRPC && len(s.bodyStart) < maxBodyStart:
+		if s.bodyStart == nil {
+			s.bodyStart = make([]byte, 0, maxBodyStart)
+		}
+		s.bodyStart = append(s.bodyStart, p[:min(len(p), maxBodyStart-len(s.bodyStart))]...)
+		s.res.BodyStart = s.bodyStart
 	}
 	if h.flags&flagEndStream != 0 {
 		c.endLocked(s)
@@ -510,6 +564,9 @@ func (c *conn) headerBlock() error {
 		return nil // interim: the final response follows
 	}
 	s.final = true
+	// Only a gRPC response's body is read as messages: another answer's
+	// is counted, for the error to describe.
+	s.grpc = c.cfg.GRPC && strings.HasPrefix(hd.contentType, "application/grpc")
 	s.res.Status, s.res.ContentType, s.res.ContentLength = hd.status, hd.contentType, hd.contentLength
 	s.res.GRPCStatus, s.res.GRPCMessage = hd.grpcStatus, hd.grpcMessage
 	if end {
@@ -657,7 +714,7 @@ func (c *conn) endLocked(s *stream) {
 		c.wbuf = appendRSTStream(c.wbuf, s.id, codeCancel)
 		s.body = nil
 	}
-	if c.cfg.GRPC && s.msgNeed > 0 {
+	if s.grpc && (s.msgNeed > 0 || s.msgHdrN > 0) {
 		c.finishLocked(s, &StreamError{ID: s.id, Code: codeProtocol, Reason: "the stream ended inside a gRPC message"}, false)
 		return
 	}

@@ -23,6 +23,10 @@ type Response struct {
 	// of the response and their bytes, prefixes excluded (Config.GRPC).
 	Messages     int
 	MessageBytes int64
+	// BodyStart is the start of the body of a response that is not
+	// gRPC's when Config.GRPC is set, to say what answered; it is reused
+	// by the next request.
+	BodyStart []byte
 }
 
 // stream is the per-request state of one member of a group: it is reused
@@ -39,6 +43,7 @@ type stream struct {
 	done    bool
 	err     error
 	final   bool   // final response headers received
+	grpc    bool   // the response is gRPC's: its DATA are length-prefixed messages
 	head    bool   // the request is HEAD: no body to count against content-length
 	body    []byte // request body still to send
 
@@ -49,6 +54,8 @@ type stream struct {
 
 	// gRPC message framing: msgHdr collects a 5-byte prefix, msgNeed is
 	// what remains of the current message.
+	bodyStart []byte // storage of res.BodyStart
+
 	msgHdr  [5]byte
 	msgHdrN int
 	msgNeed int64
@@ -119,8 +126,9 @@ func (s *stream) messages(p []byte, maxMsg int64) string {
 // caller may send it on another connection.
 func (c *conn) roundTrip(ctx context.Context, s *stream, req *Request) (res Response, retry bool, err error) {
 	c.mu.Lock()
-	s.done, s.err, s.final = false, nil, false
+	s.done, s.err, s.final, s.grpc = false, nil, false, false
 	s.res = Response{Status: -1, ContentLength: -1, GRPCStatus: -1}
+	s.bodyStart = s.bodyStart[:0]
 	s.msgHdrN, s.msgNeed = 0, 0
 	s.head = req.Head
 	// Wait for a stream slot: the server's SETTINGS_MAX_CONCURRENT_STREAMS
