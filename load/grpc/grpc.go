@@ -1,6 +1,16 @@
-// Package grpc is the gRPC load driver, built on grpc-go: it calls any unary
-// or server-streaming method of any server, with a request message given as
+// Package grpc is the gRPC load driver: it calls any unary or
+// server-streaming method of any server, with a request message given as
 // JSON.
+//
+// Unary calls go over this module's lean HTTP/2 client (load/internal/h2),
+// the one under the http2 driver: the call — header block with the
+// method's path, metadata and grpc-timeout, and the length-prefixed
+// message, uncompressed — is encoded once by New, responses are only
+// counted, and in the steady state Do allocates nothing. Server-streaming
+// calls, and the one-time work of New (reflection, and the first call of a
+// streaming method), stay on grpc-go: a streaming call reads many messages
+// whose cost dwarfs the client's, so a second implementation would buy
+// little there.
 //
 // # Endpoints
 //
@@ -24,19 +34,19 @@
 // this order) the protoset or .proto files named in Config, the descriptors
 // compiled into this program (grpc.health.v1), or the server's reflection
 // service (grpc.reflection.v1, falling back to v1alpha). Calls then send the
-// encoded bytes through a codec that passes bytes in and counts bytes out, so
-// that the hot path marshals nothing. Do still allocates, unlike the
-// contract of load.Conn asks: grpc-go builds a stream, contexts and frames
-// for every call (about 100 small objects).
+// encoded bytes, and count the bytes of the response messages: the hot path
+// marshals nothing. Server-streaming calls on grpc-go still allocate (it
+// builds a stream, contexts and frames for every call, about 100 small
+// objects).
 //
 // # Connections and streams
 //
-// A channel is one grpc.ClientConn (one HTTP/2 connection). The engine opens
-// Connections × Streams Conns; every Options.Streams consecutive Opens share
-// one channel, so that Streams calls are in flight on each connection.
+// The engine opens Connections × Streams Conns; every Options.Streams
+// consecutive Opens share one HTTP/2 connection (for a streaming method, a
+// grpc.ClientConn), so that Streams calls are in flight on each connection.
 // Options.Headers become request metadata (names are lowercased; a "-bin"
 // name takes a base64 value; "host" or ":authority" sets the authority and
-// "user-agent" is prefixed to grpc-go's own), Options.Cookies a "cookie"
+// "user-agent" is prefixed to the client's own), Options.Cookies a "cookie"
 // entry. Options.Timeout is each call's deadline (30s by default). The
 // options Method and ContentType have no meaning for gRPC and must be empty
 // (or POST and application/grpc).
@@ -48,15 +58,16 @@
 // Outcome.Failed is set when it is not OK. A call that ends without one — the
 // connection could not be made or broke, the deadline passed, the peer does
 // not speak gRPC — is an error of type *CallError, which carries the status
-// code grpc-go synthesised (status.Code works on it) and wraps the cause:
+// code gRPC's clients give such a call (status.Code works on it) and wraps
+// the cause:
 // the net/syscall error of a failed dial or read (errors.Is(err,
 // syscall.ECONNREFUSED)), a *tls.* error, context.DeadlineExceeded for the
 // call's deadline, or ErrNotGRPC.
 //
 // New finds out whether the server speaks gRPC at all: reflection does,
 // and when the descriptor comes from elsewhere (a URL without a method,
-// descriptor files), New makes one call of the method, ended as soon as
-// the response headers arrive. A server that answers, but not as a gRPC
+// descriptor files), New makes one call of the method (a streaming one is
+// ended as soon as the response headers arrive). A server that answers, but not as a gRPC
 // server does, makes New fail with a *CallError wrapping ErrNotGRPC that
 // says what answered: an HTTP/1 server (its status line), an HTTP/2
 // server's response that is not gRPC (its status, content type and the

@@ -221,8 +221,8 @@ func (fs *framerServer) serve(c net.Conn) {
 		if goneAway {
 			fr.WriteGoAway(lastID, http2.ErrCodeNo, []byte("mid-run"))
 			// Streams the client sends before it reads the GOAWAY are
-			// counted above and dropped; then the connection closes.
-			c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+			// counted above and dropped, until the client, its last
+			// stream done, closes the connection.
 		}
 		if bw.Flush() != nil {
 			return
