@@ -63,18 +63,13 @@ func Canned(tb testing.TB, r Response) string {
 	return ln.Addr().String()
 }
 
-// blocks encodes fields as Go's own server does, indexing them: the first
-// block adds them to the client's HPACK table, the second (sent from then
-// on) refers to them.
-func blocks(enc *hpack.Encoder, buf *bytes.Buffer, fields []hpack.HeaderField) (first, rest []byte) {
-	encode := func() []byte {
-		buf.Reset()
-		for _, f := range fields {
-			enc.WriteField(f)
-		}
-		return bytes.Clone(buf.Bytes())
+// encode encodes fields with enc, as Go's own server does, indexing them.
+func encode(enc *hpack.Encoder, buf *bytes.Buffer, fields []hpack.HeaderField) []byte {
+	buf.Reset()
+	for _, f := range fields {
+		enc.WriteField(f)
 	}
-	return encode(), encode()
+	return bytes.Clone(buf.Bytes())
 }
 
 // serve speaks HTTP/2 on bare frames: SETTINGS and PING are acknowledged,
@@ -83,11 +78,13 @@ func blocks(enc *hpack.Encoder, buf *bytes.Buffer, fields []hpack.HeaderField) (
 func serve(c net.Conn, r Response) {
 	var hbuf bytes.Buffer
 	enc := hpack.NewEncoder(&hbuf)
-	firstH, restH := blocks(enc, &hbuf, r.Fields)
-	var firstT, restT []byte
-	if len(r.Trailers) > 0 {
-		firstT, restT = blocks(enc, &hbuf, r.Trailers)
-	}
+	// The first response adds its fields to the client's HPACK table; the
+	// later ones refer to them, and so never change the table. Blocks are
+	// encoded in the order the client decodes them.
+	firstH := encode(enc, &hbuf, r.Fields)
+	firstT := encode(enc, &hbuf, r.Trailers)
+	restH := encode(enc, &hbuf, r.Fields)
+	restT := encode(enc, &hbuf, r.Trailers)
 	br := bufio.NewReaderSize(c, 64<<10)
 	bw := bufio.NewWriterSize(c, 64<<10)
 	preface := make([]byte, len(http2.ClientPreface))
