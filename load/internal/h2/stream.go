@@ -182,9 +182,9 @@ func (c *conn) roundTrip(ctx context.Context, s *stream, req *Request) (res Resp
 	s.sendWindow, s.recvAvail, s.recvUnacked = c.peerInitWindow, streamWindow, 0
 	s.body = req.Body
 	c.wbuf = appendHeaders(c.wbuf, s.id, req.Block, len(req.Body) == 0, c.peerMaxFrame)
-	for {
+	for batch := true; ; batch = false {
 		c.sendBodyLocked(s)
-		c.flushLocked()
+		c.flush(batch)
 		if s.done {
 			break
 		}
