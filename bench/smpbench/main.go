@@ -59,6 +59,8 @@ func run() error {
 	flag.StringVar(&b.fortio, "fortio", "fortio", "path of fortio (the fortio benchmark)")
 	flag.StringVar(&b.h2load, "h2load", "/usr/bin/h2load", "path of h2load (the h2 benchmark)")
 	flag.IntVar(&b.streams, "streams", 16, "concurrent streams per connection (the h2 benchmark)")
+	var external string
+	flag.StringVar(&external, "url", "", "h2c server to load instead of starting smp target, e.g. nginx pinned to the server CPU (the h2 benchmark only)")
 	var connList, maxRates string
 	flag.StringVar(&connList, "conns", "16,64", "connection counts of the fortio benchmark")
 	flag.StringVar(&maxRates, "max-rates", "10000,20000,30000,40000,50000,75000,100000", "rates the maxrate benchmark tries, in order")
@@ -100,11 +102,26 @@ func run() error {
 		flag.Usage()
 		return errors.New("name at least one benchmark")
 	}
-	if err := b.startServer(); err != nil {
-		return err
+	if external != "" {
+		// Only the h2 benchmark reads nothing of the target's own
+		// (no control API), so only it may run against another server.
+		for _, name := range flag.Args() {
+			if name != "h2" {
+				return fmt.Errorf("-url: only the h2 benchmark runs against another server, not %q", name)
+			}
+		}
+		b.url = external
+	} else {
+		if err := b.startServer(); err != nil {
+			return err
+		}
+		defer b.stopServer()
 	}
-	defer b.stopServer()
-	fmt.Printf("machine: %d CPUs online; target (smp target) on CPU %s, client on CPU %s\n", numCPU(), b.serverCPU, b.clientCPU)
+	server := "smp target"
+	if external != "" {
+		server = external
+	}
+	fmt.Printf("machine: %d CPUs online; target (%s) on CPU %s, client on CPU %s; load average %s\n", numCPU(), server, b.serverCPU, b.clientCPU, loadAvg())
 	for _, name := range flag.Args() {
 		var err error
 		switch name {
@@ -358,6 +375,20 @@ func cpuCount(list string) int {
 		}
 	}
 	return max(n, 1)
+}
+
+// loadAvg is the 1, 5 and 15-minute load averages, for the record: the
+// figures of a shared machine depend on them.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func numCPU() int {
