@@ -316,3 +316,46 @@ func TestServerGoAwayMidRun(t *testing.T) {
 	}
 	t.Logf("%d answered, %d not processed, %d other errors, %d connections", ok, goAway, int64(len(errs))-goAway, fs.conns.Load())
 }
+
+// TestSettingsAckedBeforeAnyRequest: Open alone acknowledges the server's
+// SETTINGS, so that a connection opened before the schedule starts does not
+// leave a server waiting for the ack (RFC 9113 lets it close on a timeout).
+func TestSettingsAckedBeforeAnyRequest(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	acked := make(chan bool, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			acked <- false
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(testTimeout))
+		preface := make([]byte, len(http2.ClientPreface))
+		if _, err := io.ReadFull(c, preface); err != nil {
+			acked <- false
+			return
+		}
+		fr := http2.NewFramer(c, c)
+		fr.WriteSettings()
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				acked <- false
+				return
+			}
+			if sf, ok := f.(*http2.SettingsFrame); ok && sf.IsAck() {
+				acked <- true
+				return
+			}
+		}
+	}()
+	openConn(t, newDriver(t, load.Options{URL: "http://" + ln.Addr().String() + "/"}))
+	if !<-acked {
+		t.Error("the server never got its SETTINGS acknowledged")
+	}
+}

@@ -191,6 +191,13 @@ func dial(ctx context.Context, cfg *Config) (*conn, error) {
 		nc.Close()
 		return nil, err
 	}
+	// Acknowledge the server's SETTINGS now: a connection may sit idle
+	// before its first request, and a server may time the ack out.
+	if _, err := nc.Write(c.wbuf); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("send HTTP/2 preface to %s: %w", cfg.Addr, err)
+	}
+	c.wbuf = c.wbuf[:0]
 	if err := nc.SetDeadline(time.Time{}); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("connect: %w", err)
@@ -719,7 +726,7 @@ func (c *conn) endLocked(s *stream) {
 		c.finishLocked(s, &StreamError{ID: s.id, Code: codeProtocol, Reason: "the stream ended inside a gRPC message"}, false)
 		return
 	}
-	if s.res.ContentLength >= 0 && !c.cfg.GRPC && s.res.Bytes != s.res.ContentLength && !s.noBody(c.cfg) {
+	if s.res.ContentLength >= 0 && !c.cfg.GRPC && s.res.Bytes != s.res.ContentLength && !s.noBody() {
 		c.finishLocked(s, &StreamError{ID: s.id, Code: codeProtocol, Reason: fmt.Sprintf("content-length %d but %d bytes of body", s.res.ContentLength, s.res.Bytes)}, false)
 		return
 	}

@@ -84,7 +84,7 @@ func (s *stream) drain() {
 
 // noBody reports whether the response carries no body whatever its
 // content-length says (RFC 9110: HEAD, 204, 304).
-func (s *stream) noBody(cfg *Config) bool {
+func (s *stream) noBody() bool {
 	return s.head || s.res.Status == 204 || s.res.Status == 304
 }
 
