@@ -103,6 +103,13 @@ func (c *unaryConn) Do(ctx context.Context) (load.Outcome, error) {
 	res, connect, err := c.st.Do(ctx, &c.d.unary)
 	out := load.Outcome{Connect: connect}
 	if err != nil {
+		if ctx.Err() == nil && time.Since(start) >= c.d.timeout {
+			// The server gives up at the deadline too (it knows it from
+			// grpc-timeout), and its RST_STREAM may overtake the
+			// client's own timeout: either way the call timed out.
+			return out, &CallError{Addr: c.d.addr, Method: c.d.method, Code: codes.DeadlineExceeded,
+				Message: err.Error(), Err: context.DeadlineExceeded, Timeout: c.d.timeout}
+		}
 		return out, c.d.unaryError(ctx, err)
 	}
 	if res.GRPCStatus < 0 || !isGRPCContentType(res.ContentType) {
