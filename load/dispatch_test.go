@@ -20,7 +20,7 @@ import (
 func TestAccuracySharedDispatch(t *testing.T) {
 	skipUnderRace(t)
 	_, url := startTarget(t, "100us:999,500ms:1")
-	res := run(t, context.Background(), url, 2000, 16, 5*time.Second)
+	res := run(t, context.Background(), drivers[0].new, url, 2000, 16, 5*time.Second)
 	f := res.Total
 	p99, p9999 := f.Latency.Percentile(99), f.Latency.Percentile(99.99)
 	if p99 >= 5*time.Millisecond {
@@ -41,7 +41,7 @@ func TestAccuracySaturation(t *testing.T) {
 	skipUnderRace(t)
 	// 2 connections, 10 ms answers: at most 200/s; 400/s is asked.
 	_, url := startTarget(t, "10ms")
-	res := run(t, context.Background(), url, 400, 2, time.Second)
+	res := run(t, context.Background(), drivers[0].new, url, 400, 2, time.Second)
 	f := res.Total
 	if f.Saturation.Slots < f.Requests/3 || f.Saturation.Max < 100*time.Millisecond {
 		t.Errorf("saturation %+v of %d requests, want most slots waiting", f.Saturation, f.Requests)
@@ -123,7 +123,7 @@ func TestAccuracyCancelInStall(t *testing.T) {
 	defer stall.Stop()
 	stop := time.AfterFunc(1600*time.Millisecond, func() { cancel(errors.New("interrupt")) })
 	defer stop.Stop()
-	res := run(t, ctx, url, 1000, 16, 10*time.Second)
+	res := run(t, ctx, drivers[0].new, url, 1000, 16, 10*time.Second)
 	f := res.Total
 	if !res.Partial || !strings.Contains(res.PartialReason, "interrupt") {
 		t.Errorf("partial %v %q", res.Partial, res.PartialReason)
@@ -155,7 +155,7 @@ func TestAccuracyArrivalGapsEven(t *testing.T) {
 	skipUnderRace(t)
 	srv, url := startTarget(t, "")
 	srv.ResetArrivalGaps()
-	res := run(t, context.Background(), url, 2000, 16, 3*time.Second)
+	res := run(t, context.Background(), drivers[0].new, url, 2000, 16, 3*time.Second)
 	g := srv.Stats().ArrivalGaps["http"]
 	if g.P50 < 450 || g.P50 > 550 {
 		t.Errorf("arrival gap p50 %.1f µs, want 500 µs ± 10%%", g.P50)

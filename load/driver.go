@@ -35,9 +35,9 @@ type Outcome struct {
 
 // Conn sends requests one at a time. A Conn is used by one goroutine only, so
 // it needs no locking. Do is the hot path: in the steady state (keep-alive,
-// no reconnect) the HTTP/1.1, TCP and UDP drivers allocate nothing; the
-// HTTP/2 and gRPC drivers allocate per stream, mostly inside x/net/http2
-// and grpc-go (about 35 and 100 objects a request, in their benchmarks).
+// no reconnect) the HTTP/1.1, HTTP/2, TCP and UDP drivers and gRPC unary
+// calls allocate nothing; gRPC server-streaming calls, still on grpc-go,
+// allocate about 100 objects a call.
 type Conn interface {
 	// Do performs one request to the endpoint the Conn was opened for and
 	// reads the whole response. A request is sent once: Do never re-sends

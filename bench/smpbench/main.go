@@ -1,6 +1,6 @@
 //go:build linux
 
-// Command smpbench measures smp's load generator against wrk and Fortio:
+// Command smpbench measures smp's load generator against wrk, h2load and Fortio:
 // closed-loop efficiency (requests per client CPU-second), open-loop rate
 // accuracy and scheduler lateness, and peak memory over run length. It runs real processes pinned to CPUs with taskset, reads
 // their CPU time and peak RSS from the kernel's rusage, and prints its
@@ -29,6 +29,8 @@ import (
 
 type bench struct {
 	smp, wrk, fortio     string
+	h2load               string
+	streams              int
 	connList             []int
 	maxRates             []float64
 	serverCPU, clientCPU string
@@ -55,6 +57,10 @@ func run() error {
 	flag.StringVar(&b.smp, "smp", "smp", "path of the smp binary")
 	flag.StringVar(&b.wrk, "wrk", "/usr/bin/wrk", "path of wrk")
 	flag.StringVar(&b.fortio, "fortio", "fortio", "path of fortio (the fortio benchmark)")
+	flag.StringVar(&b.h2load, "h2load", "/usr/bin/h2load", "path of h2load (the h2 benchmark)")
+	flag.IntVar(&b.streams, "streams", 16, "concurrent streams per connection (the h2 benchmark)")
+	var external string
+	flag.StringVar(&external, "url", "", "h2c server to load instead of starting smp target, e.g. nginx pinned to the server CPU (the h2 benchmark only)")
 	var connList, maxRates string
 	flag.StringVar(&connList, "conns", "16,64", "connection counts of the fortio benchmark")
 	flag.StringVar(&maxRates, "max-rates", "10000,20000,30000,40000,50000,75000,100000", "rates the maxrate benchmark tries, in order")
@@ -67,7 +73,7 @@ func run() error {
 	flag.DurationVar(&b.rssShort, "rss-short", 10*time.Second, "short peak-RSS run")
 	flag.DurationVar(&b.rssLong, "rss-long", 60*time.Second, "long peak-RSS run")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: smpbench [flags] closed|open|rss|fortio|maxrate...\n")
+		fmt.Fprintf(os.Stderr, "usage: smpbench [flags] closed|h2|open|rss|fortio|maxrate...\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -96,16 +102,33 @@ func run() error {
 		flag.Usage()
 		return errors.New("name at least one benchmark")
 	}
-	if err := b.startServer(); err != nil {
-		return err
+	if external != "" {
+		// Only the h2 benchmark reads nothing of the target's own
+		// (no control API), so only it may run against another server.
+		for _, name := range flag.Args() {
+			if name != "h2" {
+				return fmt.Errorf("-url: only the h2 benchmark runs against another server, not %q", name)
+			}
+		}
+		b.url = external
+	} else {
+		if err := b.startServer(); err != nil {
+			return err
+		}
+		defer b.stopServer()
 	}
-	defer b.stopServer()
-	fmt.Printf("machine: %d CPUs online; target (smp target) on CPU %s, client on CPU %s\n", numCPU(), b.serverCPU, b.clientCPU)
+	server := "smp target"
+	if external != "" {
+		server = external
+	}
+	fmt.Printf("machine: %d CPUs online; target (%s) on CPU %s, client on CPU %s; load average %s\n", numCPU(), server, b.serverCPU, b.clientCPU, loadAvg())
 	for _, name := range flag.Args() {
 		var err error
 		switch name {
 		case "closed":
 			err = b.closed()
+		case "h2":
+			err = b.h2()
 		case "open":
 			err = b.open()
 		case "rss":
@@ -115,7 +138,7 @@ func run() error {
 		case "maxrate":
 			err = b.maxRate()
 		default:
-			err = fmt.Errorf("unknown benchmark %q (closed, open, rss, fortio, maxrate)", name)
+			err = fmt.Errorf("unknown benchmark %q (closed, h2, open, rss, fortio, maxrate)", name)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
@@ -255,6 +278,51 @@ func (b *bench) closed() error {
 	return nil
 }
 
+var h2loadRequests = regexp.MustCompile(`requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed`)
+
+// h2 is the closed loop over HTTP/2 with prior knowledge (h2c): smp's
+// http2 driver against h2load (nghttp2), the same connections and
+// concurrent streams on each, one client thread.
+func (b *bench) h2() error {
+	h2c := b.url
+	fmt.Printf("\nclosed loop, HTTP/2 (h2c), %d connections x %d streams, %v, client pinned to CPU %s with GOMAXPROCS=%d\n",
+		b.connections, b.streams, b.duration, b.clientCPU, cpuCount(b.clientCPU))
+	args := []string{"run", h2c, "--protocol", "http2", "--qps", "0", "-c", strconv.Itoa(b.connections),
+		"--streams", strconv.Itoa(b.streams), "-d", b.duration.String(), "--format", "json", "-q"}
+	out, su, err := b.client(b.duration+time.Minute, b.smp, args...)
+	if err != nil {
+		return err
+	}
+	doc, err := spec.Load(out, "smp run output")
+	if err != nil {
+		return err
+	}
+	res := doc.Result
+	smpReqs := float64(res.GetRequests().GetTotal())
+	smpRate := smpReqs / su.cpu.Seconds()
+	fmt.Printf("  smp     %10.0f requests  %6.2f s CPU (%.2f user)  %9.0f requests/CPU-s  (%.0f/s, p99 %.3f ms, %d errors)\n",
+		smpReqs, su.cpu.Seconds(), su.user.Seconds(), smpRate, res.GetActualQps(), res.GetLatenciesMs().GetP99(), res.GetRequests().GetErrors())
+
+	out, hu, err := b.client(b.duration+time.Minute, b.h2load, "-t1", "-c"+strconv.Itoa(b.connections),
+		"-m"+strconv.Itoa(b.streams), "-D"+strconv.Itoa(int(b.duration.Seconds())), h2c)
+	if err != nil {
+		return err
+	}
+	m := h2loadRequests.FindSubmatch(out)
+	if m == nil {
+		return fmt.Errorf("cannot read h2load's request count from:\n%s", out)
+	}
+	h2Reqs, _ := strconv.ParseFloat(string(m[1]), 64)
+	if failed, _ := strconv.Atoi(string(m[2])); failed > b.connections*b.streams {
+		return fmt.Errorf("h2load: %d requests failed:\n%s", failed, out)
+	}
+	h2Rate := h2Reqs / hu.cpu.Seconds()
+	fmt.Printf("  h2load  %10.0f requests  %6.2f s CPU (%.2f user)  %9.0f requests/CPU-s  (%.0f/s)\n",
+		h2Reqs, hu.cpu.Seconds(), hu.user.Seconds(), h2Rate, h2Reqs/b.duration.Seconds())
+	fmt.Printf("  ratio smp/h2load (requests per client CPU-second): %.3f\n", smpRate/h2Rate)
+	return nil
+}
+
 func (b *bench) open() error {
 	for _, rate := range b.rates {
 		fmt.Printf("\nopen loop %.0f requests/s, %d connections, %v, client pinned to CPU %s with GOMAXPROCS=%d\n",
@@ -307,6 +375,20 @@ func cpuCount(list string) int {
 		}
 	}
 	return max(n, 1)
+}
+
+// loadAvg is the 1, 5 and 15-minute load averages, for the record: the
+// figures of a shared machine depend on them.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func numCPU() int {

@@ -491,6 +491,12 @@ func (d *Driver) describeAnswer(ch *channel, msg string) string {
 	if p := ch.greeting.Load(); p != nil {
 		g = *p
 	}
+	return describeGreeting(g, msg)
+}
+
+// describeGreeting says what answered a plaintext HTTP/2 connection, from
+// the first bytes it sent (g); msg is the error the client met.
+func describeGreeting(g []byte, msg string) string {
 	switch {
 	case bytes.HasPrefix(g, []byte("HTTP/")):
 		status, rest, _ := bytes.Cut(g, []byte("\r\n"))
@@ -521,7 +527,7 @@ func noHTTP2(err error) string {
 	switch msg := err.Error(); {
 	case strings.Contains(msg, "tls: no application protocol"):
 		return what + `it refused ALPN protocol "h2", which gRPC needs (` + msg + ")"
-	case strings.Contains(msg, "missing selected ALPN property"):
+	case strings.Contains(msg, "missing selected ALPN property"), strings.Contains(msg, "did not negotiate HTTP/2 through ALPN"):
 		return what + `it chose no ALPN protocol, where gRPC needs "h2"`
 	}
 	return ""

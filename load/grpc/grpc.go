@@ -1,6 +1,16 @@
-// Package grpc is the gRPC load driver, built on grpc-go: it calls any unary
-// or server-streaming method of any server, with a request message given as
+// Package grpc is the gRPC load driver: it calls any unary or
+// server-streaming method of any server, with a request message given as
 // JSON.
+//
+// Unary calls go over this module's lean HTTP/2 client (load/internal/h2),
+// the one under the http2 driver: the call — header block with the
+// method's path, metadata and grpc-timeout, and the length-prefixed
+// message, uncompressed — is encoded once by New, responses are only
+// counted, and in the steady state Do allocates nothing. Server-streaming
+// calls, and the one-time work of New (reflection, and the first call of a
+// streaming method), stay on grpc-go: a streaming call reads many messages
+// whose cost dwarfs the client's, so a second implementation would buy
+// little there.
 //
 // # Endpoints
 //
@@ -24,19 +34,19 @@
 // this order) the protoset or .proto files named in Config, the descriptors
 // compiled into this program (grpc.health.v1), or the server's reflection
 // service (grpc.reflection.v1, falling back to v1alpha). Calls then send the
-// encoded bytes through a codec that passes bytes in and counts bytes out, so
-// that the hot path marshals nothing. Do still allocates, unlike the
-// contract of load.Conn asks: grpc-go builds a stream, contexts and frames
-// for every call (about 100 small objects).
+// encoded bytes, and count the bytes of the response messages: the hot path
+// marshals nothing. Server-streaming calls on grpc-go still allocate (it
+// builds a stream, contexts and frames for every call, about 100 small
+// objects).
 //
 // # Connections and streams
 //
-// A channel is one grpc.ClientConn (one HTTP/2 connection). The engine opens
-// Connections × Streams Conns; every Options.Streams consecutive Opens share
-// one channel, so that Streams calls are in flight on each connection.
+// The engine opens Connections × Streams Conns; every Options.Streams
+// consecutive Opens share one HTTP/2 connection (for a streaming method, a
+// grpc.ClientConn), so that Streams calls are in flight on each connection.
 // Options.Headers become request metadata (names are lowercased; a "-bin"
 // name takes a base64 value; "host" or ":authority" sets the authority and
-// "user-agent" is prefixed to grpc-go's own), Options.Cookies a "cookie"
+// "user-agent" is prefixed to the client's own), Options.Cookies a "cookie"
 // entry. Options.Timeout is each call's deadline (30s by default). The
 // options Method and ContentType have no meaning for gRPC and must be empty
 // (or POST and application/grpc).
@@ -48,15 +58,16 @@
 // Outcome.Failed is set when it is not OK. A call that ends without one — the
 // connection could not be made or broke, the deadline passed, the peer does
 // not speak gRPC — is an error of type *CallError, which carries the status
-// code grpc-go synthesised (status.Code works on it) and wraps the cause:
+// code gRPC's clients give such a call (status.Code works on it) and wraps
+// the cause:
 // the net/syscall error of a failed dial or read (errors.Is(err,
 // syscall.ECONNREFUSED)), a *tls.* error, context.DeadlineExceeded for the
 // call's deadline, or ErrNotGRPC.
 //
 // New finds out whether the server speaks gRPC at all: reflection does,
 // and when the descriptor comes from elsewhere (a URL without a method,
-// descriptor files), New makes one call of the method, ended as soon as
-// the response headers arrive. A server that answers, but not as a gRPC
+// descriptor files), New makes one call of the method (a streaming one is
+// ended as soon as the response headers arrive). A server that answers, but not as a gRPC
 // server does, makes New fail with a *CallError wrapping ErrNotGRPC that
 // says what answered: an HTTP/1 server (its status line), an HTTP/2
 // server's response that is not gRPC (its status, content type and the
@@ -88,6 +99,7 @@
 package grpc
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -109,6 +121,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/smp-project/smp/load"
+	"github.com/smp-project/smp/load/internal/h2"
 )
 
 // DefaultTimeout is the deadline of a call when Options.Timeout is 0.
@@ -135,6 +148,13 @@ type Driver struct {
 	dialOpts  []grpc.DialOption
 	tlsConfig *tls.Config // nil for plaintext
 	hostname  string      // for messages
+
+	// Unary calls go over the lean HTTP/2 client: pool opens their
+	// Conns, and unary is the call, encoded once. Both are nil/empty for
+	// a server-streaming method, whose calls stay on grpc-go.
+	pool  *h2.Pool
+	unary h2.Request
+	first *h2.Stream // the stream checkUnary called on, for the first Open
 
 	mu     sync.Mutex
 	opened int              // Opens so far: Open n goes to channel n/streams
@@ -302,11 +322,24 @@ func New(ctx context.Context, opts load.Options, cfg Config) (*Driver, error) {
 		return nil, err
 	}
 	d.req = newRawMessage(body)
+	if !d.streaming {
+		var tlsConfig *tls.Config
+		if d.tlsConfig != nil {
+			tlsConfig = d.tlsConfig.Clone()
+			tlsConfig.NextProtos = []string{"h2"}
+		}
+		d.unary = unaryRequest(d.method, cmp.Or(authority, ep.addr), ep.tls, userAgent, md, d.timeout, body)
+		d.pool = h2.NewPool(h2.Config{Addr: d.addr, TLS: tlsConfig, Timeout: d.timeout, GRPC: true, MaxMessage: int64(maxRecv)}, d.streams)
+	}
 	// Reflection has shown that the server speaks gRPC; without it, New
 	// has not talked to the server yet, and a non-gRPC server would
 	// answer every call of the run with an error instead.
 	if !usesReflection(cfg, ep.service) {
-		if err := d.check(ctx); err != nil {
+		check := d.check
+		if d.pool != nil {
+			check = d.checkUnary
+		}
+		if err := check(ctx); err != nil {
 			d.Close()
 			return nil, err
 		}
@@ -318,6 +351,20 @@ func New(ctx context.Context, opts load.Options, cfg Config) (*Driver, error) {
 // Opens). The first Open of a channel connects and waits until it is ready,
 // so that an unreachable or non-gRPC target is reported here.
 func (d *Driver) Open(ctx context.Context) (load.Conn, error) {
+	if d.pool != nil {
+		d.mu.Lock()
+		st := d.first
+		d.first = nil
+		d.mu.Unlock()
+		if st != nil {
+			return &unaryConn{d: d, st: st}, nil
+		}
+		st, err := d.pool.Open(ctx)
+		if err != nil {
+			return nil, d.unaryError(ctx, err)
+		}
+		return &unaryConn{d: d, st: st}, nil
+	}
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
@@ -370,6 +417,9 @@ func (d *Driver) Close() error {
 	d.mu.Unlock()
 	for _, ch := range chans {
 		ch.cc.Close()
+	}
+	if d.pool != nil {
+		d.pool.Close()
 	}
 	return nil
 }

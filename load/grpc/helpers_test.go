@@ -135,6 +135,7 @@ type labOptions struct {
 	reflection string // "v1", "v1alpha", "both" or "" for none
 	health     bool
 	tls        *tls.Config
+	server     []grpc.ServerOption // more options: limits, windows, connection age
 }
 
 // labServer is a stock grpc-go server on 127.0.0.1 serving the Lab service
@@ -161,7 +162,7 @@ func startLab(t *testing.T, o labOptions) *labServer {
 	if o.tls != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(o.tls)))
 	}
-	s.srv = grpc.NewServer(opts...)
+	s.srv = grpc.NewServer(append(opts, o.server...)...)
 	s.register(t)
 	ropts := reflection.ServerOptions{Services: s.srv, DescriptorResolver: files}
 	if o.reflection == "v1" || o.reflection == "both" {

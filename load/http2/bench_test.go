@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"runtime"
 	"testing"
 
 	"github.com/smp-project/smp/load"
@@ -12,8 +13,8 @@ import (
 var benchBody = []byte("Hello, world!")
 
 // BenchmarkHTTP2Do measures one GET at a time through this driver, h2c
-// against a framer-based server that answers a canned response. allocs/op
-// include the server's few (one frame struct per request read).
+// against a server on bare frames that answers a canned response and
+// allocates nothing per request: allocs/op are the client's.
 func BenchmarkHTTP2Do(b *testing.B) {
 	addr := cannedH2Server(b, benchBody)
 	d, err := New(load.Options{URL: "http://" + addr + "/"})
@@ -33,6 +34,41 @@ func BenchmarkHTTP2Do(b *testing.B) {
 			b.Fatalf("%+v, %v", out, err)
 		}
 	}
+}
+
+// BenchmarkHTTP2Streams is 16 Conns sharing a connection, each on its own
+// goroutine, as the engine runs them: b.N requests in all.
+func BenchmarkHTTP2Streams(b *testing.B) {
+	const streams = 16
+	addr := cannedH2Server(b, benchBody)
+	d, err := New(load.Options{URL: "http://" + addr + "/", Streams: streams})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	ctx := context.Background()
+	conns := make(chan load.Conn, streams)
+	for range streams {
+		c, err := d.Open(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		conns <- c
+	}
+	b.ReportAllocs()
+	// streams goroutines in all, whatever GOMAXPROCS is.
+	b.SetParallelism(max(streams/runtime.GOMAXPROCS(0), 1))
+	b.RunParallel(func(pb *testing.PB) {
+		c := <-conns
+		defer func() { conns <- c }()
+		for pb.Next() {
+			if out, err := c.Do(ctx); err != nil || out.Bytes != int64(len(benchBody)) {
+				b.Errorf("%+v, %v", out, err)
+				return
+			}
+		}
+	})
 }
 
 // BenchmarkHTTP2NetHTTP is the same exchange through net/http's Client

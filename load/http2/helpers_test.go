@@ -1,8 +1,6 @@
 package http2
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/pem"
 	"io"
@@ -13,15 +11,14 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
 	"github.com/smp-project/smp/load"
+	"github.com/smp-project/smp/load/internal/h2/h2test"
 )
 
 // testTimeout bounds every network wait in these tests, so that a bug shows
@@ -114,111 +111,15 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-// cannedH2Server is a minimal h2c server that answers every request with
-// the same response, built on the x/net framer so that it costs little and
-// allocates little: benchmarks then measure the clients.
+// cannedH2Server is an h2c server that answers every request with the
+// same 200 response and allocates nothing per request (h2test.Canned).
 func cannedH2Server(tb testing.TB, body []byte) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var hbuf bytes.Buffer
-	enc := hpack.NewEncoder(&hbuf)
-	enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
-	enc.WriteField(hpack.HeaderField{Name: "content-type", Value: "text/plain"})
-	enc.WriteField(hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(len(body))})
-	block := hbuf.Bytes()
-
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				serveCannedH2(c, block, body)
-			}()
-		}
-	}()
-	tb.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
+	return h2test.Canned(tb, h2test.Response{
+		Fields: []hpack.HeaderField{
+			{Name: ":status", Value: "200"},
+			{Name: "content-type", Value: "text/plain"},
+			{Name: "content-length", Value: strconv.Itoa(len(body))},
+		},
+		Body: body,
 	})
-	return ln.Addr().String()
-}
-
-// serveCannedH2 answers each request stream once the client has ended it.
-// The header block is literal fields with indexing, so sending the same
-// bytes each time is valid: the client's decoder adds and evicts the same
-// entries.
-func serveCannedH2(c net.Conn, block, body []byte) {
-	br := bufio.NewReaderSize(c, 16<<10)
-	bw := bufio.NewWriterSize(c, 16<<10)
-	preface := make([]byte, len(http2.ClientPreface))
-	if _, err := io.ReadFull(br, preface); err != nil || string(preface) != http2.ClientPreface {
-		return
-	}
-	fr := http2.NewFramer(bw, br)
-	fr.SetReuseFrames()
-	respond := func(id uint32) {
-		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block, EndHeaders: true, EndStream: len(body) == 0})
-		if len(body) > 0 {
-			fr.WriteData(id, true, body)
-		}
-	}
-	fr.WriteSettings()
-	bw.Flush()
-	for {
-		f, err := fr.ReadFrame()
-		if err != nil {
-			return
-		}
-		switch f := f.(type) {
-		case *http2.SettingsFrame:
-			if !f.IsAck() {
-				fr.WriteSettingsAck()
-			}
-		case *http2.PingFrame:
-			if !f.IsAck() {
-				fr.WritePing(true, f.Data)
-			}
-		case *http2.HeadersFrame:
-			if f.StreamEnded() {
-				respond(f.StreamID)
-			}
-		case *http2.DataFrame:
-			if n := f.Length; n > 0 {
-				fr.WriteWindowUpdate(0, n)
-			}
-			if f.StreamEnded() {
-				respond(f.StreamID)
-			}
-		case *http2.GoAwayFrame:
-			bw.Flush()
-			return
-		}
-		// Write when there is nothing more to read, batching responses.
-		if br.Buffered() == 0 {
-			if bw.Flush() != nil {
-				return
-			}
-		}
-	}
 }

@@ -371,17 +371,8 @@ func TestReconnect(t *testing.T) {
 // closed or going away.
 func waitUnusable(t *testing.T, c load.Conn) {
 	t.Helper()
-	g := c.(*Conn).g
-	for deadline := time.Now().Add(testTimeout); ; time.Sleep(time.Millisecond) {
-		g.mu.Lock()
-		cc := g.cc
-		g.mu.Unlock()
-		if cc == nil {
-			return
-		}
-		if st := cc.State(); st.Closed || st.Closing {
-			return
-		}
+	st := c.(*Conn).st
+	for deadline := time.Now().Add(testTimeout); !st.Unusable(); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the client never saw its connection close")
 		}

@@ -2,7 +2,10 @@ package http2
 
 import (
 	"context"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -91,5 +94,29 @@ func TestTargetCloseConnections(t *testing.T) {
 	}
 	if got := srv.Stats().Requests["http2"]["200"]; got != ok {
 		t.Errorf("the target answered %d requests, smp sent %d", got, ok)
+	}
+}
+
+// TestTargetTLS: smp target serving HTTPS, trusted through its certificate
+// (CAFile): requests on 4 streams of a connection negotiate h2 and the
+// target answers each of them once, over HTTP/2.
+func TestTargetTLS(t *testing.T) {
+	srv, err := target.Start(context.Background(), target.Config{HTTP: "127.0.0.1:0", TLS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, srv.CertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(srv.Addrs().HTTP)
+	d := newDriver(t, load.Options{URL: "https://127.0.0.1:" + port + "/", CAFile: ca, Streams: 4})
+	ok, errs := runConns(t, d, 4, 50)
+	for _, err := range errs {
+		t.Error(err)
+	}
+	if got := srv.Stats().Requests["http2"]["200"]; got != uint64(ok) || ok != 200 {
+		t.Errorf("smp counted %d answers, the target %d over HTTP/2; want 200", ok, got)
 	}
 }
