@@ -19,10 +19,10 @@ import (
 // mint a certificate the agents or the coordinator would accept, and the
 // whole set is worthless once the run ends.
 type runCerts struct {
-	caPEM               []byte
+	caPEM                []byte
 	serverPEM, serverKey []byte
-	client              tls.Certificate
-	pool                *x509.CertPool
+	client               tls.Certificate
+	pool                 *x509.CertPool
 }
 
 // newRunCerts makes a run's certificates, valid for lifetime. The server
