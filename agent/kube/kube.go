@@ -527,15 +527,15 @@ func (l *Launcher) Close(ctx context.Context) error {
 		{"Service", func() error { return l.client.CoreV1().Services(ns).Delete(ctx, l.name, metav1.DeleteOptions{}) }},
 		{"Secret", func() error { return l.client.CoreV1().Secrets(ns).Delete(ctx, l.name, metav1.DeleteOptions{}) }},
 	} {
-		switch err := d.del(); {
-		case err == nil:
-			l.logf("deleted %s %s/%s", strings.ToLower(d.kind), ns, l.name)
-		case !apierrors.IsNotFound(err):
+		// Not found is gone already: the garbage collector may remove
+		// the Service and Secret with the Job before they are asked.
+		if err := d.del(); err != nil && !apierrors.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("delete the agents' %s %s/%s: %w", d.kind, ns, l.name, err))
 		}
 	}
 	if len(errs) == 0 {
 		l.created = false
+		l.logf("deleted job, service and secret %s/%s", ns, l.name)
 	}
 	return errors.Join(errs...)
 }
