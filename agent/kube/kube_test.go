@@ -1,7 +1,6 @@
 package kube
 
 import (
-	"bufio"
 	"context"
 	"crypto/x509"
 	"encoding/pem"
@@ -12,7 +11,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -93,167 +91,12 @@ func agentProcess(args []string) int {
 	return 0
 }
 
-// node plays the kubelet for the agents' Pods in one namespace: for each
-// new Pod it writes the mounted Secret's files to a folder, marks the Pod
-// Running and Ready with a Pod IP of 127.0.0.(2+index) (all loopback on
-// Linux) and then, a moment later, starts the real agent process on that
-// address: the launcher must wait for the agent's port, not only for the
-// Pod's status. It kills an agent when its Pod is deleted.
-type node struct {
-	t      *testing.T
-	client kubernetes.Interface
-	ns     string
-	// fail, if set, marks new Pods Failed instead of running them.
-	fail bool
-
-	mu      sync.Mutex
-	procs   map[string]*exec.Cmd // by Pod name
-	seen    map[string]bool
-	readyAt time.Time // when the last agent began to listen
-	killed  int
-}
-
-func startNode(t *testing.T, client kubernetes.Interface, ns string, fail bool) *node {
-	n := &node{t: t, client: client, ns: ns, fail: fail, procs: map[string]*exec.Cmd{}, seen: map[string]bool{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			n.sync(ctx)
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		n.mu.Lock()
-		defer n.mu.Unlock()
-		for _, c := range n.procs {
-			_ = c.Process.Kill()
-			_ = c.Wait()
-		}
-	})
-	return n
-}
-
-func (n *node) sync(ctx context.Context) {
-	pods, err := n.client.CoreV1().Pods(n.ns).List(ctx, metav1.ListOptions{LabelSelector: LabelManaged + "=smp"})
-	if err != nil {
-		return // the test is ending, or the next tick will do
-	}
-	alive := map[string]bool{}
-	for i := range pods.Items {
-		p := &pods.Items[i]
-		alive[p.Name] = true
-		n.mu.Lock()
-		seen := n.seen[p.Name]
-		n.seen[p.Name] = true
-		n.mu.Unlock()
-		if !seen {
-			if err := n.run(ctx, p); err != nil && ctx.Err() == nil {
-				n.t.Errorf("node: pod %s: %v", p.Name, err)
-			}
-		}
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for name, c := range n.procs {
-		if !alive[name] {
-			_ = c.Process.Kill()
-			_ = c.Wait()
-			delete(n.procs, name)
-			n.killed++
-		}
-	}
-}
-
-func (n *node) run(ctx context.Context, p *corev1.Pod) error {
-	k, err := strconv.Atoi(p.Labels[IndexLabel])
-	if err != nil {
-		return fmt.Errorf("no completion index label: %v", p.Labels)
-	}
-	ip := fmt.Sprintf("127.0.0.%d", 2+k)
-	if n.fail {
-		p.Status.Phase = corev1.PodFailed
-		p.Status.Message = "the test's node failed it"
-		_, err := n.client.CoreV1().Pods(n.ns).UpdateStatus(ctx, p, metav1.UpdateOptions{})
-		return err
-	}
-	c := p.Spec.Containers[0]
-	dir := n.t.TempDir()
-	sec, err := n.client.CoreV1().Secrets(n.ns).Get(ctx, p.Spec.Volumes[0].Secret.SecretName, metav1.GetOptions{})
-	if err != nil {
-		return err
-	}
-	for name, b := range sec.Data {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
-			return err
-		}
-	}
-	var args []string
-	for _, a := range c.Args {
-		a = strings.ReplaceAll(a, c.VolumeMounts[0].MountPath, dir)
-		if port, ok := strings.CutPrefix(a, "--listen=:"); ok {
-			a = "--listen=" + net.JoinHostPort(ip, port)
-		}
-		args = append(args, a)
-	}
-	now := metav1.Now()
-	p.Status.Phase = corev1.PodRunning
-	p.Status.PodIP = ip
-	p.Status.PodIPs = []corev1.PodIP{{IP: ip}}
-	p.Status.StartTime = &now
-	p.Status.Conditions = []corev1.PodCondition{
-		{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
-		{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
-		{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
-	}
-	if _, err := n.client.CoreV1().Pods(n.ns).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
-		return fmt.Errorf("update its status: %w", err)
-	}
-	time.Sleep(time.Second) // Ready, but nothing listens yet
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
+// agentCommand runs the test binary as the agent a Pod runs.
+func agentCommand(args []string) *exec.Cmd {
+	self, _ := os.Executable()
 	cmd := exec.Command(self, "-test.run=^$")
 	cmd.Env = append(os.Environ(), "SMP_TEST_AGENT=1", "SMP_TEST_AGENT_ARGS="+strings.Join(args, "\n"))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	n.mu.Lock()
-	n.procs[p.Name] = cmd
-	n.mu.Unlock()
-	sc := bufio.NewScanner(out)
-	if !sc.Scan() || !strings.HasPrefix(sc.Text(), "ready ") {
-		return fmt.Errorf("the agent %v did not start", args)
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
-	n.mu.Lock()
-	n.readyAt = time.Now()
-	n.mu.Unlock()
-	return nil
-}
-
-func (n *node) stats() (pods int, running int, killed int, readyAt time.Time) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return len(n.seen), len(n.procs), n.killed, n.readyAt
+	return cmd
 }
 
 // cluster is an API server with the Job and garbage collector controllers.
@@ -352,7 +195,7 @@ func TestKubeAgents(t *testing.T) {
 
 	t.Run("run", func(t *testing.T) {
 		c.namespace(t, "run")
-		nd := startNode(t, c.client, "run", false)
+		nd := kubetest.StartNode(t, c.client, "run", false, agentCommand)
 		o := c.opts
 		o.Namespace, o.Agents, o.Image, o.Allow, o.Port = "run", 3, "smp:test", allow, freePort(t)
 		o.NodeSelector = map[string]string{"pool": "load"}
@@ -370,7 +213,7 @@ func TestKubeAgents(t *testing.T) {
 			t.Fatal(err)
 		}
 		launched := time.Now()
-		pods, running, _, readyAt := nd.stats()
+		pods, running, _, readyAt := nd.Stats()
 		if pods != 3 || running != 3 {
 			t.Errorf("the node saw %d pods and runs %d agents, want 3 and 3", pods, running)
 		}
@@ -415,7 +258,7 @@ func TestKubeAgents(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.gone(t, l)
-		waitKilled(t, nd, 3)
+		nd.WaitKilled(t, 3)
 		if _, err := l.Launch(ctx); err != nil {
 			t.Errorf("Launch after a successful launch and Close: %v (want the first answer again)", err)
 		}
@@ -423,7 +266,7 @@ func TestKubeAgents(t *testing.T) {
 
 	t.Run("run fails", func(t *testing.T) {
 		c.namespace(t, "fails")
-		startNode(t, c.client, "fails", false)
+		kubetest.StartNode(t, c.client, "fails", false, agentCommand)
 		o := c.opts
 		// The agents may send only to 192.0.2.0/24: the run on 127.0.0.1
 		// is refused once they are ready.
@@ -448,7 +291,7 @@ func TestKubeAgents(t *testing.T) {
 
 	t.Run("pod fails", func(t *testing.T) {
 		c.namespace(t, "podfails")
-		startNode(t, c.client, "podfails", true)
+		kubetest.StartNode(t, c.client, "podfails", true, agentCommand)
 		o := c.opts
 		o.Namespace, o.Agents, o.Allow = "podfails", 2, allow
 		l, err := New(o)
@@ -501,7 +344,7 @@ func TestKubeAgents(t *testing.T) {
 
 	t.Run("cancel while running", func(t *testing.T) {
 		c.namespace(t, "cancel")
-		nd := startNode(t, c.client, "cancel", false)
+		nd := kubetest.StartNode(t, c.client, "cancel", false, agentCommand)
 		o := c.opts
 		o.Namespace, o.Agents, o.Allow, o.Port = "cancel", 2, allow, freePort(t)
 		l, err := New(o)
@@ -535,21 +378,8 @@ func TestKubeAgents(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.gone(t, l)
-		waitKilled(t, nd, 2)
+		nd.WaitKilled(t, 2)
 	})
-}
-
-// waitKilled waits until the node has killed n agents, their Pods deleted.
-func waitKilled(t *testing.T, nd *node, n int) {
-	t.Helper()
-	for range 150 {
-		if _, running, killed, _ := nd.stats(); killed == n && running == 0 {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	_, running, killed, _ := nd.stats()
-	t.Errorf("%d agents killed and %d running after the cleanup, want %d and 0", killed, running, n)
 }
 
 // checkObjects checks the Job, Service and Secret of a launch.
