@@ -21,6 +21,7 @@ type kubeFlags struct {
 	namespace, image       string
 	nodeSelector, resource []string
 	allow                  []string
+	port                   int
 	readyTimeout           time.Duration
 }
 
@@ -40,6 +41,7 @@ func (k *kubeFlags) add(cmd *cobra.Command) {
 	f.StringArrayVar(&k.nodeSelector, "node-selector", nil, "run the --kube-agents on nodes with these labels, k=v,... (repeatable)")
 	f.StringArrayVar(&k.resource, "resources", nil, "each --kube-agents Pod's requests and limits, e.g. cpu=500m,memory=256Mi (repeatable)")
 	f.StringArrayVar(&k.allow, "agent-allow", nil, "networks the --kube-agents may send to, e.g. 10.0.0.0/8 (repeatable; default: the targets' addresses)")
+	f.IntVar(&k.port, "kube-agent-port", kube.DefaultPort, "port the --kube-agents listen on in their Pods")
 	f.DurationVar(&k.readyTimeout, "kube-ready-timeout", kube.DefaultReadyTimeout, "how long to wait for the --kube-agents to be ready")
 }
 
@@ -48,7 +50,7 @@ func (k *kubeFlags) add(cmd *cobra.Command) {
 func (k *kubeFlags) launcher(cmd *cobra.Command, kubeconfig string, targets []string, vs []smprun.Variant, so smprun.SeriesOptions) (*kube.Launcher, error) {
 	set := cmd.Flags().Changed
 	if !set("kube-agents") {
-		for _, f := range []string{"namespace", "image", "node-selector", "resources", "agent-allow", "kube-ready-timeout"} {
+		for _, f := range []string{"namespace", "image", "node-selector", "resources", "agent-allow", "kube-agent-port", "kube-ready-timeout"} {
 			if set(f) {
 				return nil, badInput(fmt.Errorf("--%s goes with --kube-agents", f))
 			}
@@ -65,6 +67,9 @@ func (k *kubeFlags) launcher(cmd *cobra.Command, kubeconfig string, targets []st
 	}
 	if k.image == "" {
 		return nil, badInput(errors.New("--image: empty"))
+	}
+	if k.port < 1 || k.port > 65535 {
+		return nil, badInput(fmt.Errorf("--kube-agent-port %d: want 1 to 65535", k.port))
 	}
 	if k.readyTimeout <= 0 {
 		return nil, badInput(fmt.Errorf("--kube-ready-timeout %v: must be positive", k.readyTimeout))
@@ -104,7 +109,7 @@ func (k *kubeFlags) launcher(cmd *cobra.Command, kubeconfig string, targets []st
 	}
 	stderr := cmd.ErrOrStderr()
 	l, err := kube.New(kube.Options{Rest: rest, Namespace: ns, Agents: k.agents, Image: k.image,
-		NodeSelector: nodes, Resources: res, Allow: allow, ReadyTimeout: k.readyTimeout,
+		NodeSelector: nodes, Resources: res, Allow: allow, Port: k.port, ReadyTimeout: k.readyTimeout,
 		Lifetime: lifetime(vs, so),
 		Log:      func(msg string) { fmt.Fprintf(stderr, "smp: kube: %s\n", msg) }})
 	if err != nil {
