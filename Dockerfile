@@ -4,10 +4,13 @@
 #
 #   docker build -t smp:latest .
 #
-# Build it from the same commit as the smp that coordinates: the
-# coordinator refuses agents of another version. The build context keeps
-# .git (no .dockerignore leaves it out) so that the binary records the
-# same commit as a local build does.
+# Build it from the same checkout as the smp that coordinates: the
+# coordinator refuses agents of another version, and `smp version` here
+# and `docker run --rm smp:latest version` must agree. The build context
+# keeps .git (no .dockerignore leaves it out) so that the binary records
+# the commit as a local build does; where the context has no usable .git
+# (a git worktree's .git is a pointer to elsewhere), it is built without,
+# as version "devel", which a local `go build -buildvcs=false` matches.
 
 FROM golang:1.26 AS build
 WORKDIR /src
@@ -16,7 +19,8 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 # Static, so that it runs on an image with no C library.
-RUN CGO_ENABLED=0 go build -trimpath -o /out/smp ./cmd/smp
+RUN CGO_ENABLED=0 go build -trimpath -o /out/smp ./cmd/smp || \
+    CGO_ENABLED=0 go build -trimpath -buildvcs=false -o /out/smp ./cmd/smp
 
 # distroless static: no shell or package manager, user nonroot (65532),
 # which the agents' Pods run as.
