@@ -26,10 +26,13 @@ import (
 	"github.com/smp-project/smp/target"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
 // The test binary doubles as the agent a Pod runs: with SMP_TEST_AGENT
@@ -101,6 +104,7 @@ func agentCommand(args []string) *exec.Cmd {
 
 // cluster is an API server with the Job and garbage collector controllers.
 type cluster struct {
+	env    *envtest.Environment
 	client kubernetes.Interface
 	opts   Options // Rest set
 }
@@ -112,7 +116,7 @@ func startCluster(t *testing.T) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &cluster{client: client, opts: Options{Rest: cfg}}
+	return &cluster{env: env, client: client, opts: Options{Rest: cfg}}
 }
 
 func (c *cluster) namespace(t *testing.T, name string) {
@@ -264,6 +268,45 @@ func TestKubeAgents(t *testing.T) {
 		}
 	})
 
+	t.Run("least privilege", func(t *testing.T) {
+		// The launcher as the service account of deploy/kube-agents-rbac.yaml.
+		const ns = "rbac"
+		c.namespace(t, ns)
+		applyRBAC(t, c.client, ns)
+		user, err := c.env.AddUser(envtest.User{Name: "system:serviceaccount:" + ns + ":smp",
+			Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + ns}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kubetest.StartNode(t, c.client, ns, false, agentCommand)
+		o := c.opts
+		o.Rest, o.Namespace, o.Agents, o.Allow, o.Port = user.Config(), ns, 2, allow, freePort(t)
+		l, err := New(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close(context.Background())
+		res, err := l.Runner(agent.Coordinator{})(context.Background(), testConfig(url, 200, time.Second), smprun.PlanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Total.Requests != 200 {
+			t.Errorf("%d requests, want 200", res.Total.Requests)
+		}
+		if err := l.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		c.gone(t, l)
+		// and nothing beyond: the account cannot read Secrets.
+		other, err := kubernetes.NewForConfig(user.Config())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := other.CoreV1().Secrets(ns).List(context.Background(), metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+			t.Errorf("listing Secrets as smp: %v, want forbidden", err)
+		}
+	})
+
 	t.Run("run fails", func(t *testing.T) {
 		c.namespace(t, "fails")
 		kubetest.StartNode(t, c.client, "fails", false, agentCommand)
@@ -380,6 +423,42 @@ func TestKubeAgents(t *testing.T) {
 		c.gone(t, l)
 		nd.WaitKilled(t, 2)
 	})
+}
+
+// applyRBAC creates the objects of deploy/kube-agents-rbac.yaml in ns.
+func applyRBAC(t *testing.T, client kubernetes.Interface, ns string) {
+	t.Helper()
+	b, err := os.ReadFile("../../deploy/kube-agents-rbac.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	n := 0
+	for _, doc := range strings.Split(string(b), "\n---\n") {
+		obj, _, err := scheme.Codecs.UniversalDeserializer().Decode([]byte(doc), nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch o := obj.(type) {
+		case *corev1.ServiceAccount:
+			_, err = client.CoreV1().ServiceAccounts(ns).Create(ctx, o, metav1.CreateOptions{})
+		case *rbacv1.Role:
+			_, err = client.RbacV1().Roles(ns).Create(ctx, o, metav1.CreateOptions{})
+		case *rbacv1.RoleBinding:
+			// The subject's namespace is left out: a RoleBinding's
+			// service account is then of the binding's namespace.
+			_, err = client.RbacV1().RoleBindings(ns).Create(ctx, o, metav1.CreateOptions{})
+		default:
+			t.Fatalf("unexpected %T in the RBAC file", obj)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n != 3 {
+		t.Fatalf("%d objects in the RBAC file, want 3", n)
+	}
 }
 
 // checkObjects checks the Job, Service and Secret of a launch.
