@@ -382,7 +382,8 @@ func (l *Launcher) wait(ctx context.Context) ([]string, error) {
 		state = st
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("the agents were not ready within %v: %s", l.o.ReadyTimeout, state)
+			return nil, fmt.Errorf("the agents were not ready within %v: %s (kubectl -n %s describe job %s tells more)",
+				l.o.ReadyTimeout, state, l.o.Namespace, l.name)
 		case <-tick.C:
 		}
 	}

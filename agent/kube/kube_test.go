@@ -110,8 +110,7 @@ type cluster struct {
 }
 
 func startCluster(t *testing.T) *cluster {
-	env, cfg := kubetest.Start(t)
-	kubetest.ControllerManager(t, env, "job-controller", "garbage-collector-controller")
+	env, cfg := kubetest.StartWithControllers(t, "job-controller", "garbage-collector-controller")
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)

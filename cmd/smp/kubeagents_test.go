@@ -62,8 +62,7 @@ current-context: c
 // with the Job controller; the test plays the node, running the real smp
 // agent (this binary as smp) for each Pod from its arguments.
 func TestRunKubeAgents(t *testing.T) {
-	env, cfg := kubetest.Start(t)
-	kubetest.ControllerManager(t, env, "job-controller", "garbage-collector-controller")
+	env, cfg := kubetest.StartWithControllers(t, "job-controller", "garbage-collector-controller")
 	user, err := env.AddUser(envtest.User{Name: "smp-user", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -73,6 +73,31 @@ func Start(t testing.TB) (*envtest.Environment, *rest.Config) {
 	return env, cfg
 }
 
+// StartWithControllers starts an API server and etcd as Start does, and
+// kube-controller-manager beside them with the given controllers; a test
+// without the controller manager's binary is skipped (failed in CI)
+// before anything starts.
+func StartWithControllers(t testing.TB, controllers ...string) (*envtest.Environment, *rest.Config) {
+	t.Helper()
+	if dir := Assets(); dir != "" {
+		if _, err := os.Stat(filepath.Join(dir, "kube-controller-manager")); err != nil {
+			noControllerManager(t, dir)
+		}
+	}
+	env, cfg := Start(t)
+	ControllerManager(t, env, controllers...)
+	return env, cfg
+}
+
+func noControllerManager(t testing.TB, dir string) {
+	t.Helper()
+	msg := "no kube-controller-manager in " + dir + ": run internal/kubetest/build.sh (a few minutes more, cached)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal("required in CI (CI=true): " + msg)
+	}
+	t.Skip("skipped: " + msg)
+}
+
 // ControllerManager starts kube-controller-manager from env's assets with
 // only the given controllers (e.g. "job-controller",
 // "garbage-collector-controller"), as a system:masters user of env's API
@@ -82,11 +107,7 @@ func ControllerManager(t testing.TB, env *envtest.Environment, controllers ...st
 	t.Helper()
 	bin := filepath.Join(env.BinaryAssetsDirectory, "kube-controller-manager")
 	if _, err := os.Stat(bin); err != nil {
-		msg := "no kube-controller-manager in " + env.BinaryAssetsDirectory + ": run internal/kubetest/build.sh (a few minutes more, cached)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal("required in CI (CI=true): " + msg)
-		}
-		t.Skip("skipped: " + msg)
+		noControllerManager(t, env.BinaryAssetsDirectory)
 	}
 	user, err := env.AddUser(envtest.User{Name: "kube-controller-manager", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
