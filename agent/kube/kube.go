@@ -379,7 +379,9 @@ func (l *Launcher) wait(ctx context.Context) ([]string, error) {
 		if addrs != nil {
 			return addrs, nil
 		}
-		state = st
+		if st != "" {
+			state = st
+		}
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("the agents were not ready within %v: %s (kubectl -n %s describe job %s tells more)",
@@ -395,7 +397,7 @@ func (l *Launcher) check(ctx context.Context) ([]string, string, error) {
 	pods, err := l.client.CoreV1().Pods(l.o.Namespace).List(ctx, metav1.ListOptions{LabelSelector: LabelInstance + "=" + l.name})
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, "listing the Pods", nil // the caller reports the timeout
+			return nil, "", nil // the caller reports the timeout, with the last state seen
 		}
 		return nil, "", fmt.Errorf("list the agents' Pods: %w", err)
 	}

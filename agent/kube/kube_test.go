@@ -384,6 +384,26 @@ func TestKubeAgents(t *testing.T) {
 		c.gone(t, l)
 	})
 
+	t.Run("not ready in time", func(t *testing.T) {
+		c.namespace(t, "pending") // no node: the Pods stay Pending
+		o := c.opts
+		o.Namespace, o.Agents, o.Allow, o.ReadyTimeout = "pending", 2, allow, 2*time.Second
+		l, err := New(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = l.Launch(context.Background())
+		for _, want := range []string{"not ready within 2s", l.Name() + "-0", ": Pending", "describe job " + l.Name()} {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("launch: %v, want %q in it", err, want)
+			}
+		}
+		if err := l.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		c.gone(t, l)
+	})
+
 	t.Run("cancel while running", func(t *testing.T) {
 		c.namespace(t, "cancel")
 		nd := kubetest.StartNode(t, c.client, "cancel", false, agentCommand)
