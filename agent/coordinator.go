@@ -50,6 +50,10 @@ type Coordinator struct {
 	// CertFile and KeyFile are the coordinator's client certificate, for
 	// agents that require mutual TLS.
 	CertFile, KeyFile string
+	// TLS, if set, is used as is instead of CAFile, Insecure, CertFile
+	// and KeyFile: a launcher's per-run certificates live in memory only,
+	// and name the agents by a server name rather than their addresses.
+	TLS *tls.Config
 	// Lead and Heartbeat: 0 for DefaultLead and DefaultHeartbeat.
 	Lead, Heartbeat time.Duration
 	// Notify, if set, gets messages for people (an agent lost).
@@ -77,6 +81,9 @@ type agentConn struct {
 }
 
 func (c *Coordinator) creds() (credentials.TransportCredentials, error) {
+	if c.TLS != nil {
+		return credentials.NewTLS(c.TLS.Clone()), nil
+	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	switch {
 	case c.CAFile != "":

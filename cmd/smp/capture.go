@@ -45,7 +45,7 @@ func (c *captureFlags) add(cmd *cobra.Command) {
 	f.StringVar(&c.promSet, "prometheus-set", "", "default queries: "+strings.Join(resources.QuerySets(), ", ")+" (default: the mesh found, else process)")
 	f.StringArrayVar(&c.promQueries, "prometheus-query", nil, "add or replace a query: COMPONENT.CLASS=PROMQL (repeatable)")
 	f.StringArrayVar(&c.promVars, "prometheus-var", nil, "a template variable NAME=VALUE for the queries (repeatable)")
-	f.StringVar(&c.kubeconfig, "kubeconfig", "", "kubeconfig `FILE` for the cluster description (default $KUBECONFIG, ~/.kube/config)")
+	f.StringVar(&c.kubeconfig, "kubeconfig", "", "kubeconfig `FILE` for the cluster description and --kube-agents (default $KUBECONFIG, ~/.kube/config)")
 	f.StringVar(&c.targetNamespace, "target-namespace", "", "namespace of the target's service, when its host name does not say")
 	f.BoolVar(&c.noCluster, "no-cluster", false, "do not describe a cluster or detect a mesh")
 }

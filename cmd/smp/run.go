@@ -50,6 +50,7 @@ type runFlags struct {
 	agentCert, agentKey  string
 	outputFlags
 	capture captureFlags
+	kube    kubeFlags
 }
 
 // outputFlags say where results go and what they must meet.
@@ -141,6 +142,8 @@ refused before it starts (exit 2).
 
 ` + captureHelp + `
 
+` + kubeHelp + `
+
 ` + exitCodesHelp,
 		Example: `  smp run --qps 2000 -c 16 -d 30s http://127.0.0.1:8080/
   smp run --qps 0 -c 8 -d 10s --protocol http2 https://127.0.0.1:8443/ --insecure
@@ -149,7 +152,8 @@ refused before it starts (exit 2).
   smp run --qps 1000 -d 10s --runs 6 --variant base=http://127.0.0.1:8080/ --variant mesh=http://127.0.0.1:8081/ -o out.yaml
   smp run --qps 1000 -d 30s http://127.0.0.1:8080/ --slo 'p99<25ms' --slo 'errors<0.1%' --junit slo.xml
   smp run --qps 2000 -d 30s http://127.0.0.1:8080/ --watch-cmd gateway=nginx -o result.yaml
-  smp run --qps 500 -d 60s http://web.default.svc/ --prometheus http://127.0.0.1:9090 --prometheus-set istio`,
+  smp run --qps 500 -d 60s http://web.default.svc/ --prometheus http://127.0.0.1:9090 --prometheus-set istio
+  smp run --kube-agents 4 --namespace load --image registry.example/smp:v1 --resources cpu=1,memory=256Mi --qps 20000 -d 60s http://10.96.12.7:8080/`,
 		RunE: func(cmd *cobra.Command, urls []string) error {
 			return runRun(cmd, &fl, urls)
 		},
@@ -194,6 +198,7 @@ refused before it starts (exit 2).
 	f.StringVar(&fl.agentKey, "agent-key", "", "client key PEM `FILE` for --agent-cert")
 	fl.outputFlags.add(cmd)
 	fl.capture.add(cmd)
+	fl.kube.add(cmd)
 	return cmd
 }
 
@@ -258,6 +263,15 @@ func runRun(cmd *cobra.Command, fl *runFlags, urls []string) error {
 		Capture: capture, Describe: func(context.Context) smprun.Environment { return env }})
 	if err != nil {
 		return err
+	}
+	kl, err := fl.kube.launcher(cmd, fl.capture.kubeconfig, targets, vs, so)
+	if err != nil {
+		stopMetrics()
+		return err
+	}
+	if kl != nil {
+		so.Runner = kubeRunner(kl, stderr)
+		defer closeLauncher(kl, stderr)
 	}
 	if len(fl.agents) > 0 {
 		if fl.agentCA == "" && !fl.agentInsecure {

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Builds (or reuses) the kube-apiserver and etcd binaries that the Kubernetes
-# tests start through envtest, and prints the folder that holds them (the
-# value for KUBEBUILDER_ASSETS) on its last line.
+# Builds (or reuses) the kube-apiserver, kube-controller-manager and etcd
+# binaries that the Kubernetes tests start (the first and last through
+# envtest; the controller manager for the Job controller, which turns a Job
+# into Pods), and prints the folder that holds them (the value for
+# KUBEBUILDER_ASSETS) on its last line.
 #
 # Debian packages no kube-apiserver, so it is built from the k8s.io/kubernetes
 # module. That module's go.mod points its staging modules at ./staging paths
 # absent from the module download, so a throw-away wrapper module replaces
 # each with its published k8s.io/* version of the same minor. k8s.io/kubernetes
 # never enters the project's go.mod. A cold build takes about 8 minutes and
-# 2.8 GB of memory on 2 cores; the binaries are cached keyed by version, beside
+# 2.8 GB of memory on 2 cores for kube-apiserver, and some minutes more for
+# kube-controller-manager (it shares most packages with the API server); the binaries are cached keyed by version, beside
 # Go's build cache (as .ci/run keeps the npm cache), and reused when present.
 set -euo pipefail
 
@@ -17,7 +20,7 @@ ETCD_VERSION="${ETCD_VERSION:-v3.7.3}"
 cache="${SMP_KUBE_CACHE:-$(dirname "$(go env GOCACHE)")/smp-kube}"
 out="$cache/kube-$KUBE_VERSION-etcd-$ETCD_VERSION"
 
-if [ -x "$out/kube-apiserver" ] && [ -x "$out/etcd" ]; then
+if [ -x "$out/kube-apiserver" ] && [ -x "$out/kube-controller-manager" ] && [ -x "$out/etcd" ]; then
 	echo "$out"
 	exit 0
 fi
@@ -50,7 +53,7 @@ GO
 	echo "built etcd $ETCD_VERSION in $((SECONDS - start)) s" >&2
 fi
 
-if [ ! -x "$out/kube-apiserver" ]; then
+if [ ! -x "$out/kube-apiserver" ] || [ ! -x "$out/kube-controller-manager" ]; then
 	mkdir -p "$work/kube"
 	cd "$work/kube"
 	gomod=$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
@@ -79,16 +82,26 @@ if [ ! -x "$out/kube-apiserver" ]; then
 
 package tools
 
-import _ "k8s.io/kubernetes/cmd/kube-apiserver"
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+)
 GO
 	go mod tidy >/dev/null 2>&1 || go mod tidy
 	minor="${KUBE_VERSION#v1.}"
 	minor="${minor%%.*}"
 	# Without the version stamps the server reports v0.0.0, which clients
 	# cannot parse as a Kubernetes version.
-	go build -ldflags "-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor" \
-		-o "$out/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver
-	mv "$out/kube-apiserver.tmp" "$out/kube-apiserver"
-	echo "built kube-apiserver $KUBE_VERSION in $((SECONDS - start)) s" >&2
+	ldflags="-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
+	# A cache made before the controller manager was added holds the API
+	# server already: only what is missing is built.
+	for bin in kube-apiserver kube-controller-manager; do
+		if [ ! -x "$out/$bin" ]; then
+			t=$SECONDS
+			go build -ldflags "$ldflags" -o "$out/$bin.tmp" "k8s.io/kubernetes/cmd/$bin"
+			mv "$out/$bin.tmp" "$out/$bin"
+			echo "built $bin $KUBE_VERSION in $((SECONDS - t)) s" >&2
+		fi
+	done
 fi
 echo "$out"
