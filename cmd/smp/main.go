@@ -82,6 +82,7 @@ writes SMP results, compares runs and computes MeshMark.
 		newQuickstartCmd(),
 		newTargetCmd(),
 		newAgentCmd(),
+		newProxyCmd(),
 		newReportCmd(),
 		newImportCmd(),
 		&cobra.Command{
