@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/smp-project/smp/proxy/filter"
 	"github.com/smp-project/smp/proxy/wasm"
 	"github.com/spf13/cobra"
+	"github.com/tetratelabs/wazero"
 )
 
 const proxyLong = `Proxy is a sidecar-style reverse proxy in front of one upstream: HTTP/1.1 and
@@ -128,7 +130,8 @@ func newProxyCmd() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			shared := wasm.NewSharedData()
+			shared, cache := wasm.NewSharedData(), wazero.NewCompilationCache()
+			defer cache.Close(context.Background())
 			for i, l := range links {
 				if l.native != nil {
 					cfg.Filters = append(cfg.Filters, l.native)
@@ -137,7 +140,7 @@ func newProxyCmd() *cobra.Command {
 				p, err := wasm.Load(ctx, wasm.Options{
 					Path: l.wasmPath, Name: fmt.Sprintf("wasm#%d:%s", i+1, filepath.Base(l.wasmPath)),
 					Config: []byte(l.wasmConfig), RootID: l.wasmRootID, Instances: instances,
-					LogLevel: &level, Log: cmd.ErrOrStderr(), Shared: shared,
+					LogLevel: &level, Log: cmd.ErrOrStderr(), Shared: shared, Cache: cache,
 				})
 				if err != nil {
 					closeFilters(cfg.Filters)

@@ -47,6 +47,10 @@ type Options struct {
 	// Shared is the shared-data store; plugins given the same one share
 	// keys (nil: a store of this plugin's own).
 	Shared *SharedData
+	// Cache holds compiled modules across loads (nil: none). Compiling a
+	// Go-built module takes seconds; tests and several --wasm of one file
+	// share it.
+	Cache wazero.CompilationCache
 }
 
 // LoadError is a module refused at start: unreadable, malformed, not a
@@ -118,7 +122,11 @@ func Load(ctx context.Context, opts Options) (*Plugin, error) {
 	}
 	// Modules run until their call returns; a module that loops forever
 	// holds its VM, and Close stops it (CloseOnContextDone).
-	p.rt = wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+	rc := wazero.NewRuntimeConfig().WithCloseOnContextDone(true)
+	if opts.Cache != nil {
+		rc = rc.WithCompilationCache(opts.Cache)
+	}
+	p.rt = wazero.NewRuntimeWithConfig(ctx, rc)
 	ok := false
 	defer func() {
 		if !ok {
