@@ -374,7 +374,8 @@ func (m headerMap) getPseudo(name string) (string, bool) {
 }
 
 // setPseudo changes a pseudo-header; only the request's :path, :method and
-// :authority and the response's :status can change.
+// :authority and the response's :status can change (:scheme may be set to
+// what it is).
 func (m headerMap) setPseudo(name, v string) Status {
 	if m.st == nil {
 		return StatusBadArgument
@@ -393,6 +394,8 @@ func (m headerMap) setPseudo(name, v string) Status {
 		x.Method = v
 	case !m.response && name == ":authority" && v != "":
 		x.Authority = v
+	case !m.response && name == ":scheme" && v == x.Scheme:
+		// Unchanged, as when a filter sets back the pairs it read.
 	default:
 		return StatusBadArgument
 	}

@@ -55,6 +55,22 @@ func SetRoot(r Root) { root = r }
 
 func enter() { pinned = pinned[:0] }
 
+// Enter starts a callback exported by another package (body); Context
+// returns an exchange's context.
+func Enter()                        { enter() }
+func Context(id uint32) HTTPContext { return contexts[id] }
+
+// RequestBodier and ResponseBodier are the body callbacks, served when
+// the module imports package body.
+type (
+	RequestBodier interface {
+		OnRequestBody(size int, eos bool) Action
+	}
+	ResponseBodier interface {
+		OnResponseBody(size int, eos bool) Action
+	}
+)
+
 func b2u(b bool) uint32 {
 	if b {
 		return 1
@@ -118,29 +134,11 @@ func onRequestHeaders(id, n, eos uint32) uint32 {
 	return Continue
 }
 
-//go:wasmexport proxy_on_request_body
-func onRequestBody(id, size, eos uint32) uint32 {
-	enter()
-	if c, ok := contexts[id].(requestBodier); ok {
-		return c.OnRequestBody(int(size), eos != 0)
-	}
-	return Continue
-}
-
 //go:wasmexport proxy_on_response_headers
 func onResponseHeaders(id, n, eos uint32) uint32 {
 	enter()
 	if c, ok := contexts[id].(responseHeaderer); ok {
 		return c.OnResponseHeaders(int(n), eos != 0)
-	}
-	return Continue
-}
-
-//go:wasmexport proxy_on_response_body
-func onResponseBody(id, size, eos uint32) uint32 {
-	enter()
-	if c, ok := contexts[id].(responseBodier); ok {
-		return c.OnResponseBody(int(size), eos != 0)
 	}
 	return Continue
 }
