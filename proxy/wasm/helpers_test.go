@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 
 // goModule builds a Go proxy-wasm guest (GOOS=wasip1, -buildmode=c-shared)
 // once per test binary and returns the .wasm path.
-func goModule(t *testing.T, pkg string) string {
+func goModule(t testing.TB, pkg string) string {
 	t.Helper()
 	testEnv.mu.Lock()
 	defer testEnv.mu.Unlock()
@@ -66,7 +66,7 @@ func goModule(t *testing.T, pkg string) string {
 
 // watModule assembles testdata/NAME.wat with wabt's wat2wasm. Without
 // wat2wasm the test skips, except in CI (CI=true), where it fails.
-func watModule(t *testing.T, name string) string {
+func watModule(t testing.TB, name string) string {
 	t.Helper()
 	if _, err := exec.LookPath("wat2wasm"); err != nil {
 		if os.Getenv("CI") == "true" {

@@ -120,9 +120,9 @@ func Load(ctx context.Context, opts Options) (*Plugin, error) {
 	if p.shared == nil {
 		p.shared = NewSharedData()
 	}
-	// Modules run until their call returns; a module that loops forever
-	// holds its VM, and Close stops it (CloseOnContextDone).
-	rc := wazero.NewRuntimeConfig().WithCloseOnContextDone(true)
+	// A call runs until it returns: a module that loops forever holds its
+	// VM (and the requests waiting for it) until Close.
+	rc := wazero.NewRuntimeConfig()
 	if opts.Cache != nil {
 		rc = rc.WithCompilationCache(opts.Cache)
 	}
