@@ -47,9 +47,9 @@ func TestUpstreamDown(t *testing.T) {
 
 func TestRateLimitLocal429(t *testing.T) {
 	up := startTarget(t)
-	// 1 request/s with 5 of burst: in a fast loop of 20 requests per key,
+	// A token per 10 s with 5 of burst: in a loop of 20 requests per key,
 	// the first 5 pass and the rest are answered by the proxy.
-	p := startProxy(t, "http://"+up, "ratelimit:rate=1,burst=5,key=header:x-user")
+	p := startProxy(t, "http://"+up, "ratelimit:rate=0.1,burst=5,key=header:x-user")
 	c := h1()
 	for _, user := range []string{"ann", "bob"} {
 		ok, limited := 0, 0
@@ -64,13 +64,13 @@ func TestRateLimitLocal429(t *testing.T) {
 				t.Fatalf("status %d %v", a.status, a.header)
 			}
 		}
-		// A sixth token needs a second of refill; the loop takes far less.
-		if ok < 5 || ok > 6 || ok+limited != 20 {
-			t.Errorf("user %s: %d passed, %d limited; want 5 (or 6) passed", user, ok, limited)
+		// A sixth token needs 10 s of refill; the loop takes far less.
+		if ok != 5 || limited != 15 {
+			t.Errorf("user %s: %d passed, %d limited; want 5 and 15", user, ok, limited)
 		}
 	}
 	st := p.Stats()
-	if st.Filters[0].LocalReplies < 28 || st.Filters[0].Cost.Count != 40 || st.Forwarded+st.LocalReplies != 40 {
+	if st.Filters[0].LocalReplies != 30 || st.Filters[0].Cost.Count != 40 || st.Forwarded+st.LocalReplies != 40 {
 		t.Errorf("stats: %+v", st)
 	}
 }
@@ -102,9 +102,10 @@ func TestRateLimitHoldsRate(t *testing.T) {
 	}
 	wg.Wait()
 	el := time.Since(start).Seconds()
-	// 50/s over the run, +1 for the burst; a loaded machine sends fewer
-	// than asked, never more.
-	if max := 50*el + 2; float64(ok) > max || float64(ok) < 0.7*50*el {
+	// 50/s over the run, +1 for the burst. The clients offer several times
+	// that; a machine loaded by other work may offer less, so the lower
+	// bound is loose and the upper one tight.
+	if max := 50*el + 2; float64(ok) > max || float64(ok) < 0.5*50*el {
 		t.Errorf("%d passed in %.2f s; want about %.0f", ok, el, 50*el)
 	}
 }
