@@ -7,6 +7,8 @@
 # Needs root (cgroups; v1 "cpu" or v2 "cpu.max"), curl and python3.
 # Usage: bench/agents.sh [runs=3] [quota_percent=15] [duration=5s]
 set -euo pipefail
+# bench/all.sh passes smpbench's flags (e.g. -d 30s) to every script: not ours.
+[[ "${1:-}" == -* ]] && set --
 runs=${1:-3} quota=${2:-15} dur=${3:-5s}
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$(mktemp -d)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Every benchmark script, one after another: each bench/*.sh that is a
-# benchmark (closed_loop.sh, h2.sh, open_loop.sh, rss.sh, grpc.sh, tcp.sh; lib.sh
+# benchmark (closed_loop.sh, h2.sh, open_loop.sh, rss.sh, grpc.sh, tcp.sh, agents.sh,
+# proxy.sh; lib.sh
 # is sourced by them, not run), then target/bench.sh (the target against a
 # net/http handler). Extra arguments go to every bench/*.sh (the smpbench
-# ones take them, e.g. -d 30s; grpc.sh and tcp.sh ignore them). A script
+# ones take them, e.g. -d 30s; grpc.sh, tcp.sh and proxy.sh ignore them). A script
 # that fails does not stop the others; the exit status is 1 if any failed.
 # Needs wrk (Debian package wrk), h2load (nghttp2-client) and taskset
 # (util-linux); grpc.sh and

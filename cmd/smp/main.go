@@ -83,6 +83,7 @@ writes SMP results, compares runs and computes MeshMark.
 		newTargetCmd(),
 		newAgentCmd(),
 		newLabCmd(),
+		newProxyCmd(),
 		newReportCmd(),
 		newImportCmd(),
 		newServeCmd(),
