@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/smp-project/smp/smprun"
@@ -97,10 +98,12 @@ func Run(ctx context.Context, e *Experiment, o Options) (res *Result, err error)
 			return nil, err
 		}
 	}
-	p := &procs{dir: o.Dir, tmp: tmp, smp: o.SMP}
-	if p.dir == "" {
-		p.dir = "."
+	// {dir} is absolute: commands run in it, and may cd elsewhere.
+	dir, err := filepath.Abs(cmpOr(o.Dir, "."))
+	if err != nil {
+		return nil, err
 	}
+	p := &procs{dir: dir, tmp: tmp, smp: o.SMP}
 	r := &Result{Name: e.Name, Description: e.Description, Started: time.Now(), Baseline: e.Baseline, Runs: e.Runs, Seed: e.Seed}
 	res = r
 	r.Order, _ = smprun.CheckOrder(e.Order)
@@ -296,3 +299,10 @@ func (lr *LevelResult) compare(baseline string) error {
 type jsonBuffer []byte
 
 func (b *jsonBuffer) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
