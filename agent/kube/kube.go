@@ -396,8 +396,11 @@ func (l *Launcher) wait(ctx context.Context) ([]string, error) {
 func (l *Launcher) check(ctx context.Context) ([]string, string, error) {
 	pods, err := l.client.CoreV1().Pods(l.o.Namespace).List(ctx, metav1.ListOptions{LabelSelector: LabelInstance + "=" + l.name})
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, "", nil // the caller reports the timeout, with the last state seen
+		// client-go's rate limiter refuses a call that would end after the
+		// deadline before the context itself expires: that is the timeout
+		// too, which the caller reports with the last state seen.
+		if ctx.Err() != nil || strings.Contains(err.Error(), "would exceed context deadline") {
+			return nil, "", nil
 		}
 		return nil, "", fmt.Errorf("list the agents' Pods: %w", err)
 	}
