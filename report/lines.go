@@ -21,6 +21,11 @@ type Line struct {
 // left out).
 func LineChart(id, title, xTitle, yTitle string, lines []Line, logY bool) string {
 	c := newChart(id, "lines", 720, 300)
+	// The legend wraps onto as many rows as it needs above the plot.
+	rows := legendRows(lines, c.left, c.width-c.right)
+	c.top += 14 * float64(len(rows)-1)
+	c.height += 14 * float64(len(rows)-1)
+	c.y.plo, c.y.phi = c.height-c.bottom, c.top
 	xlo, xhi, ylo, yhi := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
 	for _, l := range lines {
 		for i := range l.X {
@@ -48,12 +53,46 @@ func LineChart(id, title, xTitle, yTitle string, lines []Line, logY bool) string
 		c.y.tickLabels = append(c.y.tickLabels, trimFloat(t, 3))
 	}
 	c.axes(xTitle, yTitle)
-	var legend []legendEntry
 	for _, l := range lines {
 		c.polyline(l.X, l.Y, color(l.Color), 2, l.Dash, l.Label)
 		c.dots(l.X, l.Y, color(l.Color), l.Label)
-		legend = append(legend, legendEntry{label: l.Label, color: color(l.Color), dash: l.Dash})
 	}
-	c.legend(legend)
+	c.printf(`<g class="legend">`)
+	for r, row := range rows {
+		y := 21 + 14*float64(r)
+		for _, e := range row {
+			l := lines[e.i]
+			dash := ""
+			if l.Dash != "" {
+				dash = ` stroke-dasharray="` + l.Dash + `"`
+			}
+			c.printf(`<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="2"%s/>`, f(e.x), f(y-3), f(e.x+16), f(y-3), color(l.Color), dash)
+			c.printf(`<text x="%s" y="%s">%s</text>`, f(e.x+21), f(y+1), esc(l.Label))
+		}
+	}
+	c.printf(`</g>`)
 	return c.svg(title)
+}
+
+type placed struct {
+	i int
+	x float64
+}
+
+// legendRows places the legend entries left to right, starting a new row
+// where the next would pass right (about 6.2 px a character of the 11 px
+// font, as the report's one-row legend counts).
+func legendRows(lines []Line, left, right float64) [][]placed {
+	rows := [][]placed{nil}
+	x := left
+	for i, l := range lines {
+		w := 21 + float64(len([]rune(l.Label)))*6.2 + 16
+		if x+w > right && len(rows[len(rows)-1]) > 0 {
+			rows = append(rows, nil)
+			x = left
+		}
+		rows[len(rows)-1] = append(rows[len(rows)-1], placed{i, x})
+		x += w
+	}
+	return rows
 }
