@@ -351,10 +351,7 @@ func (s *Server) stop(reason string) *StopReply {
 // peakRate is the highest rate a schedule asks for over its first d;
 // false for a closed loop.
 func peakRate(p load.Pacer, d time.Duration) (float64, bool) {
-	if p == nil {
-		return 0, false
-	}
-	if due, _ := p.Due(0); due == load.Unscheduled {
+	if load.IsClosedLoop(p) {
 		return 0, false
 	}
 	peak := 0.0

@@ -1,6 +1,8 @@
 package lab
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -99,7 +101,7 @@ func Run(ctx context.Context, e *Experiment, o Options) (res *Result, err error)
 		}
 	}
 	// {dir} is absolute: commands run in it, and may cd elsewhere.
-	dir, err := filepath.Abs(cmpOr(o.Dir, "."))
+	dir, err := filepath.Abs(cmp.Or(o.Dir, "."))
 	if err != nil {
 		return nil, err
 	}
@@ -288,21 +290,10 @@ func (lr *LevelResult) compare(baseline string) error {
 	if len(lr.cmps) == 0 {
 		return nil
 	}
-	var b jsonBuffer
+	var b bytes.Buffer
 	if err := stats.WriteComparisons(&b, lr.cmps, "json"); err != nil {
 		return err
 	}
-	lr.Comparisons = json.RawMessage(b)
+	lr.Comparisons = json.RawMessage(b.Bytes())
 	return nil
-}
-
-type jsonBuffer []byte
-
-func (b *jsonBuffer) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

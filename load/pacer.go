@@ -44,6 +44,10 @@ func (closedLoop) Due(uint64) (time.Duration, bool) { return Unscheduled, true }
 func (closedLoop) Rate(time.Duration) float64       { return 0 }
 func (closedLoop) String() string                   { return "closed loop" }
 
+// IsClosedLoop reports whether p schedules nothing (nil or a closed loop):
+// requests go as fast as the connections answer.
+func IsClosedLoop(p Pacer) bool { return isClosed(p) }
+
 // isClosed reports whether p schedules nothing.
 func isClosed(p Pacer) bool {
 	if p == nil {

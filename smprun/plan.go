@@ -369,7 +369,7 @@ func derivedDuration(clients []load.Client, warm time.Duration) time.Duration {
 		switch w, ok := load.CountWindow(c.Pacer, warm, c.Requests); {
 		case ok:
 			d = max(d, w)
-		case c.Requests > 0 && !isClosed(c.Pacer):
+		case c.Requests > 0 && !load.IsClosedLoop(c.Pacer):
 			// The schedule ends before the count: its end bounds it.
 			if l, ok := load.Length(c.Pacer); ok {
 				d = max(d, l-warm)
@@ -404,14 +404,6 @@ func cappedByCount(clients []load.Client, warm, d time.Duration) time.Duration {
 		need = max(need, w)
 	}
 	return min(d, need)
-}
-
-func isClosed(p load.Pacer) bool {
-	if p == nil {
-		return true
-	}
-	due, _ := p.Due(0)
-	return due == load.Unscheduled
 }
 
 func (p *Plan) client(ctx context.Context, i int, c *spec.PerformanceTestConfig_Client, o PlanOptions) (load.Client, error) {

@@ -1,6 +1,7 @@
 package envoy
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +36,7 @@ func TestYAMLRoundTrip(t *testing.T) {
 				t.Fatalf("%v\n%s", err, y)
 			}
 			l := b.GetStaticResources().GetListeners()[0]
-			if got := l.GetAddress().GetSocketAddress().GetPortValue(); got == 0 || !strings.HasSuffix(tc.cfg.Listen, ":"+itoa(got)) {
+			if got := l.GetAddress().GetSocketAddress().GetPortValue(); got == 0 || !strings.HasSuffix(tc.cfg.Listen, ":"+strconv.FormatUint(uint64(got), 10)) {
 				t.Errorf("listener port %d, want %s", got, tc.cfg.Listen)
 			}
 			var hcm hcmv3.HttpConnectionManager
@@ -76,18 +77,6 @@ func TestYAMLRoundTrip(t *testing.T) {
 			}
 		})
 	}
-}
-
-func itoa(n uint32) string {
-	const digits = "0123456789"
-	if n == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; n > 0; n /= 10 {
-		b = append([]byte{digits[n%10]}, b...)
-	}
-	return string(b)
 }
 
 // TestInvalid: what Envoy's API would refuse is refused here.
