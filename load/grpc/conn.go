@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
+	"github.com/smp-project/smp/internal/rawconn"
 	"github.com/smp-project/smp/load"
 )
 
@@ -133,7 +134,7 @@ func (ch *channel) dial(ctx context.Context, addr string) (net.Conn, error) {
 		return nil, err
 	}
 	ch.netErr.Store(nil)
-	return &recordingConn{Conn: c, ch: ch}, nil
+	return &recordingConn{Conn: rawconn.Wrap(c), ch: ch}, nil
 }
 
 // lastErr is the last recorded network error, or nil.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/smp-project/smp/internal/rawconn"
 	"github.com/smp-project/smp/load"
 )
 
@@ -47,6 +48,7 @@ func (c *Conn) connect(ctx context.Context, deadline time.Time) error {
 	if err != nil {
 		return fmt.Errorf("http1: connect: %w", err)
 	}
+	nc = rawconn.Wrap(nc)
 	if c.d.tlsConfig != nil {
 		tc := tls.Client(nc, c.d.tlsConfig)
 		if err := nc.SetDeadline(deadline); err != nil {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/smp-project/smp/internal/rawconn"
 	"github.com/smp-project/smp/load"
 )
 
@@ -37,6 +38,7 @@ func (c *Conn) connect(ctx context.Context, deadline time.Time) error {
 	if err != nil {
 		return fmt.Errorf("tcp: connect: %w", err)
 	}
+	nc = rawconn.Wrap(nc)
 	c.link.Set(nc)
 	return nil
 }
@@ -48,7 +50,7 @@ func (c *Conn) drop() {
 		return
 	}
 	if c.d.lingerZero {
-		if tc, ok := nc.(*net.TCPConn); ok {
+		if tc, ok := rawconn.Unwrap(nc).(*net.TCPConn); ok {
 			// A reset instead of a FIN: no TIME_WAIT on our side.
 			_ = tc.SetLinger(0)
 		}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/smp-project/smp/internal/rawconn"
 )
 
 const (
@@ -156,6 +158,7 @@ func dial(ctx context.Context, cfg *Config) (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
+	nc = rawconn.Wrap(nc)
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = time.Now().Add(cfg.Timeout)
