@@ -15,8 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/net/http2/hpack"
-
 	"github.com/smp-project/smp/internal/rawconn"
 )
 
@@ -138,12 +136,16 @@ type conn struct {
 	unusable atomic.Bool
 
 	// Owned by readLoop.
-	fr       *frameReader
-	dec      *hpack.Decoder
-	hdr      header
-	block    []byte // header block being assembled from CONTINUATIONs
-	blockID  uint32 // its stream, 0 when none
-	blockEnd bool   // its HEADERS frame had END_STREAM
+	fr      *frameReader
+	dec     *decoder
+	fieldFn func(name, value []byte) // c.field, bound once
+	// The last content-type and grpc-message seen, so that a value that
+	// repeats becomes the same string instead of a new one.
+	lastContentType, lastGRPCMessage string
+	hdr                              header
+	block                            []byte // header block being assembled from CONTINUATIONs
+	blockID                          uint32 // its stream, 0 when none
+	blockEnd                         bool   // its HEADERS frame had END_STREAM
 
 	done chan struct{} // closed when readLoop returns
 }
@@ -226,8 +228,8 @@ func newConn(cfg *Config, nc net.Conn) *conn {
 		fr:             newFrameReader(nc),
 		done:           make(chan struct{}),
 	}
-	c.dec = hpack.NewDecoder(4096, c.emit)
-	c.dec.SetMaxStringLength(maxHeaderBlock)
+	c.dec = newDecoder(4096, maxHeaderBlock)
+	c.fieldFn = c.field
 	return c
 }
 
@@ -308,39 +310,57 @@ func (e *NotHTTP2Error) Is(target error) bool { return target == ErrNotHTTP2 }
 
 func (e *NotHTTP2Error) Unwrap() error { return e.Err }
 
-// emit receives the decoded fields of a header block. Comparing strings
-// and parsing digits allocates nothing.
-func (c *conn) emit(f hpack.HeaderField) {
+// wantField tells the decoder which fields the client reads.
+func wantField(name []byte) bool {
+	switch string(name) {
+	case ":status", "content-type", "content-length", "grpc-status", "grpc-message":
+		return true
+	}
+	return false
+}
+
+// field receives the fields wantField accepts. Comparing and parsing
+// allocates nothing; a string is made only for a content-type or
+// grpc-message that differs from the last one.
+func (c *conn) field(name, value []byte) {
 	h := &c.hdr
-	switch f.Name {
+	switch string(name) {
 	case ":status":
-		n, ok := atoi(f.Value)
-		if !ok || len(f.Value) != 3 || h.status >= 0 {
+		n, ok := atoi(value)
+		if !ok || len(value) != 3 || h.status >= 0 {
 			h.bad = "bad or repeated :status"
 		}
 		h.status = n
 	case "content-type":
-		h.contentType = f.Value
+		h.contentType = intern(&c.lastContentType, value)
 	case "content-length":
-		n, ok := atoi(f.Value)
+		n, ok := atoi(value)
 		if !ok {
 			h.bad = "bad content-length"
 		}
 		h.contentLength = int64(n)
 	case "grpc-status":
-		n, ok := atoi(f.Value)
+		n, ok := atoi(value)
 		if !ok {
 			h.bad = "bad grpc-status"
 		}
 		h.grpcStatus = n
 	case "grpc-message":
-		h.grpcMessage = f.Value
+		h.grpcMessage = intern(&c.lastGRPCMessage, value)
 	}
 }
 
+// intern returns b as a string, *last when it is equal to it.
+func intern(last *string, b []byte) string {
+	if string(b) != *last {
+		*last = string(b)
+	}
+	return *last
+}
+
 // atoi parses a non-negative decimal of at most 18 digits.
-func atoi(s string) (int, bool) {
-	if s == "" || len(s) > 18 {
+func atoi[T string | []byte](s T) (int, bool) {
+	if len(s) == 0 || len(s) > 18 {
 		return 0, false
 	}
 	n := 0
@@ -530,10 +550,7 @@ func (c *conn) headerBlock() error {
 	id, end := c.blockID, c.blockEnd
 	c.blockID = 0
 	c.hdr = header{status: -1, contentLength: -1, grpcStatus: -1}
-	if _, err := c.dec.Write(c.block); err != nil {
-		return connError(codeCompression, "stream %d: %v", id, err)
-	}
-	if err := c.dec.Close(); err != nil {
+	if err := c.dec.decode(c.block, wantField, c.fieldFn); err != nil {
 		return connError(codeCompression, "stream %d: %v", id, err)
 	}
 	c.mu.Lock()
