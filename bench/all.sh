@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every benchmark script, one after another: each bench/*.sh that is a
-# benchmark (closed_loop.sh, h2.sh, open_loop.sh, rss.sh, grpc.sh, tcp.sh, agents.sh,
+# benchmark (closed_loop.sh, h2.sh, h2-nginx.sh, open_loop.sh, rss.sh, grpc.sh, tcp.sh, agents.sh,
 # proxy.sh; lib.sh
 # is sourced by them, not run), then target/bench.sh (the target against a
 # net/http handler). Extra arguments go to every bench/*.sh (the smpbench

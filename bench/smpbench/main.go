@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,7 +42,9 @@ type bench struct {
 	rssRate              float64
 	rssShort, rssLong    time.Duration
 	server               *exec.Cmd
-	token                string // the target's control token, chosen here
+	token                string        // the target's control token, chosen here
+	rounds               int           // closed and h2: rounds of both clients
+	warmup               time.Duration // closed and h2: the peer's unmeasured run first
 }
 
 func main() {
@@ -67,6 +70,8 @@ func run() error {
 	flag.StringVar(&b.serverCPU, "server-cpu", "0", "CPU list for the target (taskset -c)")
 	flag.StringVar(&b.clientCPU, "client-cpu", "1", "CPU list for the load generator (taskset -c)")
 	flag.DurationVar(&b.duration, "d", 10*time.Second, "duration of each closed- and open-loop run")
+	flag.IntVar(&b.rounds, "rounds", 1, "rounds of both clients, alternating which runs first (closed, h2)")
+	flag.DurationVar(&b.warmup, "warmup", 2*time.Second, "unmeasured run of the peer before the rounds (closed, h2)")
 	flag.IntVar(&b.connections, "c", 8, "connections")
 	flag.StringVar(&rates, "rates", "20000,50000", "open-loop rates")
 	flag.Float64Var(&b.rssRate, "rss-rate", 5000, "rate of the peak-RSS runs")
@@ -97,6 +102,9 @@ func run() error {
 			return fmt.Errorf("-max-rates: %q is not a rate", r)
 		}
 		b.maxRates = append(b.maxRates, v)
+	}
+	if b.rounds < 1 {
+		return fmt.Errorf("-rounds %d: at least 1", b.rounds)
 	}
 	if flag.NArg() == 0 {
 		flag.Usage()
@@ -250,32 +258,84 @@ func (b *bench) smpRun(qps float64, conns int, d time.Duration) (*spec.Performan
 
 var wrkRequests = regexp.MustCompile(`(\d+) requests in`)
 
-func (b *bench) closed() error {
-	fmt.Printf("\nclosed loop, HTTP/1.1 keep-alive, %d connections, %v, client pinned to CPU %s with GOMAXPROCS=%d\n",
-		b.connections, b.duration, b.clientCPU, cpuCount(b.clientCPU))
-	res, su, err := b.smpRun(0, b.connections, b.duration)
-	if err != nil {
-		return err
-	}
-	smpReqs := float64(res.GetRequests().GetTotal())
-	smpRate := smpReqs / su.cpu.Seconds()
-	fmt.Printf("  smp  %10.0f requests  %6.2f s CPU  %9.0f requests/CPU-s  (%.0f/s, p99 %.3f ms, %d errors)\n",
-		smpReqs, su.cpu.Seconds(), smpRate, res.GetActualQps(), res.GetLatenciesMs().GetP99(), res.GetRequests().GetErrors())
+// sample is one client run: its request count and what the kernel
+// accounted to it.
+type sample struct {
+	reqs float64
+	u    usage
+	note string // printed after the figures
+}
 
-	out, wu, err := b.client(b.duration+time.Minute, b.wrk, "-t1", "-c"+strconv.Itoa(b.connections), "-d"+strconv.Itoa(int(b.duration.Seconds()))+"s", b.url)
-	if err != nil {
-		return err
+func (s sample) perCPU() float64 { return s.reqs / s.u.cpu.Seconds() }
+
+// pair compares smp with a peer on a closed loop. The target is warmed by
+// the peer first (unmeasured): a fresh Go target speeds up over its first
+// seconds, which favoured whichever client ran second. Then each of
+// b.rounds rounds runs both, smp first in odd rounds and the peer first
+// in even ones, so that a drift of this shared VM's speed weighs on both
+// alike. The ratio is of the pooled rounds: all requests over all CPU
+// time of each client.
+func (b *bench) pair(peer string, runSMP, runPeer func(d time.Duration) (sample, error)) error {
+	if b.warmup > 0 {
+		if _, err := runPeer(b.warmup); err != nil {
+			return fmt.Errorf("warm-up: %w", err)
+		}
 	}
-	m := wrkRequests.FindSubmatch(out)
-	if m == nil {
-		return fmt.Errorf("cannot read wrk's request count from:\n%s", out)
+	var tot [2]sample
+	var ratios []float64
+	for r := 1; r <= b.rounds; r++ {
+		var got [2]sample
+		for k := range 2 {
+			i := (k + r + 1) % 2 // round 1: smp (0) first
+			run := runSMP
+			if i == 1 {
+				run = runPeer
+			}
+			sm, err := run(b.duration)
+			if err != nil {
+				return err
+			}
+			got[i] = sm
+			tot[i].reqs += sm.reqs
+			tot[i].u.cpu += sm.u.cpu
+			tot[i].u.user += sm.u.user
+		}
+		for i, name := range []string{"smp", peer} {
+			sm := got[i]
+			fmt.Printf("  round %d %-7s %9.0f requests  %6.2f s CPU (%.2f user)  %9.0f requests/CPU-s  (%.0f/s%s)\n",
+				r, name, sm.reqs, sm.u.cpu.Seconds(), sm.u.user.Seconds(), sm.perCPU(), sm.reqs/b.duration.Seconds(), sm.note)
+		}
+		ratios = append(ratios, got[0].perCPU()/got[1].perCPU())
 	}
-	wrkReqs, _ := strconv.ParseFloat(string(m[1]), 64)
-	wrkRate := wrkReqs / wu.cpu.Seconds()
-	fmt.Printf("  wrk  %10.0f requests  %6.2f s CPU  %9.0f requests/CPU-s  (%.0f/s)\n",
-		wrkReqs, wu.cpu.Seconds(), wrkRate, wrkReqs/b.duration.Seconds())
-	fmt.Printf("  ratio smp/wrk (requests per client CPU-second): %.3f\n", smpRate/wrkRate)
+	slices.Sort(ratios)
+	fmt.Printf("  smp %9.0f requests/CPU-s, %s %9.0f requests/CPU-s over %d rounds\n", tot[0].perCPU(), peer, tot[1].perCPU(), b.rounds)
+	fmt.Printf("  ratio smp/%s (requests per client CPU-second): %.3f  (rounds: %.3f–%.3f)\n",
+		peer, tot[0].perCPU()/tot[1].perCPU(), ratios[0], ratios[len(ratios)-1])
 	return nil
+}
+
+func (b *bench) closed() error {
+	fmt.Printf("\nclosed loop, HTTP/1.1 keep-alive, %d connections, %v a run, %d rounds, client pinned to CPU %s with GOMAXPROCS=%d\n",
+		b.connections, b.duration, b.rounds, b.clientCPU, cpuCount(b.clientCPU))
+	return b.pair("wrk", func(d time.Duration) (sample, error) {
+		res, u, err := b.smpRun(0, b.connections, d)
+		if err != nil {
+			return sample{}, err
+		}
+		return sample{reqs: float64(res.GetRequests().GetTotal()), u: u,
+			note: fmt.Sprintf(", p99 %.3f ms, %d errors", res.GetLatenciesMs().GetP99(), res.GetRequests().GetErrors())}, nil
+	}, func(d time.Duration) (sample, error) {
+		out, u, err := b.client(d+time.Minute, b.wrk, "-t1", "-c"+strconv.Itoa(b.connections), "-d"+strconv.Itoa(int(d.Seconds()))+"s", b.url)
+		if err != nil {
+			return sample{}, err
+		}
+		m := wrkRequests.FindSubmatch(out)
+		if m == nil {
+			return sample{}, fmt.Errorf("cannot read wrk's request count from:\n%s", out)
+		}
+		n, _ := strconv.ParseFloat(string(m[1]), 64)
+		return sample{reqs: n, u: u}, nil
+	})
 }
 
 var h2loadRequests = regexp.MustCompile(`requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed`)
@@ -284,43 +344,38 @@ var h2loadRequests = regexp.MustCompile(`requests: \d+ total, \d+ started, \d+ d
 // http2 driver against h2load (nghttp2), the same connections and
 // concurrent streams on each, one client thread.
 func (b *bench) h2() error {
-	h2c := b.url
-	fmt.Printf("\nclosed loop, HTTP/2 (h2c), %d connections x %d streams, %v, client pinned to CPU %s with GOMAXPROCS=%d\n",
-		b.connections, b.streams, b.duration, b.clientCPU, cpuCount(b.clientCPU))
-	args := []string{"run", h2c, "--protocol", "http2", "--qps", "0", "-c", strconv.Itoa(b.connections),
-		"--streams", strconv.Itoa(b.streams), "-d", b.duration.String(), "--format", "json", "-q"}
-	out, su, err := b.client(b.duration+time.Minute, b.smp, args...)
-	if err != nil {
-		return err
-	}
-	doc, err := spec.Load(out, "smp run output")
-	if err != nil {
-		return err
-	}
-	res := doc.Result
-	smpReqs := float64(res.GetRequests().GetTotal())
-	smpRate := smpReqs / su.cpu.Seconds()
-	fmt.Printf("  smp     %10.0f requests  %6.2f s CPU (%.2f user)  %9.0f requests/CPU-s  (%.0f/s, p99 %.3f ms, %d errors)\n",
-		smpReqs, su.cpu.Seconds(), su.user.Seconds(), smpRate, res.GetActualQps(), res.GetLatenciesMs().GetP99(), res.GetRequests().GetErrors())
-
-	out, hu, err := b.client(b.duration+time.Minute, b.h2load, "-t1", "-c"+strconv.Itoa(b.connections),
-		"-m"+strconv.Itoa(b.streams), "-D"+strconv.Itoa(int(b.duration.Seconds())), h2c)
-	if err != nil {
-		return err
-	}
-	m := h2loadRequests.FindSubmatch(out)
-	if m == nil {
-		return fmt.Errorf("cannot read h2load's request count from:\n%s", out)
-	}
-	h2Reqs, _ := strconv.ParseFloat(string(m[1]), 64)
-	if failed, _ := strconv.Atoi(string(m[2])); failed > b.connections*b.streams {
-		return fmt.Errorf("h2load: %d requests failed:\n%s", failed, out)
-	}
-	h2Rate := h2Reqs / hu.cpu.Seconds()
-	fmt.Printf("  h2load  %10.0f requests  %6.2f s CPU (%.2f user)  %9.0f requests/CPU-s  (%.0f/s)\n",
-		h2Reqs, hu.cpu.Seconds(), hu.user.Seconds(), h2Rate, h2Reqs/b.duration.Seconds())
-	fmt.Printf("  ratio smp/h2load (requests per client CPU-second): %.3f\n", smpRate/h2Rate)
-	return nil
+	fmt.Printf("\nclosed loop, HTTP/2 (h2c), %d connections x %d streams, %v a run, %d rounds, client pinned to CPU %s with GOMAXPROCS=%d\n",
+		b.connections, b.streams, b.duration, b.rounds, b.clientCPU, cpuCount(b.clientCPU))
+	return b.pair("h2load", func(d time.Duration) (sample, error) {
+		args := []string{"run", b.url, "--protocol", "http2", "--qps", "0", "-c", strconv.Itoa(b.connections),
+			"--streams", strconv.Itoa(b.streams), "-d", d.String(), "--format", "json", "-q"}
+		out, u, err := b.client(d+time.Minute, b.smp, args...)
+		if err != nil {
+			return sample{}, err
+		}
+		doc, err := spec.Load(out, "smp run output")
+		if err != nil {
+			return sample{}, err
+		}
+		res := doc.Result
+		return sample{reqs: float64(res.GetRequests().GetTotal()), u: u,
+			note: fmt.Sprintf(", p99 %.3f ms, %d errors", res.GetLatenciesMs().GetP99(), res.GetRequests().GetErrors())}, nil
+	}, func(d time.Duration) (sample, error) {
+		out, u, err := b.client(d+time.Minute, b.h2load, "-t1", "-c"+strconv.Itoa(b.connections),
+			"-m"+strconv.Itoa(b.streams), "-D"+strconv.Itoa(max(1, int(d.Seconds()))), b.url)
+		if err != nil {
+			return sample{}, err
+		}
+		m := h2loadRequests.FindSubmatch(out)
+		if m == nil {
+			return sample{}, fmt.Errorf("cannot read h2load's request count from:\n%s", out)
+		}
+		n, _ := strconv.ParseFloat(string(m[1]), 64)
+		if failed, _ := strconv.Atoi(string(m[2])); failed > b.connections*b.streams {
+			return sample{}, fmt.Errorf("h2load: %d requests failed:\n%s", failed, out)
+		}
+		return sample{reqs: n, u: u}, nil
+	})
 }
 
 func (b *bench) open() error {

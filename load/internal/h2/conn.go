@@ -91,8 +91,8 @@ func (e *GoAwayError) Error() string {
 }
 
 // header is what a response's header block says, as far as this client
-// cares. Its strings come from the HPACK decoder: table entries or strings
-// it made for literals, never copies.
+// cares. Its strings are the last content-type and grpc-message seen
+// (conn.field): a value that repeats makes no new string.
 type header struct {
 	status        int // -1 when absent
 	contentType   string

@@ -6,10 +6,12 @@
 //
 // Requests repeat, so they are encoded once (EncodeBlock): the header block
 // uses no dynamic table entries, which makes the same bytes valid on every
-// stream of every connection. Responses are decoded with
-// golang.org/x/net/http2/hpack (the table must follow the server's) and
-// only what a load test needs is kept: the status, content type and length,
-// the gRPC status, the body's size. In the steady state a request
+// stream of every connection. Responses are decoded by the package's own
+// HPACK decoder (hpack.go: the table follows the server's in reused
+// buffers; x/net's decoder is its oracle in tests) and only what a load
+// test needs is kept: the status, content type and length, the gRPC
+// status, the body's size. Sockets are read and written through
+// internal/rawconn. In the steady state a request
 // allocates nothing: streams, buffers and channels are reused, timeouts are
 // enforced by one ticker per connection rather than a timer per request,
 // and frames of concurrent requests are written together. The HPACK
