@@ -36,6 +36,21 @@ type Test struct {
 	// Rate is the requests per second the schedule sends; 0 runs a closed
 	// loop (each connection sends as soon as its last answer came).
 	Rate float64
+	// Ramp and Steps are the other schedules, in smp run's notation: Ramp
+	// "FROM:TO/DURATION" moves the rate linearly (e.g. "100:1000/30s"),
+	// Steps "R1,R2,.../STEP" holds each rate for STEP (e.g.
+	// "100,200,400/10s"). At most one of Rate, Ramp and Steps is set;
+	// Duration then defaults to the schedule's length.
+	Ramp, Steps string
+	// Requests, when positive, ends the test after that many measured
+	// requests: an open loop keeps its rate and its window is exactly
+	// those slots; closed-loop connections share the count (within
+	// Duration, or an hour when Duration is 0).
+	Requests int64
+	// OKStatus is the set of statuses that count as successes, such as
+	// "200-299,304"; "" means 200–399 for HTTP and OK for gRPC. Other
+	// answers are failures, timed apart from the successes' latency.
+	OKStatus string
 	// Duration of the measured window; 0 means 10s.
 	Duration time.Duration
 	// Warmup is sent before the window and not measured; 0 means none.
@@ -154,8 +169,43 @@ func (t Test) Config() (*spec.PerformanceTestConfig, error) {
 		return nil, bad("Test.Streams must not be negative, got %d", t.Streams)
 	case t.Timeout < 0:
 		return nil, bad("Test.Timeout must not be negative, got %v", t.Timeout)
+	case t.Requests < 0:
+		return nil, bad("Test.Requests must not be negative, got %d", t.Requests)
+	case t.Ramp != "" && t.Steps != "":
+		return nil, bad("Test.Ramp and Test.Steps are both set; give one schedule")
+	case t.Rate > 0 && (t.Ramp != "" || t.Steps != ""):
+		return nil, bad("Test.Rate is set with Test.Ramp or Test.Steps; give one schedule")
 	}
-	s := smprun.Settings{URLs: []string{t.URL}, QPS: &t.Rate}
+	if t.Ramp != "" {
+		if _, err := load.ParseRamp(t.Ramp); err != nil {
+			return nil, bad("Test.Ramp: %s", strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+		}
+	}
+	if t.Steps != "" {
+		if _, err := load.ParseSteps(t.Steps); err != nil {
+			return nil, bad("Test.Steps: %s", strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+		}
+	}
+	if t.OKStatus != "" {
+		if _, err := load.ParseStatusSet(t.OKStatus); err != nil {
+			return nil, bad("Test.OKStatus: %s", strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+		}
+	}
+	s := smprun.Settings{URLs: []string{t.URL}}
+	switch {
+	case t.Ramp != "":
+		s.Ramp = &t.Ramp
+	case t.Steps != "":
+		s.Steps = &t.Steps
+	default:
+		s.QPS = &t.Rate
+	}
+	if t.Requests > 0 {
+		s.Requests = &t.Requests
+	}
+	if t.OKStatus != "" {
+		s.OKStatus = &t.OKStatus
+	}
 	if t.Duration > 0 {
 		s.Duration = &t.Duration
 	}

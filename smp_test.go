@@ -3,6 +3,7 @@ package smp_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -195,5 +196,108 @@ func TestNotes(t *testing.T) {
 	}
 	if res.Load.Total.Requests != 10 {
 		t.Errorf("%d requests; want 50/s × 0.2 s = 10", res.Load.Total.Requests)
+	}
+}
+
+func TestConfigSchedules(t *testing.T) {
+	tests := []struct {
+		name  string
+		test  smp.Test
+		check func(*spec.PerformanceTestConfig) bool
+	}{
+		{"ramp", smp.Test{Ramp: "100:300/2s"}, func(c *spec.PerformanceTestConfig) bool {
+			cl := c.GetClients()[0]
+			return cl.GetRamp() == "100:300/2s" && cl.GetQps() == 0 && cl.GetRps() == 0 && c.GetDuration() == ""
+		}},
+		{"steps", smp.Test{Steps: "100,200/1s", Duration: 5 * time.Second}, func(c *spec.PerformanceTestConfig) bool {
+			return c.GetClients()[0].GetSteps() == "100,200/1s" && c.GetDuration() == "5s"
+		}},
+		{"requests", smp.Test{Rate: 150.5, Requests: 300}, func(c *spec.PerformanceTestConfig) bool {
+			cl := c.GetClients()[0]
+			return cl.GetRequests() == 300 && cl.GetQps() == 150.5 && c.GetDuration() == ""
+		}},
+		{"ok status", smp.Test{OKStatus: "200-299,503"}, func(c *spec.PerformanceTestConfig) bool {
+			return c.GetClients()[0].GetOkStatus() == "200-299,503" && c.GetDuration() == "10s"
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.test.URL = "http://127.0.0.1:1/"
+			cfg, err := tt.test.Config()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(cfg) {
+				t.Errorf("config: %v", cfg)
+			}
+		})
+	}
+}
+
+func TestConfigBadSchedules(t *testing.T) {
+	tests := []struct {
+		test smp.Test
+		want string
+	}{
+		{smp.Test{Rate: 100, Ramp: "1:2/1s"}, "Test.Rate is set with Test.Ramp"},
+		{smp.Test{Ramp: "1:2/1s", Steps: "1,2/1s"}, "Test.Ramp and Test.Steps"},
+		{smp.Test{Ramp: "fast"}, "Test.Ramp"},
+		{smp.Test{Steps: "1,x/1s"}, "Test.Steps"},
+		{smp.Test{Requests: -1}, "Test.Requests must not be negative"},
+		{smp.Test{OKStatus: "2xx"}, "Test.OKStatus"},
+	}
+	for _, tt := range tests {
+		tt.test.URL = "http://127.0.0.1:1/"
+		_, err := tt.test.Config()
+		if !errors.Is(err, smp.ErrInvalid) || !strings.Contains(fmt.Sprint(err), tt.want) {
+			t.Errorf("%+v: %v; want ErrInvalid saying %q", tt.test, err, tt.want)
+		}
+	}
+}
+
+// TestRunSchedules: the counts the target saw for a request count, a
+// ramp and a success set given through the Go API.
+func TestRunSchedules(t *testing.T) {
+	srv, err := target.Start(t.Context(), target.Config{HTTP: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	url := "http://" + srv.Addrs().HTTP + "/"
+	before := srv.Stats().RequestsTotal
+	res, err := smp.Run(t.Context(), smp.Test{URL: url, Rate: 200, Requests: 300, Connections: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := srv.Stats().RequestsTotal - before
+	if got := res.Load.Total.Requests; got != 300 || seen != 301 { // 301: the connection probe
+		t.Errorf("-n 300: %d requests, the target saw %d; want 300 and 301", got, seen)
+	}
+
+	before = srv.Stats().RequestsTotal
+	res, err = smp.Run(t.Context(), smp.Test{URL: url, Ramp: "100:300/1s", Connections: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen = srv.Stats().RequestsTotal - before
+	if got := res.Load.Total.Requests; got < 199 || got > 201 || seen != uint64(got)+1 {
+		t.Errorf("ramp 100→300/s over 1 s: %d requests, the target saw %d; want 200 ± 1 and one more", got, seen)
+	}
+
+	// Every answer 503: failures by default, successes when 503 is in the set.
+	url503 := url + "?status=503"
+	res, err = smp.Run(t.Context(), smp.Test{URL: url503, Rate: 100, Requests: 50, Connections: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tot := res.Load.Total; tot.Requests != 50 || tot.Errors != 50 {
+		t.Errorf("503s by default: %d requests, %d errors; want 50 and 50", tot.Requests, tot.Errors)
+	}
+	res, err = smp.Run(t.Context(), smp.Test{URL: url503, Rate: 100, Requests: 50, Connections: 1, OKStatus: "200-299,503"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tot := res.Load.Total; tot.Requests != 50 || tot.Errors != 0 {
+		t.Errorf("503 in OKStatus: %d requests, %d errors; want 50 and 0", tot.Requests, tot.Errors)
 	}
 }
