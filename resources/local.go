@@ -122,10 +122,8 @@ type watchState struct {
 	prevAt   time.Time
 	started  bool
 	cpu, mem []float64
-	cpuSum   float64       // core-seconds over measured time
-	cpuTime  time.Duration // time the CPU samples cover
-	missed   int           // samples with nothing to read
-	err      error         // why the source could not be read at all
+	missed   int   // samples with nothing to read
+	err      error // why the source could not be read at all
 	limits   CgroupLimits
 }
 
@@ -300,12 +298,9 @@ func (l *Local) record(st *watchState, now time.Time, cpuSeconds, memBytes float
 	if dt <= 0 {
 		return
 	}
-	st.cpuSum += cpuSeconds
-	st.cpuTime += dt
 	if dt < l.o.Step/2 {
-		// The last sample, at Stop, may close a short step: it counts in
-		// the mean, but a rate over a few milliseconds (10 ms ticks) would
-		// be noise in the series and its max.
+		// The last sample, at Stop, may close a short step: a rate over a
+		// few milliseconds (10 ms ticks) would be noise.
 		return
 	}
 	st.cpu = append(st.cpu, 1000*cpuSeconds/dt.Seconds())
@@ -345,8 +340,13 @@ func (l *Local) Stop() (figs []*spec.ResourceUsage, caps []*spec.Capture) {
 			c.Status, c.Reason = "empty", "no sample: "+noProcess(st.w)
 		default:
 			cpu.Series, mem.Series = st.cpu, st.mem
-			cpu.Used = 1000 * st.cpuSum / st.cpuTime.Seconds()
-			cpu.Max = maxOf(st.cpu)
+			// The mean of the samples, as the proto says and as Prometheus
+			// figures are: a short last step (cut by Stop) is left out of
+			// it as of the series, since on 10 ms clock ticks a step of a
+			// few tens of milliseconds (the engine's drain and summing up)
+			// read as hundreds of millicores and made a short run's mean
+			// larger than its largest sample.
+			cpu.Used, cpu.Max = mean(st.cpu), maxOf(st.cpu)
 			mem.Used, mem.Max = mean(st.mem), maxOf(st.mem)
 			if st.missed > 0 {
 				c.Status = "partial"

@@ -3,6 +3,8 @@ package smprun
 import (
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -36,6 +38,11 @@ func (vr *VariantResult) WriteText(w io.Writer) error {
 		if _, err := io.WriteString(w, b.String()); err != nil {
 			return err
 		}
+	}
+	b.Reset()
+	writeEnvironment(&b, vr.Result)
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return err
 	}
 	if len(vr.Result.GetRuns()) == 0 {
 		return nil
@@ -83,4 +90,78 @@ func writeSummaries(b *strings.Builder, ss []*spec.MetricSummary) {
 		fmt.Fprintf(tw, "%s\t%s %s\t%s\t\n", s.GetMetric(), stats.FormatValue(s.GetMedian()), s.GetUnit(), interval)
 	}
 	tw.Flush()
+}
+
+// writeEnvironment prints what was captured beside the load: the mesh
+// detected, each resource figure (mean, largest sample, what was
+// assigned, where it came from, or why it is missing), and the captures
+// that were asked for and did not succeed, with their reasons. Nothing
+// when none was made.
+func writeEnvironment(b *strings.Builder, r *spec.PerformanceTestResult) {
+	if m := r.GetMeshConfig(); m.GetDetected() != "" {
+		line := m.GetDetected()
+		if v := m.GetMeshBuild(); v != "" {
+			line += " " + v
+		}
+		if mode := m.GetMtlsMode(); mode != "" {
+			line += ", mTLS " + mode
+		}
+		fmt.Fprintf(b, "\nmesh       %s\n", line)
+	}
+	if res := r.GetResources(); len(res) > 0 {
+		b.WriteString("\nresources  mean, largest sample and assigned, by source\n")
+		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+		var missing []string
+		for _, u := range res {
+			if u.GetError() != "" {
+				missing = append(missing, fmt.Sprintf("  %s %s (%s) not captured: %s\n", u.GetComponent(), u.GetClass(), u.GetSource(), u.GetError()))
+				continue
+			}
+			assigned := "-"
+			if u.GetAssigned() > 0 {
+				assigned = "of " + formatAmount(u.GetAssigned())
+			}
+			largest := "-"
+			if len(u.GetSeries()) > 0 {
+				largest = "max " + formatAmount(u.GetMax())
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s %s\t%s\t%s\t%s\n", u.GetComponent(), u.GetClass(),
+				formatAmount(u.GetUsed()), u.GetUnit(), largest, assigned, u.GetSource())
+		}
+		tw.Flush()
+		for _, m := range missing {
+			b.WriteString(m)
+		}
+	}
+	var failed []string
+	for _, c := range r.GetCaptures() {
+		// "skipped" is a capture nobody asked for (no kubeconfig, say).
+		if st := c.GetStatus(); st != "ok" && st != "skipped" {
+			failed = append(failed, fmt.Sprintf("%s %s: %s", c.GetName(), c.GetStatus(), c.GetReason()))
+		}
+	}
+	if len(failed) > 0 {
+		b.WriteString("\n")
+		for i, f := range failed {
+			label := "captures"
+			if i > 0 {
+				label = ""
+			}
+			fmt.Fprintf(b, "%-10s %s\n", label, f)
+		}
+	}
+}
+
+// formatAmount prints a resource figure with about four significant
+// digits: 84.03 mcores, 0.5234 MiB, 24106 MiB.
+func formatAmount(v float64) string {
+	switch a := math.Abs(v); {
+	case a >= 1000:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case a >= 100:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	case a >= 1:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
 }

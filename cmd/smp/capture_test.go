@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -243,5 +244,58 @@ func TestRunCaptureFlagsBadInput(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q; want 2 and %q", code, stderr, tt.want)
 			}
 		})
+	}
+}
+
+// TestRunSummaryResources: the text summary lists every resource figure of
+// the result with the same mean and largest sample, and a capture that
+// failed with its reason. A 1 s run is the hard case: the engine's drain
+// and summing up after the last full step once made the generator's mean
+// larger than its largest sample.
+func TestRunSummaryResources(t *testing.T) {
+	url := runTarget(t)
+	dead := testsvc.FreePort(t)
+	out := filepath.Join(t.TempDir(), "r.json")
+	code, stdout, stderr := smp(t, "run", url, "--qps", "200", "-d", "1s", "-q", "--no-cluster", "-o", out,
+		"--watch-pid", fmt.Sprintf("tests=%d", os.Getpid()), "--prometheus", "http://"+dead, "--prometheus-var", "job=x")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	r := loadResult(t, out)
+	lineOf := func(component, class string) []string {
+		for _, l := range strings.Split(stdout, "\n") {
+			if f := strings.Fields(l); len(f) > 2 && f[0] == component && f[1] == class {
+				return f
+			}
+		}
+		return nil
+	}
+	near := func(text string, want float64) bool {
+		got, err := strconv.ParseFloat(text, 64)
+		return err == nil && math.Abs(got-want) <= 0.005*math.Abs(want)+0.005
+	}
+	checked := 0
+	for _, f := range r.GetResources() {
+		if f.GetError() != "" {
+			if !strings.Contains(stdout, fmt.Sprintf("%s %s (%s) not captured: %s", f.GetComponent(), f.GetClass(), f.GetSource(), f.GetError())) {
+				t.Errorf("the summary does not say why %s %s is missing:\n%s", f.GetComponent(), f.GetClass(), stdout)
+			}
+			continue
+		}
+		if f.GetMax() < f.GetUsed() {
+			t.Errorf("%s %s: mean %.2f over its largest sample %.2f (series %v)", f.GetComponent(), f.GetClass(), f.GetUsed(), f.GetMax(), f.GetSeries())
+		}
+		fields := lineOf(f.GetComponent(), f.GetClass())
+		// component class MEAN unit max MAX of ASSIGNED source
+		if len(fields) != 9 || !near(fields[2], f.GetUsed()) || fields[3] != f.GetUnit() || !near(fields[5], f.GetMax()) || fields[8] != f.GetSource() {
+			t.Errorf("%s %s: summary line %q, result used %.3f max %.3f %s from %s", f.GetComponent(), f.GetClass(), fields, f.GetUsed(), f.GetMax(), f.GetUnit(), f.GetSource())
+		}
+		checked++
+	}
+	if checked != 4 {
+		t.Errorf("%d figures checked, want 4 (generator and tests, cpu and memory):\n%s", checked, stdout)
+	}
+	if !strings.Contains(stdout, "captures   prometheus http://"+dead+" failed: ") || strings.Contains(stdout, "skipped") {
+		t.Errorf("the summary's captures:\n%s", stdout)
 	}
 }
