@@ -28,7 +28,8 @@ descendants); --prometheus URL adds the queries of --prometheus-set (istio, link
 cadvisor, process; templates see {{.range}}, {{.namespace}}, {{.job}} and every
 --prometheus-var), each overridable with --prometheus-query COMPONENT.CLASS=PROMQL, run
 over each run's window. Every figure (a per-second series, its mean as used, and max)
-is in the result's resources; what could not be captured is in captures, with why.
+is in the result's resources and in the summary; what could not be captured is in
+captures, with why.
 smp meshmark scores a result that has them.
 
 Environment: the generator's host is described in environment.host. With a kubeconfig
