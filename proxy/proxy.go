@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/smp-project/smp/internal/rawconn"
 	"github.com/smp-project/smp/proxy/filter"
 )
 
@@ -143,6 +144,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		TLSConfig:         tlsConf,
 	}
 	s.addr = ln.Addr()
+	ln = rawconn.Listener(ln)
 	if tlsConf != nil {
 		ln = tls.NewListener(ln, tlsConf)
 	}
@@ -159,6 +161,19 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// dial connects to the upstream; its reads and writes are raw system
+// calls (internal/rawconn), as those of accepted connections are: a proxy
+// that idles between requests otherwise wakes the Go runtime's monitor
+// thread on each of them.
+func dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return rawconn.Wrap(c), nil
+}
+
 func newTransport(cfg Config, u *url.URL) *http.Transport {
 	t := &http.Transport{
 		Proxy:                 nil,
@@ -169,7 +184,7 @@ func newTransport(cfg Config, u *url.URL) *http.Transport {
 		// The proxy forwards bodies as they are; decompressing would change
 		// them under the filters.
 		DisableCompression: true,
-		DialContext:        (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:        dial,
 	}
 	var protos http.Protocols
 	switch u.Scheme {

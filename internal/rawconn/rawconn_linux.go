@@ -179,6 +179,28 @@ func (c *conn) opError(op string, err error) error {
 	return &net.OpError{Op: op, Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }
 
+// CloseWrite shuts down the writing side, as *net.TCPConn's does: servers
+// (net/http's among them) half-close a connection they end this way.
+func (c *conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return &net.OpError{Op: "close", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: errors.ErrUnsupported}
+}
+
+// Listener returns ln with its accepted connections wrapped by Wrap.
+func Listener(ln net.Listener) net.Listener { return listener{ln} }
+
+type listener struct{ net.Listener }
+
+func (l listener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return Wrap(c), nil
+}
+
 // Unwrap returns the connection Wrap wrapped, nc itself when it is not
 // one of Wrap's, so that type-specific methods (SetLinger) stay reachable.
 func Unwrap(nc net.Conn) net.Conn {

@@ -5,6 +5,7 @@ package rawconn
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -39,6 +40,33 @@ func pair(t *testing.T) (client, server net.Conn) {
 	}
 	t.Cleanup(func() { client.Close(); server.Close() })
 	return client, server
+}
+
+func TestListener(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wl := Listener(ln)
+	defer wl.Close()
+	go func() {
+		if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+			c.Write([]byte("hi"))
+			c.Close()
+		}
+	}()
+	c, err := wl.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, ok := c.(*conn); !ok {
+		t.Fatalf("accepted %T, want it wrapped", c)
+	}
+	b, err := io.ReadAll(c)
+	if string(b) != "hi" || err != nil {
+		t.Errorf("read %q, %v", b, err)
+	}
 }
 
 func TestWrapKinds(t *testing.T) {
@@ -188,6 +216,17 @@ func TestSameAsNetConn(t *testing.T) {
 			resetServer(s)
 			time.Sleep(10 * time.Millisecond)
 			return c.Write([]byte("hello"))
+		}},
+		{"close write", func(c, s net.Conn) (int, error) {
+			if err := c.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
+				return 0, err
+			}
+			n, err := s.Read(make([]byte, 8)) // the server sees the end
+			if err != io.EOF {
+				return n, fmt.Errorf("server read %d, %v after CloseWrite; want EOF", n, err)
+			}
+			s.Write([]byte("still"))
+			return c.Read(make([]byte, 8)) // the other way stays open
 		}},
 		{"write blocked past deadline", func(c, s net.Conn) (int, error) {
 			// The server reads nothing: the write fills both buffers and

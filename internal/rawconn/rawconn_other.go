@@ -9,3 +9,6 @@ func Wrap(nc net.Conn) net.Conn { return nc }
 
 // Unwrap returns nc.
 func Unwrap(nc net.Conn) net.Conn { return nc }
+
+// Listener returns ln.
+func Listener(ln net.Listener) net.Listener { return ln }
