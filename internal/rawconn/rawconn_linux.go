@@ -14,20 +14,16 @@ import (
 	"github.com/smp-project/smp/internal/race"
 )
 
-// Wrap returns nc with raw reads and writes when it is a TCP or Unix
-// connection, nc itself otherwise. Like any net.Conn, the result may be
+// Wrap returns nc with raw reads and writes when it is a TCP connection,
+// nc itself otherwise (a Unix socket may be a datagram one, whose empty
+// read is no end of stream). Like any net.Conn, the result may be
 // used by several goroutines at once.
 func Wrap(nc net.Conn) net.Conn {
-	sc, ok := nc.(syscall.Conn)
+	tc, ok := nc.(*net.TCPConn)
 	if !ok {
 		return nc
 	}
-	switch nc.(type) {
-	case *net.TCPConn, *net.UnixConn:
-	default:
-		return nc
-	}
-	rc, err := sc.SyscallConn()
+	rc, err := tc.SyscallConn()
 	if err != nil {
 		return nc
 	}
