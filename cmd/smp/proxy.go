@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/smp-project/smp/proxy"
 	"github.com/smp-project/smp/proxy/filter"
@@ -30,7 +31,8 @@ SDKs); --wasm-config STRING (its plugin configuration) and --wasm-root-id
 ID apply to the --wasm before them. Request and response bodies are
 buffered whole when a module has body callbacks (at most --max-body). A
 module that traps fails that request (500, counted) and its VM is
-replaced; a module that does not load or start is refused (exit 2).
+replaced, as does a call still running after --wasm-timeout when one is
+set; a module that does not load or start is refused (exit 2).
 
 The time each filter takes per request is measured and served on --admin:
 GET /_smp/proxy/stats (JSON), POST /_smp/proxy/stats/reset, GET /metrics.`
@@ -100,10 +102,11 @@ func (f chainFlag) Set(v string) error {
 
 func newProxyCmd() *cobra.Command {
 	var (
-		cfg       proxy.Config
-		links     []link
-		instances int
-		logLevel  string
+		cfg         proxy.Config
+		links       []link
+		instances   int
+		wasmTimeout time.Duration
+		logLevel    string
 	)
 	cmd := &cobra.Command{
 		Use:   "proxy",
@@ -124,6 +127,9 @@ func newProxyCmd() *cobra.Command {
 			if instances < 1 || instances > 256 {
 				return badInput(fmt.Errorf("--wasm-instances %d: want 1 to 256", instances))
 			}
+			if wasmTimeout < 0 {
+				return badInput(fmt.Errorf("--wasm-timeout %v: want 0 (none) or a positive duration", wasmTimeout))
+			}
 			level, err := parseLogLevel(logLevel)
 			if err != nil {
 				return badInput(err)
@@ -139,7 +145,7 @@ func newProxyCmd() *cobra.Command {
 				}
 				p, err := wasm.Load(ctx, wasm.Options{
 					Path: l.wasmPath, Name: fmt.Sprintf("wasm#%d:%s", i+1, filepath.Base(l.wasmPath)),
-					Config: []byte(l.wasmConfig), RootID: l.wasmRootID, Instances: instances,
+					Config: []byte(l.wasmConfig), RootID: l.wasmRootID, Instances: instances, CallTimeout: wasmTimeout,
 					LogLevel: &level, Log: cmd.ErrOrStderr(), Shared: shared, Cache: cache,
 				})
 				if err != nil {
@@ -181,6 +187,7 @@ func newProxyCmd() *cobra.Command {
 	f.Var(chainFlag{&links, "--wasm-config"}, "wasm-config", "plugin configuration `STRING` of the --wasm before it")
 	f.Var(chainFlag{&links, "--wasm-root-id"}, "wasm-root-id", "root `ID` of the --wasm before it (the plugin_root_id property)")
 	f.IntVar(&instances, "wasm-instances", 1, "VMs per --wasm serving requests at once (each its own root context)")
+	f.DurationVar(&wasmTimeout, "wasm-timeout", 0, "stop a call into a --wasm module that runs longer (that request 500, the VM replaced); 0 for no limit, as the check costs a goroutine per call")
 	f.StringVar(&logLevel, "wasm-log-level", "info", "lowest proxy_log level shown: trace, debug, info, warn, error, critical")
 	f.Int64Var(&cfg.MaxBody, "max-body", proxy.DefaultMaxBody, "largest body buffered for filters, bytes")
 	f.StringVar(&cfg.CertFile, "cert", "", "serve TLS with this certificate PEM `FILE`")

@@ -22,6 +22,7 @@ func TestProxyBadInput(t *testing.T) {
 		{[]string{"proxy", "--upstream", "http://127.0.0.1:1", "--wasm", garbage + ".none"}, "no such file"},
 		{[]string{"proxy", "--upstream", "http://127.0.0.1:1", "--wasm-log-level", "loud"}, `--wasm-log-level "loud": want trace, debug`},
 		{[]string{"proxy", "--upstream", "http://127.0.0.1:1", "--wasm-instances", "0"}, "--wasm-instances 0: want 1 to 256"},
+		{[]string{"proxy", "--upstream", "http://127.0.0.1:1", "--wasm-timeout", "-1s"}, "--wasm-timeout -1s: want 0 (none) or a positive duration"},
 		{[]string{"proxy", "--upstream", "http://127.0.0.1:1", "--listen", "nonsense"}, "listen nonsense"},
 	} {
 		code, _, stderr := smp(t, c.args...)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/smp-project/smp/proxy/filter"
 )
@@ -23,10 +24,17 @@ func BenchmarkRateLimit(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer p.Close()
+	// With a call timeout, compiled apart (no shared cache): wazero's
+	// termination checks and its goroutine per call.
+	pt, err := Load(context.Background(), Options{Path: goModule(b, "../../lab/wasm/ratelimit"), Config: []byte(cfg), CallTimeout: time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pt.Close()
 	for _, c := range []struct {
 		name string
 		f    filter.Filter
-	}{{"native", native}, {"wasm", p}} {
+	}{{"native", native}, {"wasm", p}, {"wasm-timeout", pt}} {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
 				x := &filter.Exchange{Ctx: context.Background(), Method: "GET", Path: "/", Authority: "a", Scheme: "http",

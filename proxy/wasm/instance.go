@@ -24,9 +24,10 @@ type instance struct {
 	mod api.Module
 	mem api.Memory
 	// ctx carries the instance to host calls (instanceFrom). It is never
-	// cancelled: with a cancellable context wazero watches each call from a
-	// goroutine of its own, which cost about 6 µs per call here.
-	ctx context.Context
+	// cancelled; with CallTimeout each outermost call gets a deadline of
+	// its own (callWithStack), inCall marking that one is running.
+	ctx    context.Context
+	inCall bool
 
 	nextID uint32
 	// cur is the stream whose callback is running (nil in root callbacks).
@@ -151,7 +152,7 @@ func (inst *instance) call(fn api.Function, args ...uint64) (uint64, error) {
 			st[i] = args[i]
 		}
 	}
-	if err := fn.CallWithStack(inst.ctx, st); err != nil {
+	if err := inst.callWithStack(fn, st); err != nil {
 		return 0, err
 	}
 	if nr == 0 {
@@ -160,10 +161,30 @@ func (inst *instance) call(fn api.Function, args ...uint64) (uint64, error) {
 	return st[0], nil
 }
 
+// callWithStack calls fn, under the plugin's CallTimeout when it has one.
+// A call made from a host function (an allocation while a callback runs)
+// is inside the outer call's deadline, so only the outermost sets one.
+func (inst *instance) callWithStack(fn api.Function, st []uint64) error {
+	timeout := inst.p.opts.CallTimeout
+	if timeout <= 0 || inst.inCall {
+		return fn.CallWithStack(inst.ctx, st)
+	}
+	ctx, cancel := context.WithTimeout(inst.ctx, timeout)
+	inst.inCall = true
+	err := fn.CallWithStack(ctx, st)
+	inst.inCall = false
+	cancel()
+	var exit *sys.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded {
+		err = fmt.Errorf("still running after the %v call timeout, stopped: %w", timeout, err)
+	}
+	return err
+}
+
 // alloc asks the module for n bytes of its memory.
 func (inst *instance) alloc(n uint32) (uint32, error) {
 	inst.mstack[0] = uint64(n)
-	if err := inst.malloc.CallWithStack(inst.ctx, inst.mstack[:]); err != nil {
+	if err := inst.callWithStack(inst.malloc, inst.mstack[:]); err != nil {
 		return 0, err
 	}
 	return uint32(inst.mstack[0]), nil

@@ -49,8 +49,16 @@ type Options struct {
 	Shared *SharedData
 	// Cache holds compiled modules across loads (nil: none). Compiling a
 	// Go-built module takes seconds; tests and several --wasm of one file
-	// share it.
+	// share it. Loads that share a cache must agree on whether CallTimeout
+	// is set: wazero's cache does not tell code compiled with termination
+	// checks from code compiled without.
 	Cache wazero.CompilationCache
+	// CallTimeout, when positive, is the longest a call into the module
+	// may run: a call still running then is stopped, fails like a trap
+	// (that request 500, the VM replaced) and says why. Zero means no
+	// limit, a module that loops forever holding its VM, because the
+	// check costs wazero a goroutine per call (BenchmarkRateLimit).
+	CallTimeout time.Duration
 }
 
 // LoadError is a module refused at start: unreadable, malformed, not a
@@ -120,9 +128,13 @@ func Load(ctx context.Context, opts Options) (*Plugin, error) {
 	if p.shared == nil {
 		p.shared = NewSharedData()
 	}
-	// A call runs until it returns: a module that loops forever holds its
-	// VM (and the requests waiting for it) until Close.
+	// Without CallTimeout a call runs until it returns: a module that
+	// loops forever holds its VM (and the requests waiting for it) until
+	// Close.
 	rc := wazero.NewRuntimeConfig()
+	if opts.CallTimeout > 0 {
+		rc = rc.WithCloseOnContextDone(true)
+	}
 	if opts.Cache != nil {
 		rc = rc.WithCompilationCache(opts.Cache)
 	}

@@ -291,3 +291,38 @@ func TestRateLimitMatchesNative(t *testing.T) {
 		}
 	}
 }
+
+// TestCallTimeout: with CallTimeout, a module that loops forever on a
+// request fails that request (500) once the timeout has passed, its VM is
+// replaced, the log says why, and the next request is served.
+func TestCallTimeout(t *testing.T) {
+	var log syncBuffer
+	// No shared compilation cache: this load compiles with termination
+	// checks, the others without.
+	plugin, err := Load(context.Background(), Options{Path: watModule(t, "loop"), Name: "loop", Log: &log, CallTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { plugin.Close() })
+	p := startProxy(t, plugin)
+	for i := range 2 {
+		start := time.Now()
+		a := do(t, p, "GET", "/", "", "X-Loop", "1")
+		took := time.Since(start)
+		if a.status != 500 || a.header.Get("X-Smp-Filter-Error") != "loop" {
+			t.Errorf("looping request %d: %d %v", i, a.status, a.header)
+		}
+		if took < 200*time.Millisecond || took > 5*time.Second {
+			t.Errorf("looping request %d answered after %v, want just over the 200ms timeout", i, took)
+		}
+		if a := do(t, p, "GET", "/", ""); a.status != 200 {
+			t.Errorf("after looping request %d: status %d", i, a.status)
+		}
+	}
+	if st := p.Stats(); st.FilterErrors != 2 || st.Forwarded != 2 || st.Filters[0].Extra["traps"] != 2 || st.Filters[0].Extra["vm_restarts"] != 2 {
+		t.Errorf("stats %+v", st)
+	}
+	if !strings.Contains(log.String(), "still running after the 200ms call timeout") {
+		t.Errorf("log: %s", log.String())
+	}
+}
