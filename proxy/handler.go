@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/smp-project/smp/proxy/filter"
@@ -34,7 +35,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		x.Local, _ = netip.ParseAddrPort(a.String())
 	}
+	// TE is hop-by-hop, but "TE: trailers" says the client takes trailers,
+	// which gRPC servers ask of a request: it goes on to the upstream, as
+	// the one value HTTP/2 allows.
+	teTrailers := acceptsTrailers(r.Header)
 	removeHop(x.Header)
+	if teTrailers {
+		x.Header.Set("Te", "trailers")
+	}
 	s.stats.requests.Add(1)
 	if s.buffer {
 		body, err := readAll(r.Body, s.cfg.MaxBody)
@@ -111,11 +119,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.stats.filters[i].record(c)
 	}
 	var stream io.Reader
-	if resp != nil && !x.Buffered && failed < 0 && !x.Answered {
-		stream = resp.Body
+	var from *http.Response // whose trailers follow the body
+	if resp != nil && failed < 0 && !x.Answered {
+		if !x.Buffered {
+			stream = resp.Body
+		}
+		from = resp
 	}
 	s.stats.recordOverhead(time.Since(start) - upstream)
-	s.write(w, x, stream)
+	s.write(w, x, stream, from)
+}
+
+// acceptsTrailers reports whether a TE header lists "trailers".
+func acceptsTrailers(h http.Header) bool {
+	for _, v := range h.Values("Te") {
+		for _, t := range strings.Split(v, ",") {
+			if t, _, _ = strings.Cut(t, ";"); strings.EqualFold(strings.TrimSpace(t), "trailers") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // failExchange answers 500 for a filter that failed (a WebAssembly trap),
@@ -151,6 +175,11 @@ func (s *Server) forward(x *filter.Exchange, r *http.Request) *http.Response {
 	out.Header = x.Header
 	out.Header.Del("Content-Length")
 	out.ContentLength = length
+	if !x.Buffered && len(r.Trailer) > 0 {
+		// Filled by the server once the body is read, which is when the
+		// transport sends them.
+		out.Trailer = r.Trailer
+	}
 	out.Host = x.Authority
 	resp, err := s.transport.RoundTrip(out)
 	if err != nil {
@@ -190,8 +219,12 @@ func (s *Server) upstreamFailed(x *filter.Exchange, status int, err error) {
 
 // write sends x's response. A buffered or local body gets its own
 // Content-Length, since filters may have changed it; a streamed one keeps
-// the upstream's framing.
-func (s *Server) write(w http.ResponseWriter, x *filter.Exchange, stream io.Reader) {
+// the upstream's framing and, without a Content-Length (gRPC, server-sent
+// events, any stream), is flushed as it arrives, so that a streaming call
+// through the proxy sees each message when the upstream sends it. The
+// upstream's trailers (gRPC's status) follow the body: HTTP/2 always
+// carries them, HTTP/1.1 only in a chunked response.
+func (s *Server) write(w http.ResponseWriter, x *filter.Exchange, stream io.Reader, from *http.Response) {
 	h := w.Header()
 	for k, v := range x.RespHeader {
 		h[k] = v
@@ -207,11 +240,41 @@ func (s *Server) write(w http.ResponseWriter, x *filter.Exchange, stream io.Read
 	if x.Method == http.MethodHead {
 		return
 	}
-	if stream != nil {
+	switch {
+	case stream == nil:
+		_, _ = w.Write(x.RespBody)
+	case h.Get("Content-Length") == "":
+		flushCopy(w, stream)
+	default:
 		_, _ = io.Copy(w, stream)
+	}
+	if from == nil {
 		return
 	}
-	_, _ = w.Write(x.RespBody)
+	// resp.Trailer is complete, or even made, only once the body is read.
+	for k, v := range from.Trailer {
+		h[http.TrailerPrefix+k] = v
+	}
+}
+
+// flushCopy copies a streamed body, flushing after each read.
+func flushCopy(w http.ResponseWriter, r io.Reader) {
+	rc := http.NewResponseController(w)
+	var buf [32 << 10]byte
+	for {
+		n, err := r.Read(buf[:])
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			if rc.Flush() != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 var errTooLarge = errors.New("body larger than the proxy's limit")
