@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smp-project/smp/internal/race"
 	"github.com/smp-project/smp/spec"
 	"github.com/smp-project/smp/target"
 )
@@ -131,8 +132,15 @@ func TestRunUDPLoss(t *testing.T) {
 	if !strings.Contains(stdout, "lost ") {
 		t.Errorf("summary does not name the lost datagrams:\n%s", stdout)
 	}
-	// The target counts what it dropped, the probe's datagram included.
-	if dropped := int64(targetStats(t, srv).UDPDropped) - before; lost < dropped-1 || lost > dropped {
+	// The target counts what it dropped, the probe's datagram included. A
+	// reply later than --timeout is lost too, by UDP's nature: none came
+	// on this machine without the race detector, which slows both sides
+	// several-fold (one CI run saw 86 lost for 85 dropped).
+	late := int64(0)
+	if race.Enabled {
+		late = 3
+	}
+	if dropped := int64(targetStats(t, srv).UDPDropped) - before; lost < dropped-1 || lost > dropped+late {
 		t.Errorf("%d lost, the target dropped %d", lost, dropped)
 	}
 }
