@@ -231,8 +231,11 @@ func TestSameAsNetConn(t *testing.T) {
 		{"write blocked past deadline", func(c, s net.Conn) (int, error) {
 			// The server reads nothing: the write fills both buffers and
 			// waits until its deadline.
-			c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
-			n, err := c.Write(make([]byte, 64<<20))
+			// The buffer is made first: zeroing 64 MiB under the race
+			// detector took longer than a short deadline once.
+			big := make([]byte, 64<<20)
+			c.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+			n, err := c.Write(big)
 			if n > 0 && n < 64<<20 {
 				n = 1 // how much fitted depends on buffer sizes; that some did is what counts
 			}
