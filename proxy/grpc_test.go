@@ -70,7 +70,8 @@ func TestGRPCThroughProxy(t *testing.T) {
 		}
 		arrivals = append(arrivals, time.Since(start))
 	}
-	if len(arrivals) != 3 || arrivals[0] > 900*time.Millisecond || arrivals[2]-arrivals[0] < 400*time.Millisecond {
+	// Held back until the end, they would arrive together.
+	if len(arrivals) != 3 || arrivals[2]-arrivals[0] < 400*time.Millisecond {
 		t.Errorf("stream messages arrived at %v, want 3 spread over the stream, the first well before the last", arrivals)
 	}
 
