@@ -178,17 +178,17 @@ func (t Test) Config() (*spec.PerformanceTestConfig, error) {
 	}
 	if t.Ramp != "" {
 		if _, err := load.ParseRamp(t.Ramp); err != nil {
-			return nil, bad("Test.Ramp: %s", strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+			return nil, bad("Test.Ramp: %s", reason(err))
 		}
 	}
 	if t.Steps != "" {
 		if _, err := load.ParseSteps(t.Steps); err != nil {
-			return nil, bad("Test.Steps: %s", strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+			return nil, bad("Test.Steps: %s", reason(err))
 		}
 	}
 	if t.OKStatus != "" {
 		if _, err := load.ParseStatusSet(t.OKStatus); err != nil {
-			return nil, bad("Test.OKStatus: %s", strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+			return nil, bad("Test.OKStatus: %s", reason(err))
 		}
 	}
 	s := smprun.Settings{URLs: []string{t.URL}}
@@ -244,4 +244,9 @@ func (t Test) Config() (*spec.PerformanceTestConfig, error) {
 		s.CACert = &t.CAFile
 	}
 	return smprun.ApplySettings(nil, s)
+}
+
+// reason is err's text without the ErrInvalid prefix that bad adds again.
+func reason(err error) string {
+	return strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": ")
 }

@@ -3,8 +3,6 @@ package smprun
 import (
 	"fmt"
 	"io"
-	"math"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -119,14 +117,14 @@ func writeEnvironment(b *strings.Builder, r *spec.PerformanceTestResult) {
 			}
 			assigned := "-"
 			if u.GetAssigned() > 0 {
-				assigned = "of " + formatAmount(u.GetAssigned())
+				assigned = "of " + stats.FormatValue(u.GetAssigned())
 			}
 			largest := "-"
 			if len(u.GetSeries()) > 0 {
-				largest = "max " + formatAmount(u.GetMax())
+				largest = "max " + stats.FormatValue(u.GetMax())
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s %s\t%s\t%s\t%s\n", u.GetComponent(), u.GetClass(),
-				formatAmount(u.GetUsed()), u.GetUnit(), largest, assigned, u.GetSource())
+				stats.FormatValue(u.GetUsed()), u.GetUnit(), largest, assigned, u.GetSource())
 		}
 		tw.Flush()
 		for _, m := range missing {
@@ -150,18 +148,4 @@ func writeEnvironment(b *strings.Builder, r *spec.PerformanceTestResult) {
 			fmt.Fprintf(b, "%-10s %s\n", label, f)
 		}
 	}
-}
-
-// formatAmount prints a resource figure with about four significant
-// digits: 84.03 mcores, 0.5234 MiB, 24106 MiB.
-func formatAmount(v float64) string {
-	switch a := math.Abs(v); {
-	case a >= 1000:
-		return strconv.FormatFloat(v, 'f', 0, 64)
-	case a >= 100:
-		return strconv.FormatFloat(v, 'f', 1, 64)
-	case a >= 1:
-		return strconv.FormatFloat(v, 'f', 2, 64)
-	}
-	return strconv.FormatFloat(v, 'g', 4, 64)
 }
