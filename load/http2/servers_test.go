@@ -113,6 +113,7 @@ type framerServer struct {
 	answered   atomic.Int64
 	refused    atomic.Int64 // streams opened beyond the lowered limit, refused
 	notServed  atomic.Int64 // streams above a GOAWAY's last stream, dropped
+	goAways    atomic.Int64 // GOAWAY frames sent, one per connection at most
 	peakBefore atomic.Int64 // peak of open streams before the lowering
 	peakAfter  atomic.Int64 // ... and after the client acknowledged it
 }
@@ -200,9 +201,9 @@ func (fs *framerServer) serve(c net.Conn) {
 			continue
 		}
 		answer := pending
-		if fs.goAwayAfter > 0 && served+int64(len(pending)) >= fs.goAwayAfter && len(pending) >= 2 {
-			// Answer half the batch; GOAWAY says the rest were not
-			// processed.
+		if fs.goAwayAfter > 0 && served+int64(len(pending)) >= fs.goAwayAfter && len(pending) >= 1 {
+			// Answer half the batch (none of a batch of one); GOAWAY
+			// says the rest were not processed.
 			answer = pending[:len(pending)/2]
 			fs.notServed.Add(int64(len(pending) - len(answer)))
 			goneAway = true
@@ -220,6 +221,7 @@ func (fs *framerServer) serve(c net.Conn) {
 		}
 		if goneAway {
 			fr.WriteGoAway(lastID, http2.ErrCodeNo, []byte("mid-run"))
+			fs.goAways.Add(1)
 			// Streams the client sends before it reads the GOAWAY are
 			// counted above and dropped, until the client, its last
 			// stream done, closes the connection.
@@ -284,7 +286,9 @@ func TestServerLowersStreamLimit(t *testing.T) {
 // TestServerGoAwayMidRun: a server that sends GOAWAY after every 30
 // answers and closes. The streams it did not process fail, each once, with
 // an error that says so; every other request is answered, on a new
-// connection after each GOAWAY; nothing is sent twice.
+// connection after each GOAWAY; nothing is sent twice. (Under the race
+// detector requests can reach the server one at a time: the server sends
+// its GOAWAY on a batch of one too.)
 func TestServerGoAwayMidRun(t *testing.T) {
 	fs := &framerServer{goAwayAfter: 30}
 	d := newDriver(t, load.Options{URL: fs.start(t), Streams: 4})
@@ -308,11 +312,16 @@ func TestServerGoAwayMidRun(t *testing.T) {
 	if ok != fs.answered.Load() {
 		t.Errorf("%d requests succeeded, the server answered %d", ok, fs.answered.Load())
 	}
-	if goAway == 0 || goAway != fs.notServed.Load() {
+	// Every stream the server dropped fails as not processed; so may one
+	// the client had queued but not yet written when the GOAWAY came,
+	// which the server never saw.
+	if goAway == 0 || goAway < fs.notServed.Load() {
 		t.Errorf("%d requests failed for the GOAWAY, the server dropped %d after it", goAway, fs.notServed.Load())
 	}
-	if c := fs.conns.Load(); c < 200/30 {
-		t.Errorf("%d connections, want at least %d (one per GOAWAY)", c, 200/30)
+	// Count the GOAWAYs rather than assume one per 30 answers: a
+	// connection may answer some of the batch that crosses 30.
+	if c, g := fs.conns.Load(), fs.goAways.Load(); g == 0 || c < g {
+		t.Errorf("%d connections for %d GOAWAYs, want one at least per GOAWAY", c, g)
 	}
 	t.Logf("%d answered, %d not processed, %d other errors, %d connections", ok, goAway, int64(len(errs))-goAway, fs.conns.Load())
 }
